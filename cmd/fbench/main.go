@@ -1,0 +1,156 @@
+// Command fbench is a load and soak benchmarking harness for Azure Functions language workers. It
+// impersonates the Functions host: it runs the FunctionRpc gRPC server, launches the worker as the
+// host does, completes the handshake and floods the worker with invocations over its one
+// EventStream, then writes a terminal summary and HTML, CSV, JSON and HdrHistogram reports.
+//
+// Usage:
+//
+//	fbench [run] [flags] [WORKER]     benchmark a worker (default: the built-in reference worker)
+//	fbench probe [flags] [WORKER]     launch, handshake, ping and terminate; print the time line
+//	fbench report [flags] DIR         rebuild a run directory's reports from its interval log
+//	fbench worker [flags]             the reference worker (fbench launches it; not for people)
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit codes, documented in the README and --help.
+const (
+	exitOK       = 0 // the run passed
+	exitError    = 1 // fbench could not run: bad input, the worker failed to start
+	exitFailed   = 2 // an SLO or a comparison failed
+	exitInvalid  = 3 // the harness fell behind: the numbers cannot be trusted
+	exitCrashed  = 4 // the worker crashed
+	exitUsageMsg = `Exit codes: 0 pass; 1 fbench could not run (bad input, worker failed to start); 2 an SLO or
+comparison failed; 3 the run is invalid (the harness fell behind); 4 the worker crashed.`
+)
+
+// version is fbench's version, set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit code with a message.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error { return &codeError{code, err} }
+
+// run dispatches the verb and turns errors into one line on stderr and an exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	verb := "run"
+	if len(args) > 0 {
+		switch args[0] {
+		case "run", "probe", "report", "worker":
+			verb, args = args[0], args[1:]
+		case "help", "-h", "--help", "-help":
+			fmt.Fprint(stdout, mainUsage)
+			return exitOK
+		case "version", "--version", "-version":
+			fmt.Fprintln(stdout, "fbench", version)
+			return exitOK
+		}
+	}
+	var err error
+	switch verb {
+	case "run":
+		err = cmdRun(args, stdout, stderr)
+	case "probe":
+		err = cmdProbe(args, stdout, stderr)
+	case "report":
+		err = cmdReport(args, stdout, stderr)
+	case "worker":
+		return cmdWorker(args, stdout, stderr)
+	}
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, pflag.ErrHelp) {
+		return exitOK
+	}
+	code := exitError
+	var ce *codeError
+	if errors.As(err, &ce) {
+		code = ce.code
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "fbench: %s\n", oneLine(msg))
+	}
+	return code
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ") }
+
+const mainUsage = `fbench: load and soak benchmarks for Azure Functions language workers.
+
+fbench impersonates the Functions host: it launches the worker exactly as the host does, completes
+the gRPC handshake and floods the worker with invocations on its EventStream at a set arrival rate.
+
+Usage:
+  fbench [run] [flags] [WORKER]     benchmark WORKER (default: the built-in reference worker)
+  fbench probe [flags] [WORKER]     launch, handshake, ping, terminate; print the time line
+  fbench report [flags] DIR         rebuild DIR's reports from its interval log
+  fbench help | version
+
+WORKER is an executable, or a directory holding worker.config.json. Flags work with one dash or two
+(-rps 5000, --rps 5000). 'fbench run --help' lists the run flags.
+
+` + exitUsageMsg + "\n"
+
+// newFlagSet returns a flag set that prints its usage to stderr and reports errors as values.
+func newFlagSet(name, usage string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fmt.Fprintln(stderr, "\nFlags:")
+		fmt.Fprint(stderr, fs.FlagUsages())
+		fmt.Fprintln(stderr, "\n"+exitUsageMsg)
+	}
+	return fs
+}
+
+// parseFlags parses args after rewriting Go-style long flags (-rps 5000, -duration=10s) to the
+// GNU style pflag expects. A single-dash word is rewritten only when it names a long flag of fs,
+// so shorthands (-d 10s, -n 100, -c 8) and negative values (-5) keep their meaning.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			name := a[1:]
+			if k := strings.IndexByte(name, '='); k >= 0 {
+				name = name[:k]
+			}
+			if len(name) > 1 && fs.Lookup(name) != nil {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	if err := fs.Parse(out); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%v (see 'fbench %s --help')", err, fs.Name())
+	}
+	return nil
+}

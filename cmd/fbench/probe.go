@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fbench/fbench/loadgen/host"
+)
+
+const probeUsage = `Usage: fbench probe [flags] [WORKER [-- ARGS...]]
+
+Launches the worker as the Functions host does, completes the handshake, pings it once, terminates it
+and prints the time line (spawn, StartStream, init, metadata, each load, ping, terminate, exit), the
+worker's capabilities and its functions.
+`
+
+// probeFunction is one function in probe's JSON output.
+type probeFunction struct {
+	Name     string   `json:"name"`
+	ID       string   `json:"id"`
+	Trigger  string   `json:"trigger"`
+	Bindings []string `json:"bindings"`
+	Loaded   bool     `json:"loaded"`
+	Error    string   `json:"error,omitempty"`
+}
+
+type probeOutput struct {
+	Timeline     []host.Step       `json:"timeline"`
+	Capabilities map[string]string `json:"capabilities"`
+	Metadata     map[string]any    `json:"worker_metadata,omitempty"`
+	Functions    []probeFunction   `json:"functions"`
+	PingRTT      time.Duration     `json:"ping_rtt_ns,omitempty"`
+	ExitCode     int               `json:"exit_code"`
+	Command      []string          `json:"command"`
+}
+
+func cmdProbe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("probe", probeUsage, stderr)
+	var wf workerFlags
+	wf.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON (keys timeline, capabilities, functions, exit_code)")
+	logPath := fs.String("worker-log", "", "write the worker's output and logs to `FILE`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opt, err := wf.options(fs.Args())
+	if err != nil {
+		return err
+	}
+	if *logPath != "" {
+		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+		if err != nil {
+			return fmt.Errorf("opening the worker log: %w", err)
+		}
+		defer f.Close()
+		opt.Log = f
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := host.NewServer()
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	w, err := host.Start(ctx, srv, opt)
+	if err != nil {
+		return err
+	}
+	out := probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args}
+	if w.Has("WorkerStatus") {
+		if out.PingRTT, err = w.Ping(ctx, 10*time.Second); err != nil {
+			w.Shutdown(host.TerminateGrace)
+			return fmt.Errorf("ping: %v", err)
+		}
+	}
+	out.ExitCode = w.Shutdown(host.TerminateGrace)
+	out.Timeline = w.Timeline
+	if md := w.Metadata; md != nil {
+		out.Metadata = map[string]any{"runtime_name": md.GetRuntimeName(), "runtime_version": md.GetRuntimeVersion(),
+			"worker_version": md.GetWorkerVersion(), "worker_bitness": md.GetWorkerBitness()}
+	}
+	for _, f := range w.Functions {
+		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Loaded: true})
+	}
+	for _, f := range w.Failed {
+		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Error: f.LoadError})
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	printProbe(stdout, &out)
+	return nil
+}
+
+func printProbe(w io.Writer, p *probeOutput) {
+	fmt.Fprintln(w, "Time line")
+	for _, s := range p.Timeline {
+		fmt.Fprintf(w, "  %10s  +%-10s %-16s %s\n", fmtDur(s.At), fmtDur(s.Took), s.Name, s.Detail)
+	}
+	if p.PingRTT > 0 {
+		fmt.Fprintf(w, "  status ping round trip: %s\n", fmtDur(p.PingRTT))
+	}
+	fmt.Fprintln(w, "Capabilities")
+	keys := make([]string, 0, len(p.Capabilities))
+	for k := range p.Capabilities {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-40s %s\n", k, p.Capabilities[k])
+	}
+	if len(p.Metadata) > 0 {
+		fmt.Fprintf(w, "Worker: %v %v (worker %v, %v)\n", p.Metadata["runtime_name"], p.Metadata["runtime_version"], p.Metadata["worker_version"], p.Metadata["worker_bitness"])
+	}
+	fmt.Fprintln(w, "Functions")
+	for _, f := range p.Functions {
+		state := "loaded"
+		if !f.Loaded {
+			state = "FAILED: " + f.Error
+		}
+		fmt.Fprintf(w, "  %-16s %-14s id=%s bindings=%s  %s\n", f.Name, f.Trigger, f.ID, strings.Join(f.Bindings, ","), state)
+	}
+	fmt.Fprintf(w, "Exit code: %d\n", p.ExitCode)
+}
+
+// fmtDur prints a duration with 3 significant figures.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d.Nanoseconds())
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
+	case d < time.Second:
+		return fmt.Sprintf("%.3gms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.3gs", d.Seconds())
+	}
+}

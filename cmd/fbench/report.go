@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/fbench/fbench/report"
+)
+
+const reportUsage = `Usage: fbench report [flags] DIR
+
+Rebuilds DIR's summary.json, intervals.csv, percentiles.csv and report.html from its interval log
+(latency.hlog) and recorded metadata, optionally for a time range of the run, and prints the summary.
+`
+
+func cmdReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", reportUsage, stderr)
+	from := fs.Duration("from", 0, "first moment of the run to include (offset from its start, e.g. 30s)")
+	to := fs.Duration("to", 0, "last moment of the run to include (0: the end)")
+	quiet := fs.Bool("quiet", false, "do not print the summary")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("report takes one run directory (see 'fbench report --help')")
+	}
+	if *from < 0 || *to < 0 || (*to > 0 && *to <= *from) {
+		return fmt.Errorf("invalid range --from %s --to %s", *from, *to)
+	}
+	s, err := report.Rebuild(fs.Arg(0), *from, *to)
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		if err := report.WriteText(stdout, s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Reports rebuilt in %s (%s)\n", fs.Arg(0), time.Now().Format(time.RFC3339))
+	}
+	return nil
+}

@@ -1,0 +1,502 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/fbench/fbench/loadgen/guid"
+	"github.com/fbench/fbench/protos/rpc"
+)
+
+// DefaultHostVersion is the host version fbench announces in WorkerInitRequest.
+const DefaultHostVersion = "4.1037.0.0"
+
+// Timeout defaults, as the host's.
+const (
+	DefaultStartTimeout    = 60 * time.Second
+	DefaultInitTimeout     = 10 * time.Second
+	DefaultMetadataTimeout = time.Minute
+	DefaultLoadTimeout     = time.Minute
+	TerminateGrace         = 5 * time.Second
+)
+
+// Options configure a worker launch and handshake.
+type Options struct {
+	Launch   Launch
+	Indexing Indexing
+	// HostVersion is sent in WorkerInitRequest.host_version (default DefaultHostVersion).
+	HostVersion string
+	// Timeouts; zero means the host's default (the init timeout from worker.config.json when it sets one).
+	StartTimeout, InitTimeout, MetadataTimeout, LoadTimeout time.Duration
+	// Log receives the worker's stdout/stderr and RpcLog lines (nil: discarded, tail still kept).
+	Log io.Writer
+}
+
+// Step is one point of the handshake time line.
+type Step struct {
+	Name   string        `json:"name"`
+	At     time.Duration `json:"at_ns"`   // since the process was spawned
+	Took   time.Duration `json:"took_ns"` // since the previous step
+	Detail string        `json:"detail,omitempty"`
+}
+
+// Error is a handshake failure: one line naming the phase, what was expected, the worker's exit
+// code when it exited, and its last stderr lines.
+type Error struct {
+	Phase    string
+	Msg      string
+	ExitCode *int
+	Tail     []string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", e.Phase, e.Msg)
+	if e.ExitCode != nil {
+		fmt.Fprintf(&b, " (worker exit code %d)", *e.ExitCode)
+	}
+	if e.Phase != "launch" {
+		b.WriteString("; " + tailText(e.Tail))
+	}
+	return b.String()
+}
+
+// Worker is a launched worker whose handshake completed: its stream is ready for invocations.
+type Worker struct {
+	ID        string
+	RequestID string
+	Command   *Command
+	Pid       int
+	Log       *WorkerLog
+
+	Capabilities map[string]string
+	Metadata     *rpc.WorkerMetadata
+	Functions    []*Function // loaded with Success
+	Failed       []*Function // failed indexing or load
+	Timeline     []Step
+
+	// Counters of what the handshake tolerated.
+	EmptyMessages, UnknownMessages, Logs int64
+
+	srv     *Server
+	sess    *session
+	stream  Stream
+	proc    *process
+	last    time.Time
+	recvCh  chan recvResult
+	pending bool
+	ended   bool
+}
+
+type recvResult struct {
+	m   *rpc.StreamingMessage
+	err error
+}
+
+// Start launches the worker and completes the host's handshake: StartStream, WorkerInitRequest,
+// discovery, one FunctionLoadRequest per function. On failure the process is killed and reaped and
+// the error is an *Error.
+func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
+	w := &Worker{ID: guid.New(), RequestID: guid.New(), srv: srv, recvCh: make(chan recvResult, 1)}
+	cmd, err := Resolve(opt.Launch, srv.Port(), w.ID, w.RequestID)
+	if err != nil {
+		return nil, &Error{Phase: "launch", Msg: err.Error()}
+	}
+	w.Command = cmd
+	if opt.Indexing == IndexingWorker {
+		cmd.WorkerIndexing = true
+	} else if opt.Indexing == IndexingHost {
+		cmd.WorkerIndexing = false
+	}
+	if opt.HostVersion == "" {
+		opt.HostVersion = DefaultHostVersion
+	}
+	if opt.StartTimeout <= 0 {
+		opt.StartTimeout = DefaultStartTimeout
+		if cmd.Config != nil && cmd.Config.ProcessOptions.ProcessStartupTimeout != "" {
+			opt.StartTimeout, _ = ParseTimeSpan(cmd.Config.ProcessOptions.ProcessStartupTimeout)
+		}
+	}
+	if opt.InitTimeout <= 0 {
+		opt.InitTimeout = DefaultInitTimeout
+		if cmd.Config != nil && cmd.Config.ProcessOptions.InitializationTimeout != "" {
+			opt.InitTimeout, _ = ParseTimeSpan(cmd.Config.ProcessOptions.InitializationTimeout)
+		}
+	}
+	if opt.MetadataTimeout <= 0 {
+		opt.MetadataTimeout = DefaultMetadataTimeout
+	}
+	if opt.LoadTimeout <= 0 {
+		opt.LoadTimeout = DefaultLoadTimeout
+	}
+
+	w.sess = srv.expect(w.ID)
+	w.Log = NewWorkerLog(opt.Log)
+	w.proc, err = startProcess(cmd, w.Log)
+	if err != nil {
+		srv.forget(w.ID)
+		w.Log.Close()
+		return nil, &Error{Phase: "launch", Msg: err.Error()}
+	}
+	w.Pid = w.proc.pid()
+	w.last = w.proc.start
+	w.step("spawn", fmt.Sprintf("pid %d: %s", w.Pid, strings.Join(cmd.Args, " ")))
+
+	if err := w.handshake(ctx, opt); err != nil {
+		w.abort()
+		var he *Error
+		if errors.As(err, &he) {
+			he.Tail = w.Log.Tail()
+			if !w.proc.alive() {
+				code := w.proc.code
+				he.ExitCode = &code
+			}
+		}
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Worker) step(name, detail string) {
+	now := time.Now()
+	w.Timeline = append(w.Timeline, Step{Name: name, At: now.Sub(w.proc.start), Took: now.Sub(w.last), Detail: detail})
+	w.last = now
+}
+
+func (w *Worker) handshake(ctx context.Context, opt Options) error {
+	// 1. The worker connects and sends StartStream.
+	timer := time.NewTimer(opt.StartTimeout)
+	defer timer.Stop()
+	select {
+	case w.stream = <-w.sess.stream:
+	case <-w.proc.exited:
+		return &Error{Phase: "start", Msg: "worker exited before sending StartStream"}
+	case <-timer.C:
+		return &Error{Phase: "start", Msg: fmt.Sprintf("no StartStream within %s (--start-timeout)", opt.StartTimeout)}
+	case <-ctx.Done():
+		return &Error{Phase: "start", Msg: "interrupted while waiting for StartStream"}
+	}
+	w.step("start_stream", "worker id "+w.ID)
+
+	// 2. WorkerInitRequest.
+	init := &rpc.WorkerInitRequest{
+		HostVersion:          opt.HostVersion,
+		Capabilities:         map[string]string{"MultiStream": "10"},
+		WorkerDirectory:      w.Command.WorkerDir,
+		FunctionAppDirectory: w.Command.AppDir,
+	}
+	if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerInitRequest{WorkerInitRequest: init}}); err != nil {
+		return &Error{Phase: "init", Msg: "sending WorkerInitRequest: " + err.Error()}
+	}
+	m, err := w.recvKind(ctx, opt.InitTimeout, "init", "WorkerInitResponse", "--init-timeout", func(m *rpc.StreamingMessage) bool {
+		return m.GetWorkerInitResponse() != nil
+	})
+	if err != nil {
+		return err
+	}
+	resp := m.GetWorkerInitResponse()
+	if resp.GetResult().GetStatus() != rpc.StatusResult_Success {
+		return &Error{Phase: "init", Msg: "worker failed initialization: " + resultText(resp.GetResult())}
+	}
+	w.Capabilities = map[string]string{}
+	for k, v := range resp.GetCapabilities() {
+		w.Capabilities[k] = v
+	}
+	if u := w.Capabilities["HttpUri"]; u != "" {
+		if _, err := url.ParseRequestURI(u); err != nil {
+			return &Error{Phase: "init", Msg: fmt.Sprintf("capability HttpUri %q is not a URI", u)}
+		}
+	}
+	w.Metadata = resp.GetWorkerMetadata()
+	w.step("init", fmt.Sprintf("%d capabilities", len(w.Capabilities)))
+
+	// 3. Discovery.
+	var fns []*Function
+	if w.Command.WorkerIndexing {
+		req := &rpc.FunctionsMetadataRequest{FunctionAppDirectory: w.Command.AppDir}
+		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionsMetadataRequest{FunctionsMetadataRequest: req}}); err != nil {
+			return &Error{Phase: "metadata", Msg: "sending FunctionsMetadataRequest: " + err.Error()}
+		}
+		m, err := w.recvKind(ctx, opt.MetadataTimeout, "metadata", "FunctionMetadataResponse", "", func(m *rpc.StreamingMessage) bool {
+			return m.GetFunctionMetadataResponse() != nil
+		})
+		if err != nil {
+			return err
+		}
+		mr := m.GetFunctionMetadataResponse()
+		if mr.GetUseDefaultMetadataIndexing() {
+			w.step("metadata", "worker asked for function.json indexing")
+		} else {
+			if mr.GetResult() != nil && mr.GetResult().GetStatus() == rpc.StatusResult_Failure {
+				return &Error{Phase: "metadata", Msg: "worker indexing failed: " + resultText(mr.GetResult())}
+			}
+			for _, md := range mr.GetFunctionMetadataResults() {
+				f, err := fromWorkerMetadata(md)
+				if err != nil {
+					return &Error{Phase: "metadata", Msg: err.Error()}
+				}
+				fns = append(fns, f)
+			}
+			w.step("metadata", fmt.Sprintf("%d functions from worker indexing", len(fns)))
+			if len(fns) == 0 {
+				return &Error{Phase: "metadata", Msg: "worker indexing found no functions"}
+			}
+		}
+		if mr.GetUseDefaultMetadataIndexing() {
+			if fns, err = w.scan(); err != nil {
+				return err
+			}
+		}
+	} else {
+		if fns, err = w.scan(); err != nil {
+			return err
+		}
+	}
+
+	// 4. One FunctionLoadRequest per function; a function is invocable only after its Success.
+	var toLoad []*Function
+	for _, f := range fns {
+		if f.LoadError != "" {
+			w.Failed = append(w.Failed, f)
+			continue
+		}
+		toLoad = append(toLoad, f)
+		lr := f.loadRequest()
+		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionLoadRequest{FunctionLoadRequest: lr}}); err != nil {
+			return &Error{Phase: "load", Msg: fmt.Sprintf("sending FunctionLoadRequest for %s: %v", f.Name, err)}
+		}
+	}
+	pending := map[string]*Function{}
+	for _, f := range toLoad {
+		pending[f.ID] = f
+	}
+	for len(pending) > 0 {
+		m, err := w.recvKind(ctx, opt.LoadTimeout, "load", "FunctionLoadResponse", "", func(m *rpc.StreamingMessage) bool {
+			return m.GetFunctionLoadResponse() != nil
+		})
+		if err != nil {
+			return err
+		}
+		lr := m.GetFunctionLoadResponse()
+		f, ok := pending[lr.GetFunctionId()]
+		if !ok {
+			w.UnknownMessages++
+			continue
+		}
+		delete(pending, f.ID)
+		if lr.GetResult().GetStatus() != rpc.StatusResult_Success {
+			f.LoadError = resultText(lr.GetResult())
+			w.Failed = append(w.Failed, f)
+			w.step("load "+f.Name, "failed: "+f.LoadError)
+			continue
+		}
+		w.Functions = append(w.Functions, f)
+		w.step("load "+f.Name, "id "+f.ID)
+	}
+	if len(w.Functions) == 0 {
+		msg := "no function loaded"
+		if len(w.Failed) > 0 {
+			msg = fmt.Sprintf("function %s failed to load: %s", w.Failed[0].Name, w.Failed[0].LoadError)
+		}
+		return &Error{Phase: "load", Msg: msg}
+	}
+	return nil
+}
+
+func (w *Worker) scan() ([]*Function, error) {
+	fns, err := ScanFunctionJSON(w.Command.AppDir, guid.New)
+	if err != nil {
+		return nil, &Error{Phase: "discovery", Msg: err.Error()}
+	}
+	if len(fns) == 0 {
+		return nil, &Error{Phase: "discovery", Msg: fmt.Sprintf("no function.json found under %s (give --app, or --indexing worker)", w.Command.AppDir)}
+	}
+	w.step("discovery", fmt.Sprintf("%d functions from function.json", len(fns)))
+	return fns, nil
+}
+
+func (w *Worker) send(m *rpc.StreamingMessage) error { return w.stream.Send(m) }
+
+// recvKind reads messages until want matches one, within d. RpcLogs go to the worker log, messages
+// with no content and other messages are counted and skipped.
+func (w *Worker) recvKind(ctx context.Context, d time.Duration, phase, expected, flag string, want func(*rpc.StreamingMessage) bool) (*rpc.StreamingMessage, error) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		if !w.pending {
+			w.pending = true
+			go func() {
+				m, err := w.stream.Recv()
+				w.recvCh <- recvResult{m, err}
+			}()
+		}
+		select {
+		case r := <-w.recvCh:
+			w.pending = false
+			if r.err != nil {
+				// The stream ended: most often because the worker exited; wait briefly to say so.
+				select {
+				case <-w.proc.exited:
+					return nil, &Error{Phase: phase, Msg: fmt.Sprintf("worker exited while fbench waited for %s", expected)}
+				case <-time.After(time.Second):
+				}
+				return nil, &Error{Phase: phase, Msg: fmt.Sprintf("stream ended while fbench waited for %s: %v", expected, r.err)}
+			}
+			if want(r.m) {
+				return r.m, nil
+			}
+			w.tolerate(r.m)
+		case <-w.proc.exited:
+			return nil, &Error{Phase: phase, Msg: fmt.Sprintf("worker exited while fbench waited for %s", expected)}
+		case <-timer.C:
+			msg := fmt.Sprintf("no %s within %s", expected, d)
+			if flag != "" {
+				msg += " (" + flag + ")"
+			}
+			return nil, &Error{Phase: phase, Msg: msg}
+		case <-ctx.Done():
+			return nil, &Error{Phase: phase, Msg: "interrupted while waiting for " + expected}
+		}
+	}
+}
+
+// tolerate handles a message the handshake did not wait for.
+func (w *Worker) tolerate(m *rpc.StreamingMessage) {
+	switch c := m.Content.(type) {
+	case nil:
+		w.EmptyMessages++
+	case *rpc.StreamingMessage_RpcLog:
+		w.Logs++
+		w.WriteLog(c.RpcLog)
+	default:
+		w.UnknownMessages++
+	}
+}
+
+// WriteLog writes an RpcLog to the worker log with its level and category.
+func (w *Worker) WriteLog(l *rpc.RpcLog) {
+	var b strings.Builder
+	b.WriteString("rpclog ")
+	b.WriteString(l.GetLevel().String())
+	b.WriteByte(' ')
+	b.WriteString(l.GetLogCategory().String())
+	if l.GetCategory() != "" {
+		b.WriteString(" [" + l.GetCategory() + "]")
+	}
+	if l.GetInvocationId() != "" {
+		b.WriteString(" invocation=" + l.GetInvocationId())
+	}
+	b.WriteString(": ")
+	b.WriteString(strings.ReplaceAll(l.GetMessage(), "\n", "\\n"))
+	if e := l.GetException(); e != nil && e.GetMessage() != "" {
+		b.WriteString(" exception: " + strings.ReplaceAll(e.GetMessage(), "\n", "\\n"))
+	}
+	w.Log.Line("rpclog", b.String()[len("rpclog "):])
+}
+
+// Stream is the worker's EventStream, for the load engine once the handshake is done. Exactly one
+// goroutine may call Send and one may call Recv.
+func (w *Worker) Stream() Stream { return w.stream }
+
+// Exited is closed when the worker process has exited.
+func (w *Worker) Exited() <-chan struct{} { return w.proc.exited }
+
+// ExitCode is the process exit code, and false while it runs.
+func (w *Worker) ExitCode() (int, bool) {
+	if w.proc.alive() {
+		return 0, false
+	}
+	return w.proc.code, true
+}
+
+// ExitState describes how the process ended ("exit status 3", "signal: killed").
+func (w *Worker) ExitState() string {
+	if w.proc.alive() {
+		return "running"
+	}
+	return w.proc.state
+}
+
+// Has reports whether the worker advertised a capability, with the host's presence semantics: any
+// non-empty value switches a feature on, "false" included.
+func (w *Worker) Has(capability string) bool { return HasCapability(w.Capabilities, capability) }
+
+// HasCapability applies the host's capability semantics to a capability map.
+func HasCapability(caps map[string]string, key string) bool {
+	v := caps[key]
+	switch key {
+	case "WorkerApplicationInsightsLoggingEnabled", "WorkerOpenTelemetryEnabled":
+		b, err := strconv.ParseBool(v)
+		return err == nil && b
+	}
+	return v != ""
+}
+
+// Ping sends a WorkerStatusRequest and waits for its response, matched on request_id. For use
+// while no engine owns the stream (probe); the engine pings on its own.
+func (w *Worker) Ping(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	if !w.Has("WorkerStatus") {
+		return 0, errors.New("worker does not advertise WorkerStatus")
+	}
+	id := guid.New()
+	start := time.Now()
+	if err := w.send(&rpc.StreamingMessage{RequestId: id, Content: &rpc.StreamingMessage_WorkerStatusRequest{WorkerStatusRequest: &rpc.WorkerStatusRequest{}}}); err != nil {
+		return 0, err
+	}
+	_, err := w.recvKind(ctx, timeout, "ping", "WorkerStatusResponse", "", func(m *rpc.StreamingMessage) bool {
+		return m.GetWorkerStatusResponse() != nil && m.GetRequestId() == id
+	})
+	if err != nil {
+		return 0, err
+	}
+	rtt := time.Since(start)
+	w.step("ping", rtt.String())
+	return rtt, nil
+}
+
+// Shutdown ends the worker as the host does: WorkerTerminate with a 5 s grace period when the worker
+// advertises HandlesWorkerTerminateMessage, a wait for it to exit within grace, then kill and reap.
+// The caller must have stopped sending on the stream. It returns the exit code (-1: killed by a signal).
+func (w *Worker) Shutdown(grace time.Duration) int {
+	if w.ended {
+		return w.proc.code
+	}
+	w.ended = true
+	if w.proc.alive() {
+		if w.Has("HandlesWorkerTerminateMessage") && w.stream != nil {
+			_ = w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerTerminate{
+				WorkerTerminate: &rpc.WorkerTerminate{GracePeriod: durationpb.New(TerminateGrace)}}})
+			w.step("terminate", "WorkerTerminate sent, grace "+TerminateGrace.String())
+			select {
+			case <-w.proc.exited:
+			case <-time.After(grace):
+			}
+		}
+		if w.proc.alive() {
+			w.step("kill", "")
+		}
+	}
+	w.abort()
+	w.step("exit", w.proc.state)
+	return w.proc.code
+}
+
+// abort kills the process if it is alive, ends the stream and closes the log.
+func (w *Worker) abort() {
+	w.proc.kill()
+	w.srv.forget(w.ID)
+	select {
+	case <-w.sess.done:
+	default:
+		close(w.sess.done)
+	}
+	w.Log.Close()
+}

@@ -1,0 +1,226 @@
+package host
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// process is a started worker process with its output captured line by line.
+type process struct {
+	cmd    *exec.Cmd
+	log    *WorkerLog
+	exited chan struct{} // closed once the process has exited and its output is drained
+	code   int           // exit code (valid after exited); -1 when killed by a signal
+	state  string        // how it ended, e.g. "exit status 3" or "signal: killed"
+	start  time.Time
+}
+
+// startProcess starts c without a shell; stdout and stderr go line by line to log.
+func startProcess(c *Command, log *WorkerLog) (*process, error) {
+	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Dir: c.Dir, Env: c.Env}
+	// The worker gets its own process group, so fbench can end its children too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	p := &process{cmd: cmd, log: log, exited: make(chan struct{}), start: time.Now()}
+	if err := cmd.Start(); err != nil {
+		for _, f := range []*os.File{outR, outW, errR, errW} {
+			f.Close()
+		}
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("starting %s: %v", c.Path, pe.Err)
+		}
+		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
+	}
+	outW.Close()
+	errW.Close()
+	var drained sync.WaitGroup
+	drained.Add(2)
+	go func() { defer drained.Done(); log.copyLines("stdout", outR) }()
+	go func() { defer drained.Done(); log.copyLines("stderr", errR) }()
+	go func() {
+		err := cmd.Wait()
+		p.code = 0
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				p.code = ee.ExitCode()
+			} else {
+				p.code = -1
+			}
+			p.state = err.Error()
+		} else {
+			p.state = "exit status 0"
+		}
+		// Give the output readers a moment to take the last lines (a grandchild may hold the pipes).
+		done := make(chan struct{})
+		go func() { drained.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(500 * time.Millisecond):
+		}
+		outR.Close()
+		errR.Close()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// pid is the worker's process id.
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+// alive reports whether the process has not exited yet.
+func (p *process) alive() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill ends the process group and waits for the exit to be recorded.
+func (p *process) kill() {
+	if p.alive() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = p.cmd.Process.Kill()
+	}
+	<-p.exited
+}
+
+// WorkerLog writes a worker's stdout/stderr lines and RpcLog messages to one file, line by line,
+// and keeps the last stderr lines for error messages. Writes go through a bounded queue to one
+// writer goroutine: when the worker logs faster than the disk takes it, lines are dropped and
+// counted instead of slowing the stream down.
+type WorkerLog struct {
+	lines   chan string
+	done    chan struct{}
+	mu      sync.Mutex
+	tail    []string // last stderr lines (ring, oldest first)
+	tailMax int
+	dropped int64
+	written int64
+	start   time.Time
+	sendMu  sync.RWMutex // held for reading while queueing, for writing while closing
+	closed  bool
+}
+
+// NewWorkerLog opens path for the worker log (w may be nil: then lines are only counted and the
+// stderr tail kept).
+func NewWorkerLog(w io.Writer) *WorkerLog {
+	l := &WorkerLog{lines: make(chan string, 8192), done: make(chan struct{}), tailMax: 20, start: time.Now()}
+	go func() {
+		defer close(l.done)
+		var bw *bufio.Writer
+		if w != nil {
+			bw = bufio.NewWriterSize(w, 64<<10)
+		}
+		for line := range l.lines {
+			if bw != nil {
+				bw.WriteString(line)
+				bw.WriteByte('\n')
+				if len(l.lines) == 0 {
+					bw.Flush()
+				}
+			}
+		}
+		if bw != nil {
+			bw.Flush()
+		}
+	}()
+	return l
+}
+
+// Line queues one line for the log file; it never blocks.
+func (l *WorkerLog) Line(source, text string) {
+	stamp := time.Since(l.start).Seconds()
+	l.sendMu.RLock()
+	defer l.sendMu.RUnlock()
+	if l.closed {
+		return
+	}
+	select {
+	case l.lines <- fmt.Sprintf("%10.3f %s %s", stamp, source, text):
+		l.mu.Lock()
+		l.written++
+		l.mu.Unlock()
+	default:
+		l.mu.Lock()
+		l.dropped++
+		l.mu.Unlock()
+	}
+}
+
+func (l *WorkerLog) copyLines(source string, r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if source == "stderr" {
+			l.mu.Lock()
+			if len(l.tail) == l.tailMax {
+				copy(l.tail, l.tail[1:])
+				l.tail = l.tail[:l.tailMax-1]
+			}
+			l.tail = append(l.tail, line)
+			l.mu.Unlock()
+		}
+		l.Line(source, line)
+	}
+}
+
+// Tail returns the last stderr lines, oldest first.
+func (l *WorkerLog) Tail() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.tail...)
+}
+
+// Dropped is the number of lines not written because the writer could not keep up.
+func (l *WorkerLog) Dropped() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dropped
+}
+
+// Close flushes the queued lines and stops the writer.
+func (l *WorkerLog) Close() {
+	l.sendMu.Lock()
+	if l.closed {
+		l.sendMu.Unlock()
+		return
+	}
+	l.closed = true
+	close(l.lines)
+	l.sendMu.Unlock()
+	<-l.done
+}
+
+// tailText formats the stderr tail for an error line.
+func tailText(lines []string) string {
+	if len(lines) == 0 {
+		return "no stderr output"
+	}
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return "last stderr: " + strings.Join(lines, " | ")
+}

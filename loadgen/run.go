@@ -1,0 +1,717 @@
+// Package loadgen is fbench's load engine: it drives a worker whose handshake is done (see
+// loadgen/host) with InvocationRequests on an arrival schedule (open loop) or at a fixed
+// concurrency (closed loop), sends InvocationCancels and status pings on the same stream, matches
+// every response to its request and records three clocks per invocation (rtt from the intended send
+// time, service from the actual send time, and the lag between them) in interval histograms.
+//
+// One invocation's trip: the sender goroutine takes the next intended time from the Schedule,
+// sleeps until it, stamps the actual send time, registers the invocation in the tracker and writes
+// it to the stream; the receiver goroutine reads the response, settles it in the tracker and hands
+// the three clocks to the recorder; every interval the recorder's histograms go to the sink
+// (report.RunWriter) and start afresh.
+package loadgen
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fbench/fbench/loadgen/dist"
+	"github.com/fbench/fbench/loadgen/guid"
+	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/protos/rpc"
+	"github.com/fbench/fbench/report"
+)
+
+// OnFull says what happens to an arrival when --max-inflight invocations are already in flight.
+type OnFull string
+
+const (
+	OnFullQueue OnFull = "queue" // wait for a slot; the wait counts in rtt and lag (intended time kept)
+	OnFullDrop  OnFull = "drop"  // do not send it; count it as dropped
+)
+
+// ParseOnFull validates an --on-full value.
+func ParseOnFull(s string) (OnFull, error) {
+	switch OnFull(s) {
+	case OnFullQueue, OnFullDrop:
+		return OnFull(s), nil
+	}
+	return "", fmt.Errorf("invalid --on-full %q: want queue or drop", s)
+}
+
+// Target is one function in the invocation mix.
+type Target struct {
+	Function string
+	Weight   int
+}
+
+// Config is one run of the engine.
+type Config struct {
+	// Open loop: arrivals at the schedule's intended times. Closed loop: Concurrency > 0 and no schedule.
+	Schedule    *Schedule
+	Concurrency int
+	// Count stops after that many arrivals (0: the schedule's or Duration's end).
+	Count int64
+	// Duration bounds a closed-loop run (and an unbounded schedule).
+	Duration time.Duration
+	// Warmup excludes the run's first stretch from the summary in closed loop (a schedule has its own).
+	Warmup time.Duration
+	// Interval is the length of one histogram interval (default 1 s).
+	Interval time.Duration
+
+	Targets []Target // empty: every loaded function, equal weights
+	Payload Payload
+
+	CancelRatio float64
+	CancelAfter dist.Dist
+	ForceCancel bool // send cancels even when the worker does not advertise HandlesInvocationCancelMessage
+
+	MaxInFlight int // 0: unlimited
+	OnFull      OnFull
+	Timeout     time.Duration // per invocation; 0: none
+
+	StatusInterval time.Duration // WorkerStatusRequest period; 0: no pings
+	Drain          time.Duration // how long to wait for in-flight invocations at the end
+
+	Seed uint64
+
+	// OnInterval receives every interval as it closes (the histograms are reused afterwards).
+	OnInterval func(rec *report.IntervalRecord) error
+}
+
+// Result is what the engine learned beyond the intervals it reported.
+type Result struct {
+	Start       time.Time // wall-clock time of time zero
+	Elapsed     time.Duration
+	Notices     []string // things the user must know (cancels skipped, ...)
+	Events      []report.Event
+	WorkerEnded bool   // the stream broke or the worker exited during the run
+	EndReason   string // why the worker's stream ended, when it did
+	Interrupted bool   // the context was cancelled
+	Totals      report.Counts
+}
+
+// target is a Target resolved against the loaded functions, with its request prepared once.
+type target struct {
+	fn     *host.Function
+	weight int
+	msg    *rpc.StreamingMessage // reused for every send: only the id and trace context change
+	req    *rpc.InvocationRequest
+}
+
+// engine is the state of one run.
+type engine struct {
+	cfg     Config
+	w       *host.Worker
+	stream  host.Stream
+	targets []target
+	names   []string
+	cumW    []int
+	totalW  int
+	t0      time.Time
+	tracker *tracker
+	rec     *recorder
+
+	inflight  atomic.Int64
+	slotFree  chan struct{} // signalled when an invocation settles (queue mode and closed loop)
+	closedTok chan int64    // closed loop: settle times of freed slots
+	cancels   bool
+
+	pingMu   sync.Mutex
+	pings    map[string]int64 // request_id → sent (ns since t0)
+	streamMu sync.Mutex       // guards sendErr
+	sendErr  error
+
+	recvDone chan struct{}
+	recvErr  error
+	stopSend chan struct{}
+
+	totalsMu sync.Mutex
+	totals   report.Counts
+	notices  []string
+	events   []report.Event
+}
+
+func (e *engine) now() int64 { return int64(time.Since(e.t0)) }
+
+// Run drives the worker until the schedule (or count, or duration) ends, the context is cancelled
+// or the worker's stream ends, then drains in-flight invocations for up to cfg.Drain. It does not
+// shut the worker down: the caller does, once Run has returned (the stream is then free).
+func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
+	if cfg.Schedule == nil && cfg.Concurrency <= 0 {
+		return nil, errors.New("no schedule and no concurrency: nothing to run")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.OnFull == "" {
+		cfg.OnFull = OnFullQueue
+	}
+	e := &engine{cfg: cfg, w: w, stream: w.Stream(), tracker: newTracker(), pings: map[string]int64{},
+		slotFree: make(chan struct{}, 1), recvDone: make(chan struct{}), stopSend: make(chan struct{})}
+	if err := e.prepareTargets(); err != nil {
+		return nil, err
+	}
+	e.rec = newRecorder(len(e.targets))
+	if cfg.CancelRatio > 0 {
+		if w.Has("HandlesInvocationCancelMessage") || cfg.ForceCancel {
+			e.cancels = true
+		} else {
+			e.notices = append(e.notices, "cancels skipped: the worker does not advertise HandlesInvocationCancelMessage (use --force-cancel to send them anyway)")
+		}
+	}
+	if cfg.StatusInterval > 0 && !w.Has("WorkerStatus") {
+		e.notices = append(e.notices, "status pings skipped: the worker does not advertise WorkerStatus")
+		e.cfg.StatusInterval = 0
+	}
+	if cfg.Concurrency > 0 {
+		e.closedTok = make(chan int64, cfg.Concurrency)
+	}
+
+	e.t0 = time.Now()
+	res := &Result{Start: e.t0}
+	go e.receive()
+	sendDone := make(chan struct{})
+	go func() { defer close(sendDone); e.send(ctx) }()
+
+	// The interval clock: rotate histograms on exact boundaries, expire timeouts in between.
+	interval := cfg.Interval
+	index := 0
+	nextBoundary := interval
+	expireTick := time.NewTicker(50 * time.Millisecond)
+	defer expireTick.Stop()
+	boundary := time.NewTimer(time.Until(e.t0.Add(nextBoundary)))
+	defer boundary.Stop()
+	var drainDeadline <-chan time.Time
+	sending := true
+	var werr error
+	flush := func(end time.Duration) {
+		if err := e.closeInterval(index, nextBoundary-interval, end); err != nil && werr == nil {
+			werr = err
+		}
+		index++
+	}
+loop:
+	for {
+		select {
+		case <-boundary.C:
+			flush(nextBoundary)
+			nextBoundary += interval
+			boundary.Reset(time.Until(e.t0.Add(nextBoundary)))
+		case <-expireTick.C:
+			e.expire()
+			if !sending && e.inflight.Load() == 0 {
+				break loop
+			}
+		case <-sendDone:
+			sendDone = nil
+			sending = false
+			if e.inflight.Load() == 0 {
+				break loop
+			}
+			d := cfg.Drain
+			if ctx.Err() != nil && d > time.Second {
+				d = time.Second // interrupted: drain briefly
+			}
+			drainDeadline = time.After(d)
+		case <-drainDeadline:
+			break loop
+		case <-e.recvDone:
+			res.WorkerEnded = true
+			break loop
+		case <-ctx.Done():
+			// The sender sees it too; keep draining.
+			if sending {
+				continue
+			}
+		}
+	}
+	close(e.stopSend)
+	if sendDone != nil {
+		<-sendDone
+	}
+	if ctx.Err() != nil {
+		res.Interrupted = true
+	}
+	// Whatever is still in flight was never answered.
+	lost := int64(0)
+	e.tracker.drainAll(func(string, flight) { lost++ })
+	e.inflight.Store(0)
+	e.rec.count(func(c *report.Counts) { c.Lost += lost })
+	select {
+	case <-e.recvDone:
+		res.WorkerEnded = true
+	default:
+	}
+	if res.WorkerEnded {
+		res.EndReason = e.endReason()
+		e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "stream_ended", Detail: res.EndReason})
+	}
+	end := time.Since(e.t0)
+	if end > nextBoundary-interval {
+		flush(end)
+	}
+	res.Elapsed = end
+	res.Notices = e.notices
+	res.Events = e.events
+	e.totalsMu.Lock()
+	res.Totals = e.totals
+	e.totalsMu.Unlock()
+	return res, werr
+}
+
+func (e *engine) endReason() string {
+	if e.recvErr == nil || errors.Is(e.recvErr, io.EOF) {
+		return "the worker closed its stream"
+	}
+	return "stream error: " + e.recvErr.Error()
+}
+
+// prepareTargets resolves the mix against the loaded functions and builds each request once.
+func (e *engine) prepareTargets() error {
+	byName := map[string]*host.Function{}
+	for _, f := range e.w.Functions {
+		byName[f.Name] = f
+	}
+	mix := e.cfg.Targets
+	if len(mix) == 0 {
+		for _, f := range e.w.Functions {
+			mix = append(mix, Target{Function: f.Name, Weight: 1})
+		}
+	}
+	for _, t := range mix {
+		f, ok := byName[t.Function]
+		if !ok {
+			names := make([]string, 0, len(byName))
+			for n := range byName {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, ff := range e.w.Failed {
+				if ff.Name == t.Function {
+					return fmt.Errorf("function %q failed to load: %s", t.Function, ff.LoadError)
+				}
+			}
+			return fmt.Errorf("unknown function %q: the worker loaded %s", t.Function, strings.Join(names, ", "))
+		}
+		if t.Weight <= 0 {
+			return fmt.Errorf("function %q: weight must be positive", t.Function)
+		}
+		req, err := buildTemplate(f, e.w.Capabilities, e.cfg.Payload)
+		if err != nil {
+			return err
+		}
+		req.TraceContext = &rpc.RpcTraceContext{Attributes: map[string]string{}}
+		msg := &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationRequest{InvocationRequest: req}}
+		e.targets = append(e.targets, target{fn: f, weight: t.Weight, msg: msg, req: req})
+		e.names = append(e.names, f.Name)
+		e.totalW += t.Weight
+		e.cumW = append(e.cumW, e.totalW)
+	}
+	return nil
+}
+
+// pick chooses a target by weight.
+func (e *engine) pick(r *rand.Rand) int {
+	if len(e.targets) == 1 {
+		return 0
+	}
+	x := r.IntN(e.totalW)
+	for i, c := range e.cumW {
+		if x < c {
+			return i
+		}
+	}
+	return len(e.targets) - 1
+}
+
+// pendingCancel is a cancel due at a time.
+type pendingCancel struct {
+	at int64
+	id string
+}
+
+type cancelHeap []pendingCancel
+
+func (h cancelHeap) Len() int           { return len(h) }
+func (h cancelHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h cancelHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *cancelHeap) Push(x any)        { *h = append(*h, x.(pendingCancel)) }
+func (h *cancelHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// send is the one goroutine that writes to the stream: invocations at their intended times,
+// cancels when due, status pings every StatusInterval.
+func (e *engine) send(ctx context.Context) {
+	cfg := e.cfg
+	ids := guid.NewGenerator(cfg.Seed)
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x63616e63656c)) // mix and cancel choices
+	var cancels cancelHeap
+	cancelMsg := &rpc.InvocationCancel{}
+	cancelSM := &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationCancel{InvocationCancel: cancelMsg}}
+	statusSM := &rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerStatusRequest{WorkerStatusRequest: &rpc.WorkerStatusRequest{}}}
+	nextPing := int64(-1)
+	if cfg.StatusInterval > 0 {
+		nextPing = int64(cfg.StatusInterval)
+	}
+	var sent int64
+	limit := cfg.Count
+	endAt := int64(-1)
+	if cfg.Duration > 0 {
+		endAt = int64(cfg.Duration)
+	}
+
+	// next arrival
+	var nextAt int64
+	haveNext := false
+	advance := func() {
+		if limit > 0 && sent >= limit {
+			haveNext = false
+			return
+		}
+		if e.closedTok != nil {
+			haveNext = true
+			return
+		}
+		at, ok := cfg.Schedule.Next()
+		haveNext = ok && (endAt < 0 || int64(at) < endAt)
+		nextAt = int64(at)
+	}
+	if e.closedTok != nil {
+		for i := 0; i < cfg.Concurrency; i++ {
+			e.closedTok <- 0
+		}
+	}
+	advance()
+
+	sendErr := func(err error) {
+		e.streamMu.Lock()
+		if e.sendErr == nil {
+			e.sendErr = err
+		}
+		e.streamMu.Unlock()
+	}
+	sendOne := func(intended int64) bool {
+		ti := e.pick(rng)
+		t := &e.targets[ti]
+		id := ids.Next()
+		t.req.InvocationId = id
+		t.req.TraceContext.TraceParent = traceParent(id)
+		now := e.now()
+		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti)}, cfg.Timeout > 0)
+		e.inflight.Add(1)
+		if err := e.stream.Send(t.msg); err != nil {
+			sendErr(err)
+			return false
+		}
+		e.rec.sent(intended, now)
+		sent++
+		if e.cancels && rng.Float64() < cfg.CancelRatio {
+			heap.Push(&cancels, pendingCancel{at: now + int64(cfg.CancelAfter.Sample(rng)), id: id})
+		}
+		return true
+	}
+	// housekeeping sends due cancels and pings; false when the stream failed.
+	housekeeping := func(now int64) bool {
+		for len(cancels) > 0 && cancels[0].at <= now {
+			c := heap.Pop(&cancels).(pendingCancel)
+			if !e.tracker.markCancel(c.id, now) {
+				continue // already settled: nothing to cancel
+			}
+			cancelMsg.InvocationId = c.id
+			if err := e.stream.Send(cancelSM); err != nil {
+				sendErr(err)
+				return false
+			}
+			e.rec.count(func(c *report.Counts) { c.CancelSent++ })
+		}
+		if nextPing >= 0 && nextPing <= now {
+			id := guid.New()
+			statusSM.RequestId = id
+			e.pingMu.Lock()
+			e.pings[id] = e.now()
+			e.pingMu.Unlock()
+			if err := e.stream.Send(statusSM); err != nil {
+				sendErr(err)
+				return false
+			}
+			e.rec.count(func(c *report.Counts) { c.StatusSent++ })
+			for nextPing <= now {
+				nextPing += int64(cfg.StatusInterval)
+			}
+		}
+		return true
+	}
+	// wakeAt is the earliest of the next cancel, ping, and limit.
+	wakeAt := func(arrival int64) int64 {
+		at := arrival
+		if len(cancels) > 0 && cancels[0].at < at {
+			at = cancels[0].at
+		}
+		if nextPing >= 0 && nextPing < at {
+			at = nextPing
+		}
+		return at
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	sleepUntil := func(at int64, wake <-chan struct{}) bool {
+		d := time.Duration(at - e.now())
+		if d <= 0 {
+			return true
+		}
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+		case <-wake:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-ctx.Done():
+			return false
+		case <-e.stopSend:
+			return false
+		case <-e.recvDone:
+			return false
+		}
+		return true
+	}
+	const never = int64(1) << 62
+
+	for haveNext {
+		if ctx.Err() != nil {
+			return
+		}
+		if e.closedTok != nil {
+			// Closed loop: wait for a free slot; its settle time is the intended time.
+			var freedAt int64
+			select {
+			case freedAt = <-e.closedTok:
+			case <-ctx.Done():
+				return
+			case <-e.stopSend:
+				return
+			case <-e.recvDone:
+				return
+			}
+			now := e.now()
+			if endAt >= 0 && now >= endAt {
+				return
+			}
+			if freedAt == 0 {
+				freedAt = now
+			}
+			if !housekeeping(now) || !sendOne(freedAt) {
+				return
+			}
+			advance()
+			continue
+		}
+		now := e.now()
+		if nextAt > now {
+			if !housekeeping(now) {
+				return
+			}
+			if !sleepUntil(wakeAt(nextAt), nil) {
+				return
+			}
+			continue
+		}
+		// The arrival is due. Saturation policy first.
+		if cfg.MaxInFlight > 0 && e.inflight.Load() >= int64(cfg.MaxInFlight) {
+			if cfg.OnFull == OnFullDrop {
+				e.rec.count(func(c *report.Counts) { c.Due++; c.Dropped++ })
+				sent++ // counts towards -n: it was an arrival
+				advance()
+				continue
+			}
+			// Queue: wait for a slot, still sending cancels and pings; the intended time is kept.
+			for e.inflight.Load() >= int64(cfg.MaxInFlight) {
+				if !housekeeping(e.now()) {
+					return
+				}
+				if !sleepUntil(wakeAt(never), e.slotFree) {
+					return
+				}
+			}
+		}
+		if !sendOne(nextAt) {
+			return
+		}
+		advance()
+		if len(cancels) > 0 || nextPing >= 0 {
+			if !housekeeping(e.now()) {
+				return
+			}
+		}
+	}
+	// Arrivals are over; keep sending due cancels while in-flight invocations drain.
+	for len(cancels) > 0 && e.inflight.Load() > 0 {
+		if !housekeeping(e.now()) || !sleepUntil(cancels[0].at, nil) {
+			return
+		}
+	}
+}
+
+// traceParent is a W3C traceparent derived from an invocation id (unique per invocation).
+func traceParent(id string) string {
+	var b [55]byte
+	copy(b[:], "00-")
+	j := 3
+	for i := 0; i < len(id) && j < 35; i++ {
+		if id[i] != '-' {
+			b[j] = id[i]
+			j++
+		}
+	}
+	b[35] = '-'
+	copy(b[36:52], b[3:19])
+	copy(b[52:], "-01")
+	return string(b[:])
+}
+
+// receive is the one goroutine that reads the stream.
+func (e *engine) receive() {
+	defer close(e.recvDone)
+	for {
+		m, err := e.stream.Recv()
+		if err != nil {
+			e.recvErr = err
+			return
+		}
+		now := e.now()
+		switch c := m.Content.(type) {
+		case *rpc.StreamingMessage_InvocationResponse:
+			e.settle(c.InvocationResponse, now)
+		case *rpc.StreamingMessage_WorkerStatusResponse:
+			e.pingMu.Lock()
+			sent, ok := e.pings[m.RequestId]
+			delete(e.pings, m.RequestId)
+			e.pingMu.Unlock()
+			if ok {
+				e.rec.statusRTT(now - sent)
+			} else {
+				e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
+			}
+		case *rpc.StreamingMessage_RpcLog:
+			e.rec.count(func(c *report.Counts) { c.Logs++ })
+			e.w.WriteLog(c.RpcLog)
+		case nil:
+			e.rec.count(func(c *report.Counts) { c.EmptyMessages++ })
+		default:
+			e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
+		}
+	}
+}
+
+// settle matches a response to its invocation and records it.
+func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
+	f, kind := e.tracker.settle(r.InvocationId)
+	switch kind {
+	case settleDuplicate:
+		e.rec.count(func(c *report.Counts) { c.Duplicate++ })
+		return
+	case settleLate:
+		e.rec.count(func(c *report.Counts) { c.LateResponses++ })
+		return
+	case settleUnknown:
+		e.rec.count(func(c *report.Counts) { c.Unmatched++ })
+		return
+	}
+	status := statusFailed
+	switch r.GetResult().GetStatus() {
+	case rpc.StatusResult_Success:
+		status = statusSucceeded
+		if f.cancelSent != 0 {
+			status = statusCompletedAfterCancel
+		}
+	case rpc.StatusResult_Cancelled:
+		status = statusCancelled
+	}
+	e.rec.response(f, now, status)
+	e.inflight.Add(-1)
+	if e.closedTok != nil {
+		select {
+		case e.closedTok <- now:
+		default:
+		}
+	}
+	select {
+	case e.slotFree <- struct{}{}:
+	default:
+	}
+}
+
+// expire times out invocations older than the timeout.
+func (e *engine) expire() {
+	if e.cfg.Timeout <= 0 {
+		return
+	}
+	var n int64
+	e.tracker.expire(e.now()-int64(e.cfg.Timeout), func(string, flight) { n++ })
+	if n == 0 {
+		return
+	}
+	e.inflight.Add(-n)
+	e.rec.count(func(c *report.Counts) { c.TimedOut += n })
+	if e.closedTok != nil {
+		now := e.now()
+		for i := int64(0); i < n; i++ {
+			select {
+			case e.closedTok <- now:
+			default:
+			}
+		}
+	}
+	select {
+	case e.slotFree <- struct{}{}:
+	default:
+	}
+}
+
+// closeInterval hands the interval [start, end) to the sink.
+func (e *engine) closeInterval(index int, start, end time.Duration) error {
+	set := e.rec.rotate()
+	defer e.rec.release(set)
+	rec := &report.IntervalRecord{
+		Index:      index,
+		Start:      start,
+		Length:     end - start,
+		InFlight:   e.inflight.Load(),
+		Counts:     set.counts,
+		Histograms: set.tagged(e.names),
+	}
+	if s := e.cfg.Schedule; s != nil {
+		if end > start {
+			rec.OfferedRPS = s.Expected(start, end) / (end - start).Seconds()
+		}
+		st, _ := s.StageAt(start)
+		rec.Phase = st.Name
+		rec.Warmup = start < s.WarmupEnd()
+	} else {
+		rec.Phase = "closed-loop"
+		if start < e.cfg.Warmup {
+			rec.Phase, rec.Warmup = "warmup", true
+		}
+	}
+	e.totalsMu.Lock()
+	e.totals.Add(set.counts)
+	e.totalsMu.Unlock()
+	if e.cfg.OnInterval != nil {
+		return e.cfg.OnInterval(rec)
+	}
+	return nil
+}
