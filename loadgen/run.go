@@ -560,7 +560,10 @@ func (e *engine) send(ctx context.Context) {
 	}
 	// Arrivals are over; keep sending due cancels while in-flight invocations drain.
 	for len(cancels) > 0 && e.inflight.Load() > 0 {
-		if !housekeeping(e.now()) || !sleepUntil(cancels[0].at, nil) {
+		if !housekeeping(e.now()) {
+			return
+		}
+		if len(cancels) > 0 && !sleepUntil(cancels[0].at, nil) {
 			return
 		}
 	}
@@ -698,8 +701,12 @@ func (e *engine) closeInterval(index int, start, end time.Duration) error {
 		if end > start {
 			rec.OfferedRPS = s.Expected(start, end) / (end - start).Seconds()
 		}
-		st, _ := s.StageAt(start)
-		rec.Phase = st.Name
+		if s.Bounded() && start >= s.Duration() {
+			rec.Phase = "drain"
+		} else {
+			st, _ := s.StageAt(start)
+			rec.Phase = st.Name
+		}
 		rec.Warmup = start < s.WarmupEnd()
 	} else {
 		rec.Phase = "closed-loop"

@@ -1,0 +1,324 @@
+package loadgen
+
+import (
+	"context"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fbench/fbench/loadgen/dist"
+	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/loadgen/refworker"
+	"github.com/fbench/fbench/report"
+)
+
+// The test binary doubles as the reference worker (FBENCH_TEST_WORKER=1), with its settings in
+// FBENCH_TEST_REFARGS and the host's arguments from --host on.
+func TestMain(m *testing.M) {
+	if os.Getenv("FBENCH_TEST_WORKER") == "1" {
+		args := os.Args[1:]
+		i := slices.Index(args, "--host")
+		if i < 0 {
+			i = len(args)
+		}
+		ref := strings.Fields(os.Getenv("FBENCH_TEST_REFARGS"))
+		os.Exit(refworker.Main(append(ref, args[i:]...), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// startWorker launches the reference worker with the given settings and completes the handshake.
+func startWorker(t *testing.T, refArgs string) *host.Worker {
+	t.Helper()
+	srv, err := host.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	exe, _ := os.Executable()
+	w, err := host.Start(context.Background(), srv, host.Options{
+		Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS=" + refArgs}},
+		Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Shutdown(time.Second) })
+	return w
+}
+
+// collected is what a test sink gathered from the intervals.
+type collected struct {
+	intervals []report.IntervalRecord
+	counts    report.Counts
+	hists     map[string]*hdrhistogram.Histogram
+}
+
+func (c *collected) sink(rec *report.IntervalRecord) error {
+	r := *rec
+	r.Histograms = nil
+	c.intervals = append(c.intervals, r)
+	c.counts.Add(rec.Counts)
+	for tag, h := range rec.Histograms {
+		if c.hists[tag] == nil {
+			c.hists[tag] = report.NewHistogram()
+		}
+		c.hists[tag].Merge(h)
+	}
+	return nil
+}
+
+func (c *collected) hist(tag string) *hdrhistogram.Histogram {
+	if h := c.hists[tag]; h != nil {
+		return h
+	}
+	return report.NewHistogram()
+}
+
+func runEngine(t *testing.T, w *host.Worker, cfg Config) (*Result, *collected) {
+	t.Helper()
+	c := &collected{hists: map[string]*hdrhistogram.Histogram{}}
+	cfg.OnInterval = c.sink
+	if cfg.Drain == 0 {
+		cfg.Drain = 5 * time.Second
+	}
+	res, err := Run(context.Background(), w, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, c
+}
+
+func constant(t *testing.T, rps float64, d time.Duration) *Schedule {
+	t.Helper()
+	s, err := NewConstant(rps, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCountsAddUpAndClocksAreOrdered(t *testing.T) {
+	w := startWorker(t, "--service-time 1ms")
+	res, c := runEngine(t, w, Config{Schedule: constant(t, 1000, 0), Count: 1500, Targets: []Target{{"work", 1}, {"echo", 1}}, Seed: 3, StatusInterval: 200 * time.Millisecond})
+	k := c.counts
+	if k.Due != 1500 || k.Sent != 1500 || k.Succeeded != 1500 || k.Settled() != 1500 {
+		t.Fatalf("counts do not add up: %+v", k)
+	}
+	if k.Unmatched+k.Duplicate+k.Failed+k.Lost+k.TimedOut != 0 {
+		t.Fatalf("unexpected outcomes: %+v", k)
+	}
+	if res.Totals != k {
+		t.Fatalf("result totals %+v differ from the intervals' %+v", res.Totals, k)
+	}
+	rtt, svc, lag := c.hist(report.MetricRTT), c.hist(report.MetricService), c.hist(report.MetricLag)
+	if rtt.TotalCount() != 1500 || svc.TotalCount() != 1500 || lag.TotalCount() != 1500 {
+		t.Fatalf("histogram counts rtt %d service %d lag %d", rtt.TotalCount(), svc.TotalCount(), lag.TotalCount())
+	}
+	for _, q := range []float64{0, 50, 90, 99, 99.9, 100} {
+		if rtt.ValueAtQuantile(q) < svc.ValueAtQuantile(q) {
+			t.Errorf("rtt p%v %d < service p%v %d", q, rtt.ValueAtQuantile(q), q, svc.ValueAtQuantile(q))
+		}
+	}
+	if c.hist(report.FunctionTag(report.MetricRTT, "work")).TotalCount()+c.hist(report.FunctionTag(report.MetricRTT, "echo")).TotalCount() != 1500 {
+		t.Error("per-function histograms do not add up")
+	}
+	if k.StatusSent == 0 || k.StatusAnswered == 0 || c.hist(report.MetricStatusRTT).TotalCount() != k.StatusAnswered {
+		t.Errorf("status pings: sent %d answered %d", k.StatusSent, k.StatusAnswered)
+	}
+}
+
+func TestFixedServiceTimeShowsInRTT(t *testing.T) {
+	w := startWorker(t, "--service-time 10ms")
+	_, c := runEngine(t, w, Config{Schedule: constant(t, 200, 2*time.Second), Targets: []Target{{"work", 1}}, Seed: 1})
+	p50 := time.Duration(c.hist(report.MetricRTT).ValueAtQuantile(50)) * time.Microsecond
+	if p50 < 10*time.Millisecond || p50 > 20*time.Millisecond {
+		t.Fatalf("rtt p50 = %s, want about 10ms", p50)
+	}
+}
+
+// A worker that stops answering for 1 s delays every arrival of that second: an open-loop harness
+// measuring from the intended time shows each of them in the tail, roughly a uniform spread from
+// 1 s down to 0 (no coordinated omission).
+func TestPauseShowsInTailInProportion(t *testing.T) {
+	w := startWorker(t, "--fault pause=1s@1000")
+	const rps = 1000
+	_, c := runEngine(t, w, Config{Schedule: constant(t, rps, 4*time.Second), Targets: []Target{{"echo", 1}}, Seed: 2})
+	rtt := c.hist(report.MetricRTT)
+	total := rtt.TotalCount()
+	if total != 4*rps {
+		t.Fatalf("recorded %d, want %d", total, 4*rps)
+	}
+	// Arrivals during the pause: about rps×1s, their rtt spread over (0, 1s]; those above 500 ms are about half.
+	over500 := countAtLeast(rtt, 500_000)
+	over100 := countAtLeast(rtt, 100_000)
+	// A harness with coordinated omission would show about one slow sample; we want about a
+	// thousand. Bounds are loose for a loaded 2-core machine (responses queued behind the pause
+	// drain at the machine's pace).
+	if over500 < 350 || over500 > 900 {
+		t.Errorf("%d invocations with rtt ≥ 500ms, want about 500 (half the paused second's arrivals)", over500)
+	}
+	if over100 < 700 || over100 > 1600 {
+		t.Errorf("%d invocations with rtt ≥ 100ms, want about 900", over100)
+	}
+	if max := rtt.Max(); max < 900_000 || max > 1_500_000 {
+		t.Errorf("rtt max %dµs, want about 1s", max)
+	}
+}
+
+// countAtLeast is how many recorded values are at least v (to the histogram's precision).
+func countAtLeast(h *hdrhistogram.Histogram, v int64) int64 {
+	lo, hi := 0.0, 100.0
+	for i := 0; i < 40; i++ { // the smallest quantile whose value reaches v
+		mid := (lo + hi) / 2
+		if h.ValueAtQuantile(mid) >= v {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return int64(math.Round(float64(h.TotalCount()) * (100 - hi) / 100))
+}
+
+func TestCancelRatioHolds(t *testing.T) {
+	w := startWorker(t, "--service-time 30ms")
+	const n = 2000
+	_, c := runEngine(t, w, Config{Schedule: constant(t, 1000, 0), Count: n, Targets: []Target{{"work", 1}},
+		CancelRatio: 0.25, CancelAfter: dist.MustParse("uniform:1ms-10ms"), Seed: 5})
+	k := c.counts
+	sigma := math.Sqrt(n * 0.25 * 0.75)
+	if d := math.Abs(float64(k.CancelSent) - n*0.25); d > 4*sigma {
+		t.Errorf("cancel sent %d, want %v ± %.0f", k.CancelSent, n*0.25, 4*sigma)
+	}
+	if k.Cancelled < k.CancelSent*9/10 {
+		t.Errorf("cancelled %d of %d cancels sent", k.Cancelled, k.CancelSent)
+	}
+	if k.Cancelled+k.CompletedAfterCancel+k.Succeeded+k.Failed != n {
+		t.Errorf("outcomes do not add up: %+v", k)
+	}
+	if cs := c.hist(report.MetricCancelSettle); cs.TotalCount() != k.Cancelled+k.CompletedAfterCancel {
+		t.Errorf("cancel_settle has %d values, want %d", cs.TotalCount(), k.Cancelled+k.CompletedAfterCancel)
+	}
+}
+
+func TestCancelsSkippedWithoutCapability(t *testing.T) {
+	w := startWorker(t, "--mimic node")
+	res, c := runEngine(t, w, Config{Schedule: constant(t, 500, 0), Count: 200, Targets: []Target{{"echo", 1}},
+		CancelRatio: 0.5, CancelAfter: dist.NewFixed(0), Seed: 5})
+	if c.counts.CancelSent != 0 || len(res.Notices) == 0 || !strings.Contains(res.Notices[0], "HandlesInvocationCancelMessage") {
+		t.Fatalf("cancels sent %d, notices %q", c.counts.CancelSent, res.Notices)
+	}
+}
+
+func TestStagesProduceTheirRates(t *testing.T) {
+	w := startWorker(t, "")
+	s, err := NewSchedule([]Stage{{Name: "low", Duration: 2 * time.Second, From: 200, To: 200}, {Name: "high", Duration: 2 * time.Second, From: 600, To: 600}}, Constant, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := runEngine(t, w, Config{Schedule: s, Targets: []Target{{"echo", 1}}})
+	due := map[string]int64{}
+	for _, iv := range c.intervals {
+		due[iv.Phase] += iv.Counts.Due
+	}
+	// Arrivals are counted in the interval the sender handled them, so a late wake-up can move one
+	// or two across the stage boundary; the total is exact.
+	if due["low"]+due["high"]+due["drain"] != 1600 || math.Abs(float64(due["low"]-400)) > 8 || math.Abs(float64(due["high"]+due["drain"]-1200)) > 8 {
+		t.Fatalf("arrivals per stage %v, want low 400, high 1200", due)
+	}
+}
+
+func TestBadIdsAreCountedNotFatal(t *testing.T) {
+	for _, tc := range []struct {
+		fault string
+		check func(k report.Counts) bool
+	}{
+		{"unknown-ids", func(k report.Counts) bool { return k.Unmatched == 300 && k.Succeeded == 0 && k.Lost+k.TimedOut == 300 }},
+		{"duplicate-ids", func(k report.Counts) bool { return k.Duplicate == 300 && k.Succeeded == 300 }},
+		{"empty-ids", func(k report.Counts) bool { return k.Unmatched == 300 }},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			w := startWorker(t, "--fault "+tc.fault)
+			_, c := runEngine(t, w, Config{Schedule: constant(t, 1000, 0), Count: 300, Targets: []Target{{"echo", 1}}, Drain: 300 * time.Millisecond})
+			if !tc.check(c.counts) {
+				t.Fatalf("counts %+v", c.counts)
+			}
+		})
+	}
+}
+
+func TestTimeoutsAndLateResponses(t *testing.T) {
+	w := startWorker(t, "--fault late=150ms")
+	_, c := runEngine(t, w, Config{Schedule: constant(t, 500, 0), Count: 200, Targets: []Target{{"echo", 1}}, Timeout: 50 * time.Millisecond})
+	k := c.counts
+	if k.TimedOut != 200 || k.Succeeded != 0 {
+		t.Fatalf("counts %+v: want 200 timed out", k)
+	}
+}
+
+func TestDropWhenFull(t *testing.T) {
+	w := startWorker(t, "--service-time 50ms")
+	_, c := runEngine(t, w, Config{Schedule: constant(t, 1000, 0), Count: 500, Targets: []Target{{"work", 1}}, MaxInFlight: 10, OnFull: OnFullDrop})
+	k := c.counts
+	if k.Dropped == 0 || k.Dropped+k.Succeeded != 500 || k.Due != 500 {
+		t.Fatalf("counts %+v: want drops, dropped+succeeded = due = 500", k)
+	}
+	// At 50 ms service and 10 slots, at most about 200/s get through.
+	if k.Succeeded > 150 {
+		t.Errorf("succeeded %d: the in-flight cap did not hold", k.Succeeded)
+	}
+}
+
+func TestQueueWhenFullCountsTheWait(t *testing.T) {
+	w := startWorker(t, "--service-time 20ms")
+	_, c := runEngine(t, w, Config{Schedule: constant(t, 400, 0), Count: 200, Targets: []Target{{"work", 1}}, MaxInFlight: 4, OnFull: OnFullQueue})
+	k := c.counts
+	if k.Succeeded != 200 || k.Dropped != 0 {
+		t.Fatalf("counts %+v", k)
+	}
+	// 4 slots × 50/s = 200/s capacity against 400/s offered: the queue grows, and rtt shows it.
+	if rtt, svc := c.hist(report.MetricRTT).ValueAtQuantile(90), c.hist(report.MetricService).ValueAtQuantile(90); rtt < 5*svc {
+		t.Errorf("rtt p90 %dµs vs service p90 %dµs: the queue wait is not in rtt", rtt, svc)
+	}
+}
+
+func TestWorkerCrashEndsRun(t *testing.T) {
+	w := startWorker(t, "--fault crash-after=100")
+	res, c := runEngine(t, w, Config{Schedule: constant(t, 500, 5*time.Second), Targets: []Target{{"echo", 1}}})
+	if !res.WorkerEnded {
+		t.Fatal("the run did not notice the worker's crash")
+	}
+	if res.Elapsed > 3*time.Second {
+		t.Errorf("run went on for %s after the crash", res.Elapsed)
+	}
+	select {
+	case <-w.Exited():
+	case <-time.After(3 * time.Second):
+		t.Fatal("worker did not exit")
+	}
+	if code, _ := w.ExitCode(); code != 3 {
+		t.Errorf("exit code %d, want 3", code)
+	}
+	if k := c.counts; k.Succeeded < 90 || k.Succeeded > 100 || k.Lost == 0 {
+		t.Errorf("counts %+v: want ~99 succeeded and the rest lost", k)
+	}
+}
+
+func TestClosedLoopKeepsConcurrency(t *testing.T) {
+	w := startWorker(t, "--service-time 10ms")
+	_, c := runEngine(t, w, Config{Concurrency: 8, Duration: 2 * time.Second, Targets: []Target{{"work", 1}}})
+	// 8 in flight × 100/s each ≈ 800/s over 2 s.
+	if k := c.counts; k.Succeeded < 1000 || k.Succeeded > 1700 {
+		t.Errorf("closed loop of 8 × 10ms made %d invocations in 2s, want about 1600", k.Succeeded)
+	}
+	for _, iv := range c.intervals[:len(c.intervals)-1] {
+		if iv.InFlight > 8 {
+			t.Errorf("interval %d: %d in flight, want ≤ 8", iv.Index, iv.InFlight)
+		}
+	}
+}

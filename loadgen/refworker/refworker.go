@@ -1,0 +1,265 @@
+// Package refworker is fbench's built-in reference language worker: a careful,
+// cheap worker modelled on the .NET isolated worker that speaks the
+// AzureFunctionsRpcMessages.FunctionRpc protocol, serves a few built-in
+// functions (echo, work, fail, queue) and can misbehave on purpose (--fault)
+// so the harness's failure handling can be tested.
+//
+// It deliberately shares no code with the harness (only the generated
+// protocol package and loadgen/dist).
+package refworker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/fbench/fbench/loadgen/dist"
+)
+
+// WorkerVersion is reported in WorkerInitResponse.
+const WorkerVersion = "1.0.0"
+
+// RuntimeName is reported as worker_metadata.runtime_name and as the function language.
+const RuntimeName = "fbench-reference"
+
+// logPrefix starts every line the worker prints on stderr.
+const logPrefix = "fbench-worker: "
+
+// exitProcess is what crash faults call; a variable so it is visible where the
+// process dies.
+var exitProcess = os.Exit
+
+// config is the parsed command line.
+type config struct {
+	endpoint       string // host:port
+	workerID       string
+	requestID      string
+	maxMsg         int
+	service        dist.Dist
+	cpuWork        bool
+	maxConc        int
+	mimic          string
+	defaultIndex   bool
+	userLogs       int
+	systemLogs     int
+	respSize       int
+	seed           uint64
+	connectTimeout time.Duration
+	shutdownGrace  time.Duration
+	faults         faults
+}
+
+// flagVars receives the raw flag values.
+type flagVars struct {
+	host, uri                 string
+	port                      int
+	workerID, fWorkerID       string
+	requestID, fRequestID     string
+	maxMsg, fMaxMsg           int
+	service                   dist.Dist
+	work, mimic               string
+	maxConc                   int
+	defaultIndex              bool
+	userLogs, systemLogs      int
+	respSize                  string
+	seed                      uint64
+	connectTimeout, shutGrace time.Duration
+	faults                    []string
+}
+
+func newFlagSet(v *flagVars) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("fbench worker", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+
+	// Appended by the host (protocol.md §2.2); the --functions-* copy wins.
+	fs.StringVar(&v.uri, "functions-uri", "", "`URI` of the host's gRPC endpoint, e.g. http://127.0.0.1:PORT/ (set by the host)")
+	fs.StringVar(&v.fWorkerID, "functions-worker-id", "", "worker `ID` sent in StartStream (set by the host)")
+	fs.StringVar(&v.fRequestID, "functions-request-id", "", "request `ID` sent as StartStream's request_id (set by the host)")
+	fs.IntVar(&v.fMaxMsg, "functions-grpc-max-message-length", 0, "max gRPC message size in `BYTES`, both directions (set by the host; default 2147483647)")
+	fs.StringVar(&v.host, "host", "", "legacy: `HOST` of the gRPC endpoint, used with --port when --functions-uri is absent")
+	fs.IntVar(&v.port, "port", 0, "legacy: `PORT` of the gRPC endpoint")
+	fs.StringVar(&v.workerID, "workerId", "", "legacy: worker `ID`, used when --functions-worker-id is absent")
+	fs.StringVar(&v.requestID, "requestId", "", "legacy: request `ID`, used when --functions-request-id is absent")
+	fs.IntVar(&v.maxMsg, "grpcMaxMessageLength", 0, "legacy: max gRPC message size in `BYTES`, used when --functions-grpc-max-message-length is absent")
+
+	// Behaviour of the worker itself (the harness passes --ref KEY=VALUE as --KEY=VALUE).
+	v.service = dist.NewFixed(0)
+	fs.Var(&v.service, "service-time", "service time `DIST` of the work function: 10ms, uniform:MIN-MAX, exp:MEAN, normal:MEAN,SD or lognormal:MEDIAN,P99")
+	fs.StringVar(&v.work, "work", "sleep", "how work spends its service time (`MODE`): sleep, or cpu (burn one core)")
+	fs.IntVar(&v.maxConc, "max-concurrency", 0, "at most `N` invocations run at once; the others wait in the worker, cancellable (0 = unlimited)")
+	fs.StringVar(&v.mimic, "mimic", "dotnet", "`RUNTIME` whose capability set is advertised: dotnet (isolated), node, python, java or powershell")
+	fs.BoolVar(&v.defaultIndex, "use-default-indexing", false, "answer FunctionsMetadataRequest with use_default_metadata_indexing=true and no functions")
+	fs.IntVar(&v.userLogs, "logs-per-invocation", 0, "send `N` User RpcLogs per invocation (with its invocation_id) before its response")
+	fs.IntVar(&v.systemLogs, "system-logs-per-invocation", 0, "send `N` System RpcLogs per invocation (Node and Python send 1, Java 2)")
+	fs.StringVar(&v.respSize, "response-size", "0", "append `BYTES` to the body echo and work return (k, Ki, M, Mi suffixes allowed)")
+	fs.Uint64Var(&v.seed, "seed", 0, "random `SEED` for service-time sampling (0 = random)")
+	fs.DurationVar(&v.connectTimeout, "connect-timeout", 10*time.Second, "exit 1 if the host cannot be reached within `D`")
+	fs.DurationVar(&v.shutGrace, "shutdown-grace", 5*time.Second, "let in-flight invocations finish for `D` after a WorkerTerminate without grace_period")
+	fs.StringArrayVar(&v.faults, "fault", nil, "misbehave on purpose: `NAME[=VALUE]`, repeatable (see the fault modes below)")
+	return fs
+}
+
+// FlagUsage describes every flag and fault mode, for the CLI's help and the README.
+func FlagUsage() string {
+	var v flagVars
+	fs := newFlagSet(&v)
+	return "Usage: fbench worker [worker flags] [host args]\n\n" +
+		"Runs fbench's reference language worker. The host appends --host, --port, --workerId, --requestId,\n" +
+		"--grpcMaxMessageLength and their --functions-* twins; the --functions-* values are preferred.\n" +
+		"Built-in functions: echo, work, fail (HTTP triggers), queue (queue trigger).\n\n" +
+		"Flags:\n" + fs.FlagUsagesWrapped(0) + "\n" + faultUsage
+}
+
+// parseArgs parses and validates the command line.
+func parseArgs(args []string) (*config, error) {
+	var v flagVars
+	fs := newFlagSet(&v)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c := &config{
+		service:        v.service,
+		maxConc:        v.maxConc,
+		mimic:          strings.ToLower(v.mimic),
+		defaultIndex:   v.defaultIndex,
+		userLogs:       v.userLogs,
+		systemLogs:     v.systemLogs,
+		seed:           v.seed,
+		connectTimeout: v.connectTimeout,
+		shutdownGrace:  v.shutGrace,
+	}
+
+	// Endpoint: --functions-uri, else --host + --port.
+	switch {
+	case v.uri != "":
+		u, err := url.Parse(v.uri)
+		if err != nil || u.Hostname() == "" {
+			return nil, fmt.Errorf("invalid --functions-uri %q: want http://HOST:PORT/", v.uri)
+		}
+		port := u.Port()
+		if port == "" {
+			port = "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
+		}
+		c.endpoint = net.JoinHostPort(u.Hostname(), port)
+	case v.host != "" && fs.Changed("port"):
+		if v.port <= 0 || v.port > 65535 {
+			return nil, fmt.Errorf("invalid --port %d", v.port)
+		}
+		c.endpoint = net.JoinHostPort(v.host, strconv.Itoa(v.port))
+	default:
+		return nil, errors.New("missing host endpoint: pass --functions-uri (or --host and --port)")
+	}
+
+	c.workerID = cmp(v.fWorkerID, v.workerID)
+	if c.workerID == "" {
+		return nil, errors.New("missing worker id: pass --functions-worker-id (or --workerId)")
+	}
+	c.requestID = cmp(v.fRequestID, v.requestID)
+
+	c.maxMsg = math.MaxInt32
+	for _, name := range []string{"grpcMaxMessageLength", "functions-grpc-max-message-length"} {
+		if !fs.Changed(name) {
+			continue
+		}
+		n := v.maxMsg
+		if name != "grpcMaxMessageLength" {
+			n = v.fMaxMsg
+		}
+		if n <= 0 {
+			return nil, fmt.Errorf("invalid --%s %d: want > 0", name, n)
+		}
+		c.maxMsg = n
+	}
+
+	switch v.work {
+	case "sleep":
+	case "cpu":
+		c.cpuWork = true
+	default:
+		return nil, fmt.Errorf("invalid --work %q: want sleep or cpu", v.work)
+	}
+	if _, ok := capabilitySets[c.mimic]; !ok {
+		return nil, fmt.Errorf("invalid --mimic %q: want dotnet, node, python, java or powershell", v.mimic)
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max-concurrency", v.maxConc}, {"logs-per-invocation", v.userLogs}, {"system-logs-per-invocation", v.systemLogs}} {
+		if n.v < 0 {
+			return nil, fmt.Errorf("invalid --%s %d: must not be negative", n.name, n.v)
+		}
+	}
+	rs, err := parseSize(v.respSize)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --response-size %q: want a byte count >= 0", v.respSize)
+	}
+	c.respSize = rs
+	if v.connectTimeout <= 0 {
+		return nil, fmt.Errorf("invalid --connect-timeout %s: want > 0", v.connectTimeout)
+	}
+	if v.shutGrace < 0 {
+		return nil, fmt.Errorf("invalid --shutdown-grace %s: must not be negative", v.shutGrace)
+	}
+	if c.faults, err = parseFaults(v.faults); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// cmp returns the first non-empty string.
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// lockedWriter serialises writes to stderr from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Main runs the worker with args (without "fbench worker") and returns the
+// process exit code: 0 after WorkerTerminate or a clean end of the stream
+// (or --help), 1 for bad arguments, connection failures and stream errors,
+// 3 (or the given code) for the crash faults. crash-after calls os.Exit itself.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	cfg, err := parseArgs(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		fmt.Fprint(stdout, FlagUsage())
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s%v\n", logPrefix, err)
+		return 1
+	}
+	return run(cfg, &lockedWriter{w: stderr})
+}
