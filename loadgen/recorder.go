@@ -116,7 +116,6 @@ func (r *recorder) sent(intendedNs, sentNs int64) {
 	r.mu.Unlock()
 }
 
-
 // response records a matched response at nowNs with the given outcome.
 func (r *recorder) response(f flight, nowNs int64, status string) {
 	rtt, svc := µs(nowNs-f.intended), µs(nowNs-f.sent)
