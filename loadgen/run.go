@@ -84,6 +84,8 @@ type Config struct {
 
 	Seed uint64
 
+	// OnStart is called with the run's time zero (the first arrival's intended time) before anything is sent.
+	OnStart func(t0 time.Time)
 	// OnInterval receives every interval as it closes (the histograms are reused afterwards).
 	OnInterval func(rec *report.IntervalRecord) error
 }
@@ -178,6 +180,9 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	}
 
 	e.t0 = time.Now()
+	if cfg.OnStart != nil {
+		cfg.OnStart(e.t0)
+	}
 	res := &Result{Start: e.t0}
 	go e.receive()
 	sendDone := make(chan struct{})
@@ -356,6 +361,7 @@ func (h *cancelHeap) Pop() any {
 // send is the one goroutine that writes to the stream: invocations at their intended times,
 // cancels when due, status pings every StatusInterval.
 func (e *engine) send(ctx context.Context) {
+	defer pinSenderThread()()
 	cfg := e.cfg
 	ids := guid.NewGenerator(cfg.Seed)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x63616e63656c)) // mix and cancel choices
@@ -468,24 +474,39 @@ func (e *engine) send(ctx context.Context) {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// sleepUntil waits until at (ns since t0), a wake signal or the end of the run. Long waits use a
+	// Go timer (which can be woken) up to preciseWindow before at; the rest is a precise nanosleep.
 	sleepUntil := func(at int64, wake <-chan struct{}) bool {
 		d := time.Duration(at - e.now())
 		if d <= 0 {
 			return true
 		}
-		timer.Reset(d)
-		select {
-		case <-timer.C:
-		case <-wake:
-			if !timer.Stop() {
-				<-timer.C
+		if d > preciseWindow || wake != nil {
+			coarse := d - preciseWindow
+			if wake != nil {
+				coarse = d
 			}
-		case <-ctx.Done():
-			return false
-		case <-e.stopSend:
-			return false
-		case <-e.recvDone:
-			return false
+			if coarse > 0 {
+				timer.Reset(coarse)
+				select {
+				case <-timer.C:
+				case <-wake:
+					if !timer.Stop() {
+						<-timer.C
+					}
+					return true
+				case <-ctx.Done():
+					return false
+				case <-e.stopSend:
+					return false
+				case <-e.recvDone:
+					return false
+				}
+			}
+			d = time.Duration(at - e.now())
+		}
+		if d > 0 {
+			nanosleep(d)
 		}
 		return true
 	}
@@ -568,6 +589,10 @@ func (e *engine) send(ctx context.Context) {
 		}
 	}
 }
+
+// preciseWindow is how long before an arrival the sender stops using Go timers (millisecond
+// resolution when the runtime is idle) and sleeps precisely.
+const preciseWindow = 2 * time.Millisecond
 
 // traceParent is a W3C traceparent derived from an invocation id (unique per invocation).
 func traceParent(id string) string {

@@ -19,11 +19,11 @@ type progress struct {
 	wrote    bool
 	errors   int64
 	cancels  int64
-	interval time.Duration
+	period   time.Duration
 }
 
 func newProgress(w io.Writer, p *plan) *progress {
-	pr := &progress{w: w, quiet: p.quiet, interval: p.cfg.Interval}
+	pr := &progress{w: w, quiet: p.quiet, period: p.cfg.Interval}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			pr.tty = true

@@ -198,8 +198,8 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 			if stages, err = prof.Stages(f.rps); err != nil {
 				return nil, err
 			}
-			if f.arrival == "" && prof.Arrival != "" {
-				if arrival, err = loadgen.ParseArrival(string(prof.Arrival)); err != nil {
+			if f.arrival == "" && prof.Arrival() != "" {
+				if arrival, err = loadgen.ParseArrival(string(prof.Arrival())); err != nil {
 					return nil, err
 				}
 			}
@@ -227,6 +227,10 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 
 	if p.hostOpt, err = f.workerFlags.options(fs.Args()); err != nil {
 		return nil, err
+	}
+	if fs.NArg() == 0 && len(targets) == 0 {
+		// The reference worker's zero-work HTTP echo, unless a function or mix was asked for.
+		p.cfg.Targets = []loadgen.Target{{Function: "echo", Weight: 1}}
 	}
 	// Resolve the worker now: a missing or non-executable worker is bad input, found before anything starts.
 	if _, err := host.Resolve(p.hostOpt.Launch, 1, "check", "check"); err != nil {
@@ -415,6 +419,10 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	meta.Worker = workerInfo(w)
 	_ = rw.UpdateMeta(meta)
 
+	p.cfg.OnStart = func(t0 time.Time) {
+		meta.TimeZero = t0.UTC()
+		_ = rw.UpdateMeta(meta)
+	}
 	prog := newProgress(stderr, p)
 	p.cfg.OnInterval = func(rec *report.IntervalRecord) error {
 		prog.interval(rec)

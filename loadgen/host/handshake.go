@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -94,6 +95,9 @@ type Worker struct {
 	recvCh  chan recvResult
 	pending bool
 	ended   bool
+	endOnce sync.Once
+	// handedOut is set once the engine took the stream (it then reads until the stream ends).
+	handedOut bool
 }
 
 type recvResult struct {
@@ -176,7 +180,8 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 	timer := time.NewTimer(opt.StartTimeout)
 	defer timer.Stop()
 	select {
-	case w.stream = <-w.sess.stream:
+	case st := <-w.sess.stream:
+		w.stream = &endingStream{Stream: st, end: w.endStream}
 	case <-w.proc.exited:
 		return &Error{Phase: "start", Msg: "worker exited before sending StartStream"}
 	case <-timer.C:
@@ -404,7 +409,10 @@ func (w *Worker) WriteLog(l *rpc.RpcLog) {
 
 // Stream is the worker's EventStream, for the load engine once the handshake is done. Exactly one
 // goroutine may call Send and one may call Recv.
-func (w *Worker) Stream() Stream { return w.stream }
+func (w *Worker) Stream() Stream {
+	w.handedOut = true
+	return w.stream
+}
 
 // Exited is closed when the worker process has exited.
 func (w *Worker) Exited() <-chan struct{} { return w.proc.exited }
@@ -475,6 +483,16 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 			_ = w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerTerminate{
 				WorkerTerminate: &rpc.WorkerTerminate{GracePeriod: durationpb.New(TerminateGrace)}}})
 			w.step("terminate", "WorkerTerminate sent, grace "+TerminateGrace.String())
+			if !w.handedOut && !w.pending {
+				// Nobody reads the stream: read it to the end so the worker's half-close ends the call.
+				go func() {
+					for {
+						if _, err := w.stream.Recv(); err != nil {
+							return
+						}
+					}
+				}()
+			}
 			select {
 			case <-w.proc.exited:
 			case <-time.After(grace):
@@ -493,10 +511,26 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 func (w *Worker) abort() {
 	w.proc.kill()
 	w.srv.forget(w.ID)
-	select {
-	case <-w.sess.done:
-	default:
-		close(w.sess.done)
-	}
+	w.endStream()
 	w.Log.Close()
+}
+
+// endStream ends the server side of the stream (once).
+func (w *Worker) endStream() {
+	w.endOnce.Do(func() { close(w.sess.done) })
+}
+
+// endingStream ends the server side of the stream as soon as reading fails: when the worker
+// half-closes (io.EOF) the host ends the call too, as the real host's read loop does.
+type endingStream struct {
+	Stream
+	end func()
+}
+
+func (s *endingStream) Recv() (*rpc.StreamingMessage, error) {
+	m, err := s.Stream.Recv()
+	if err != nil {
+		s.end()
+	}
+	return m, err
 }

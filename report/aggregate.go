@@ -1,0 +1,571 @@
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// The aggregator turns a stream of intervals into everything the report files need. The live run
+// (RunWriter) and Rebuild feed it the same way, so both produce the same files. Its memory does not
+// grow with the run's length:
+//   - one merged histogram per tag, over the measured (non-warm-up) intervals;
+//   - intervals.csv rows are written out as intervals arrive, never kept;
+//   - the time-series of the HTML charts is a fixed number of points (maxPoints): when full,
+//     neighbouring points are merged pairwise and every point then covers twice as many intervals.
+
+// rowPercentiles are the per-interval percentiles of intervals.csv and the time charts; 100 is max.
+var rowPercentiles = []float64{50, 90, 99, 99.9, 100}
+
+// rowPercentileNames name rowPercentiles in column names.
+var rowPercentileNames = []string{"p50", "p90", "p99", "p999", "max"}
+
+// maxPoints bounds the number of points of a time chart.
+const maxPoints = 1024
+
+// numMetrics is len(Metrics), as a constant for arrays.
+const numMetrics = 5
+
+func init() {
+	if len(Metrics) != numMetrics || len(rowPercentiles) != 5 {
+		panic("report: numMetrics does not match Metrics")
+	}
+}
+
+// spectrumTicks is the ticks per half distance of percentiles.csv and the spectrum chart.
+const spectrumTicks = 5
+
+type aggregator struct {
+	totals    map[string]*hdrhistogram.Histogram // per tag, measured intervals only
+	dropped   map[string]int64                   // values a merge could not record, per tag
+	counts    Counts
+	measured  time.Duration
+	warm      time.Duration
+	expected  float64 // expected arrivals of the measured intervals
+	nMeasured int
+	nWarm     int
+	first     bool
+	start     time.Duration // first interval's start
+	end       time.Duration // last interval's end
+	interval  time.Duration // most common length seen (the first one)
+	emptyTags int
+
+	worker  peaks
+	harness peaks
+
+	points    []point
+	perPoint  int
+	warmSpans []span
+
+	csv    *csv.Writer
+	csvErr error
+}
+
+type peaks struct {
+	cpu, rss, finalRSS, threads, fds, goroutines float64
+}
+
+type span struct{ Start, End time.Duration }
+
+// point is one point of the time charts: one interval, or several merged ones.
+type point struct {
+	Start, End time.Duration
+	N          int
+	Lat        [numMetrics][5]int64 // Metrics × rowPercentiles; max over merged intervals; 0 = no data
+	Seconds    float64
+	Expected   float64 // expected arrivals
+	Responses  int64   // settled with a response
+	Sent       int64
+	InFlight   int64 // max
+	Failed     int64
+	TimedOut   int64
+	Dropped    int64
+	Lost       int64
+	Cancelled  int64
+	CAE        int64
+	CancelSent int64
+	Unmatched  int64
+	// Resources: CPU as Σ pct × seconds over sampled seconds, memory and counts as max.
+	WCPU, WCPUSec float64
+	WRSS, WThr    int64
+	WFDs          int64
+	FCPU, FCPUSec float64
+	FRSS          int64
+}
+
+func (p *point) merge(o point) {
+	p.End = max(p.End, o.End)
+	p.Start = min(p.Start, o.Start)
+	p.N += o.N
+	for m := range p.Lat {
+		for q := range p.Lat[m] {
+			p.Lat[m][q] = max(p.Lat[m][q], o.Lat[m][q])
+		}
+	}
+	p.Seconds += o.Seconds
+	p.Expected += o.Expected
+	p.Responses += o.Responses
+	p.Sent += o.Sent
+	p.InFlight = max(p.InFlight, o.InFlight)
+	p.Failed += o.Failed
+	p.TimedOut += o.TimedOut
+	p.Dropped += o.Dropped
+	p.Lost += o.Lost
+	p.Cancelled += o.Cancelled
+	p.CAE += o.CAE
+	p.CancelSent += o.CancelSent
+	p.Unmatched += o.Unmatched
+	p.WCPU += o.WCPU
+	p.WCPUSec += o.WCPUSec
+	p.WRSS = max(p.WRSS, o.WRSS)
+	p.WThr = max(p.WThr, o.WThr)
+	p.WFDs = max(p.WFDs, o.WFDs)
+	p.FCPU += o.FCPU
+	p.FCPUSec += o.FCPUSec
+	p.FRSS = max(p.FRSS, o.FRSS)
+}
+
+// responses is the number of invocations settled by a response from the worker.
+func responses(c Counts) int64 { return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel }
+
+func newAggregator(csvOut io.Writer) *aggregator {
+	a := &aggregator{
+		totals:   map[string]*hdrhistogram.Histogram{},
+		dropped:  map[string]int64{},
+		first:    true,
+		perPoint: 1,
+	}
+	if csvOut != nil {
+		a.csv = csv.NewWriter(csvOut)
+		a.csvErr = a.csv.Write(intervalsCSVHeader())
+	}
+	return a
+}
+
+func intervalsCSVHeader() []string {
+	h := []string{"index", "start_s", "phase", "warmup", "offered_rps", "achieved_rps", "in_flight",
+		"sent", "succeeded", "failed", "cancelled", "completed_after_cancel", "timed_out", "dropped", "lost", "unmatched"}
+	for _, m := range Metrics {
+		for qi, q := range rowPercentileNames {
+			if m == MetricStatusRTT && qi != 0 && qi != len(rowPercentileNames)-1 {
+				continue // status requests are few per interval: p50 and max only
+			}
+			h = append(h, m+"_"+q+"_us")
+		}
+	}
+	return append(h, "worker_cpu_pct", "worker_rss_bytes", "worker_threads", "worker_fds", "fbench_cpu_pct", "fbench_rss_bytes")
+}
+
+// sortedTags orders tags as reports list them: main metrics in Metrics order, then the rest sorted.
+func sortedTags[V any](m map[string]V) []string {
+	tags := make([]string, 0, len(m))
+	for t := range m {
+		tags = append(tags, t)
+	}
+	rank := func(t string) int {
+		if i := slices.Index(Metrics, t); i >= 0 {
+			return i
+		}
+		return len(Metrics)
+	}
+	sort.Slice(tags, func(i, j int) bool {
+		ri, rj := rank(tags[i]), rank(tags[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return tags[i] < tags[j]
+	})
+	return tags
+}
+
+// add feeds one interval. hists are its non-empty histograms keyed by (sanitized) tag; they are
+// read, never kept.
+func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram) {
+	if a.first {
+		a.first = false
+		a.start = rec.Start
+		a.interval = rec.Length
+	}
+	a.end = max(a.end, rec.Start+rec.Length)
+
+	p := point{Start: rec.Start, End: rec.Start + rec.Length, N: 1, Seconds: rec.Length.Seconds()}
+	for mi, m := range Metrics {
+		if h := hists[m]; h != nil && h.TotalCount() > 0 {
+			copy(p.Lat[mi][:], h.ValueAtPercentilesSlice(rowPercentiles))
+		}
+	}
+	c := rec.Counts
+	p.Expected = rec.OfferedRPS * p.Seconds
+	p.Responses = responses(c)
+	p.Sent = c.Sent
+	p.InFlight = rec.InFlight
+	p.Failed, p.TimedOut, p.Dropped, p.Lost = c.Failed, c.TimedOut, c.Dropped, c.Lost
+	p.Cancelled, p.CAE, p.CancelSent, p.Unmatched = c.Cancelled, c.CompletedAfterCancel, c.CancelSent, c.Unmatched
+	r := rec.Resources
+	if r.WorkerRSSBytes > 0 || r.WorkerCPUPct > 0 {
+		p.WCPU, p.WCPUSec = r.WorkerCPUPct*p.Seconds, p.Seconds
+		p.WRSS, p.WThr, p.WFDs = r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs
+		a.worker.observe(r.WorkerCPUPct, r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, 0)
+	}
+	if r.FbenchRSSBytes > 0 || r.FbenchCPUPct > 0 {
+		p.FCPU, p.FCPUSec = r.FbenchCPUPct*p.Seconds, p.Seconds
+		p.FRSS = r.FbenchRSSBytes
+		a.harness.observe(r.FbenchCPUPct, r.FbenchRSSBytes, 0, 0, r.Goroutines)
+	}
+	a.writeRow(rec, &p)
+	a.addPoint(p)
+
+	if rec.Warmup {
+		a.nWarm++
+		a.warm += rec.Length
+		s := span{rec.Start, rec.Start + rec.Length}
+		if n := len(a.warmSpans); n > 0 && s.Start <= a.warmSpans[n-1].End {
+			a.warmSpans[n-1].End = max(a.warmSpans[n-1].End, s.End)
+		} else if n < 64 {
+			a.warmSpans = append(a.warmSpans, s)
+		}
+		return
+	}
+	a.nMeasured++
+	a.measured += rec.Length
+	a.expected += p.Expected
+	a.counts.Add(c)
+	for tag, h := range hists {
+		t := a.totals[tag]
+		if t == nil {
+			t = NewHistogram()
+			a.totals[tag] = t
+		}
+		if d := t.Merge(h); d > 0 {
+			a.dropped[tag] += d
+		}
+	}
+}
+
+func (pk *peaks) observe(cpu float64, rss, threads, fds, goroutines int64) {
+	pk.cpu = max(pk.cpu, cpu)
+	pk.rss = max(pk.rss, float64(rss))
+	if rss > 0 {
+		pk.finalRSS = float64(rss)
+	}
+	pk.threads = max(pk.threads, float64(threads))
+	pk.fds = max(pk.fds, float64(fds))
+	pk.goroutines = max(pk.goroutines, float64(goroutines))
+}
+
+func (a *aggregator) addPoint(p point) {
+	if n := len(a.points); n > 0 && a.points[n-1].N < a.perPoint {
+		a.points[n-1].merge(p)
+		return
+	}
+	if len(a.points) == maxPoints {
+		for i := 0; i < maxPoints/2; i++ {
+			m := a.points[2*i]
+			m.merge(a.points[2*i+1])
+			a.points[i] = m
+		}
+		a.points = a.points[:maxPoints/2]
+		a.perPoint *= 2
+	}
+	a.points = append(a.points, p)
+}
+
+func (a *aggregator) writeRow(rec *IntervalRecord, p *point) {
+	if a.csv == nil || a.csvErr != nil {
+		return
+	}
+	c := rec.Counts
+	achieved := 0.0
+	if p.Seconds > 0 {
+		achieved = float64(p.Responses) / p.Seconds
+	}
+	row := []string{
+		strconv.Itoa(rec.Index), strconv.FormatFloat(rec.Start.Seconds(), 'f', 3, 64), rec.Phase, strconv.FormatBool(rec.Warmup),
+		fmtFloat(rec.OfferedRPS), fmtFloat(achieved), i64(rec.InFlight),
+		i64(c.Sent), i64(c.Succeeded), i64(c.Failed), i64(c.Cancelled), i64(c.CompletedAfterCancel),
+		i64(c.TimedOut), i64(c.Dropped), i64(c.Lost), i64(c.Unmatched),
+	}
+	for mi, m := range Metrics {
+		for qi := range rowPercentileNames {
+			if m == MetricStatusRTT && qi != 0 && qi != len(rowPercentileNames)-1 {
+				continue
+			}
+			v := ""
+			if p.Lat[mi][len(rowPercentiles)-1] > 0 {
+				v = i64(p.Lat[mi][qi])
+			}
+			row = append(row, v)
+		}
+	}
+	r := rec.Resources
+	if p.WCPUSec > 0 {
+		row = append(row, fmtFloat(r.WorkerCPUPct), i64(r.WorkerRSSBytes), i64(r.WorkerThreads), i64(r.WorkerFDs))
+	} else {
+		row = append(row, "", "", "", "")
+	}
+	if p.FCPUSec > 0 {
+		row = append(row, fmtFloat(r.FbenchCPUPct), i64(r.FbenchRSSBytes))
+	} else {
+		row = append(row, "", "")
+	}
+	a.csvErr = a.csv.Write(row)
+}
+
+// flushCSV flushes intervals.csv and returns the first error writing it.
+func (a *aggregator) flushCSV() error {
+	if a.csv == nil {
+		return nil
+	}
+	a.csv.Flush()
+	if a.csvErr != nil {
+		return a.csvErr
+	}
+	return a.csv.Error()
+}
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
+
+// fmtFloat formats v rounded to 3 decimals, without trailing zeros.
+func fmtFloat(v float64) string { return strconv.FormatFloat(round3(v), 'f', -1, 64) }
+
+func round3(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return math.Round(v*1000) / 1000
+}
+
+// statsOf computes the figures of h (nil or empty: zero Stats).
+func statsOf(h *hdrhistogram.Histogram) Stats {
+	if h == nil || h.TotalCount() == 0 {
+		return Stats{}
+	}
+	v := h.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
+	return Stats{
+		Count: h.TotalCount(), Min: h.Min(), Mean: round3(h.Mean()),
+		P50: v[0], P90: v[1], P99: v[2], P999: v[3], Max: h.Max(),
+	}
+}
+
+// splitTag splits "rtt.fn.echo" into ("rtt", "fn", "echo"); a main metric gives (tag, "", "").
+func splitTag(tag string) (metric, kind, name string) {
+	i := strings.IndexByte(tag, '.')
+	if i < 0 {
+		return tag, "", ""
+	}
+	metric, rest := tag[:i], tag[i+1:]
+	for _, k := range []string{"fn", "status"} {
+		if strings.HasPrefix(rest, k+".") {
+			return metric, k, rest[len(k)+1:]
+		}
+	}
+	return tag, "", ""
+}
+
+// summary computes the Summary of what was fed so far, with meta's descriptive fields.
+func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
+	s := &Summary{
+		Schema:          SummarySchema,
+		FbenchVersion:   meta.Version,
+		Mode:            meta.Mode,
+		StartedAt:       meta.StartedAt,
+		EndedAt:         meta.EndedAt,
+		GeneratedAt:     now,
+		IntervalS:       meta.Interval.Seconds(),
+		Intervals:       a.nMeasured,
+		WarmupIntervals: a.nWarm,
+		DurationS:       round3(a.measured.Seconds()),
+		WarmupS:         round3(a.warm.Seconds()),
+		Counts:          a.counts,
+		Latency:         map[string]Stats{},
+		Functions:       map[string]map[string]Stats{},
+		Statuses:        map[string]Stats{},
+		Worker:          meta.Worker,
+		Config:          meta.Config,
+		Environment:     meta.Environment,
+		Phases:          meta.Phases,
+		Interrupted:     meta.Interrupted,
+		Events:          meta.Events,
+		Warnings:        []string{},
+		SLOs:            []SLOResult{},
+		Verdicts:        []Verdict{},
+	}
+	if s.IntervalS == 0 {
+		s.IntervalS = a.interval.Seconds()
+	}
+	if s.Events == nil {
+		s.Events = []Event{}
+	}
+	if s.Config == nil {
+		s.Config = map[string]any{}
+	}
+	if sec := a.measured.Seconds(); sec > 0 {
+		s.OfferedRPS = round3(a.expected / sec)
+		s.AchievedRPS = round3(float64(responses(a.counts)) / sec)
+	}
+	for _, m := range Metrics {
+		s.Latency[m] = statsOf(a.totals[m])
+	}
+	fnNames := map[string]string{} // sanitized tag name → the worker's own name
+	for _, f := range meta.Worker.Functions {
+		if _, ok := fnNames[sanitizeTag(f.Name)]; !ok {
+			fnNames[sanitizeTag(f.Name)] = f.Name
+		}
+	}
+	for _, tag := range sortedTags(a.totals) {
+		metric, kind, name := splitTag(tag)
+		switch {
+		case kind == "fn":
+			if orig, ok := fnNames[name]; ok {
+				name = orig
+			}
+			if s.Functions[name] == nil {
+				s.Functions[name] = map[string]Stats{}
+			}
+			s.Functions[name][metric] = statsOf(a.totals[tag])
+		case kind == "status" && metric == MetricRTT:
+			s.Statuses[name] = statsOf(a.totals[tag])
+		}
+	}
+
+	// Worker and harness peaks: the larger of what the engine recorded and what the intervals show.
+	w := &s.Worker
+	w.PeakCPUPct = round3(max(w.PeakCPUPct, a.worker.cpu))
+	w.PeakRSSBytes = max(w.PeakRSSBytes, int64(a.worker.rss))
+	w.PeakThreads = max(w.PeakThreads, int64(a.worker.threads))
+	w.PeakFDs = max(w.PeakFDs, int64(a.worker.fds))
+	if w.FinalRSSBytes == 0 {
+		w.FinalRSSBytes = int64(a.worker.finalRSS)
+	}
+	h := &s.Harness
+	h.HarnessInfo = meta.Harness
+	h.PeakCPUPct = round3(max(h.PeakCPUPct, a.harness.cpu))
+	h.PeakRSSBytes = max(h.PeakRSSBytes, int64(a.harness.rss))
+	h.PeakGoroutines = max(h.PeakGoroutines, int64(a.harness.goroutines))
+	if h.FinalRSSBytes == 0 {
+		h.FinalRSSBytes = int64(a.harness.finalRSS)
+	}
+	h.LagBudgetUS = meta.Harness.LagBudget.Microseconds()
+	h.LagP99US = s.Latency[MetricLag].P99
+	h.Valid = true
+	if h.LagBudgetUS > 0 && h.LagP99US > h.LagBudgetUS {
+		h.Valid = false
+		h.InvalidReason = fmt.Sprintf("harness lag p99 %s exceeds the lag budget %s: fbench, not the worker, fell behind its schedule, so latencies are not trustworthy",
+			fmtMicros(h.LagP99US), fmtMicros(h.LagBudgetUS))
+	}
+	s.Warnings = a.warnings(s)
+	return s
+}
+
+func (a *aggregator) warnings(s *Summary) []string {
+	w := []string{}
+	add := func(format string, args ...any) { w = append(w, fmt.Sprintf(format, args...)) }
+	c := s.Counts
+	if !s.Harness.Valid {
+		add("run invalid: %s", s.Harness.InvalidReason)
+	}
+	if s.Intervals == 0 {
+		add("no measured intervals: the summary is empty")
+	}
+	if s.Interrupted != "" {
+		add("run interrupted (%s): the last interval may be partial", s.Interrupted)
+	}
+	if s.Worker.Crashed || (s.Worker.ExitCode != nil && *s.Worker.ExitCode != 0) {
+		code := "unknown"
+		if s.Worker.ExitCode != nil {
+			code = strconv.Itoa(*s.Worker.ExitCode)
+		}
+		add("worker crashed or exited with an error (exit code %s, restarts %d)", code, s.Worker.Restarts)
+	} else if s.Worker.Restarts > 0 {
+		add("worker restarted %d time(s)", s.Worker.Restarts)
+	}
+	if s.Mode != "closed" && s.OfferedRPS > 0 && s.AchievedRPS < 0.95*s.OfferedRPS {
+		add("achieved rate %.1f rps is %.1f%% below the offered %.1f rps", s.AchievedRPS, 100*(1-s.AchievedRPS/s.OfferedRPS), s.OfferedRPS)
+	}
+	for _, x := range []struct {
+		n    int64
+		what string
+	}{
+		{c.Lost, "invocations were never answered (in flight when the run or the worker ended)"},
+		{c.TimedOut, "invocations timed out"},
+		{c.Dropped, "arrivals were dropped at the in-flight limit"},
+		{c.Unmatched, "responses carried an unknown invocation id"},
+		{c.Duplicate, "duplicate responses for already settled invocations"},
+		{c.LateResponses, "responses arrived after their invocation had timed out"},
+		{c.LogsDropped, "worker log lines were not written (the log writer could not keep up)"},
+		{c.UnknownMessages, "messages of a type a worker should not send"},
+	} {
+		if x.n > 0 {
+			add("%d %s", x.n, x.what)
+		}
+	}
+	if c.StatusSent > 0 && c.StatusAnswered < c.StatusSent {
+		add("%d of %d worker status requests were not answered", c.StatusSent-c.StatusAnswered, c.StatusSent)
+	}
+	for _, tag := range sortedTags(a.dropped) {
+		add("%s: %d values outside the histogram range (1 µs to 10 min) were dropped", tag, a.dropped[tag])
+	}
+	if a.emptyTags > 0 {
+		add("%d histograms without a tag were ignored", a.emptyTags)
+	}
+	return w
+}
+
+// spectrum is the percentile distribution of each main metric with data.
+func (a *aggregator) spectrum() []metricSpectrum {
+	var out []metricSpectrum
+	for _, m := range Metrics {
+		if h := a.totals[m]; h != nil && h.TotalCount() > 0 {
+			out = append(out, metricSpectrum{Metric: m, Brackets: h.CumulativeDistributionWithTicks(spectrumTicks)})
+		}
+	}
+	return out
+}
+
+type metricSpectrum struct {
+	Metric   string
+	Brackets []hdrhistogram.Bracket
+}
+
+// writePercentilesCSV writes the spectra as metric,value_us,percentile,total_count,one_over_one_minus_p.
+// percentile is a fraction (0.99 = 99%), as in HdrHistogram's percentile output.
+func writePercentilesCSV(w io.Writer, spectra []metricSpectrum) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"metric", "value_us", "percentile", "total_count", "one_over_one_minus_p"}); err != nil {
+		return err
+	}
+	for _, sp := range spectra {
+		for _, b := range sp.Brackets {
+			p := b.Quantile / 100
+			inv := "inf"
+			if p < 1 {
+				inv = strconv.FormatFloat(1/(1-p), 'f', 2, 64)
+			}
+			if err := cw.Write([]string{sp.Metric, i64(b.ValueAt), strconv.FormatFloat(p, 'f', -1, 64), i64(b.Count), inv}); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// fmtMicros formats a µs value for people: 850µs, 12.345ms, 1.234s.
+func fmtMicros(us int64) string {
+	switch {
+	case us < 1000:
+		return strconv.FormatInt(us, 10) + "µs"
+	case us < 1000_000:
+		return strconv.FormatFloat(float64(us)/1000, 'f', -1, 64) + "ms"
+	default:
+		return strconv.FormatFloat(round3(float64(us)/1e6), 'f', -1, 64) + "s"
+	}
+}

@@ -1,0 +1,311 @@
+// Package report holds the data model of one fbench run and the writers that turn it into files a
+// person or a machine reads: the HdrHistogram interval log (the source of truth), summary.json, the
+// text summary, intervals.csv, percentiles.csv and report.html. It knows nothing about gRPC or workers.
+package report
+
+import (
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// SummarySchema identifies the layout of summary.json.
+const SummarySchema = "fbench.summary/v1"
+
+// Histogram range: every latency is recorded in microseconds, from 1 µs to 10 minutes, with 3
+// significant digits.
+const (
+	HistLowest  = 1
+	HistHighest = int64(10 * time.Minute / time.Microsecond)
+	HistSigFigs = 3
+)
+
+// NewHistogram returns an empty latency histogram with fbench's range and precision (values in µs).
+func NewHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(HistLowest, HistHighest, HistSigFigs)
+}
+
+// Metric names: the tags of latency.hlog and the keys of summary.json's "latency".
+const (
+	MetricRTT          = "rtt"           // response − intended send time (the headline; no coordinated omission)
+	MetricService      = "service"       // response − actual send time
+	MetricLag          = "lag"           // actual send − intended send time (what the harness delayed)
+	MetricCancelSettle = "cancel_settle" // settling response − InvocationCancel sent
+	MetricStatusRTT    = "status_rtt"    // WorkerStatusResponse − WorkerStatusRequest
+)
+
+// Metrics lists the main metrics in report order.
+var Metrics = []string{MetricRTT, MetricService, MetricLag, MetricCancelSettle, MetricStatusRTT}
+
+// FunctionTag is the hlog tag of a metric restricted to one function, e.g. "rtt.fn.echo".
+func FunctionTag(metric, function string) string { return metric + ".fn." + sanitizeTag(function) }
+
+// StatusTag is the hlog tag of a metric restricted to one outcome, e.g. "rtt.status.failed".
+func StatusTag(metric, status string) string { return metric + ".status." + sanitizeTag(status) }
+
+// sanitizeTag keeps a tag within what HdrHistogram log readers accept: no commas, spaces or '='.
+func sanitizeTag(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == ',' || c == '=' || c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Counts are what happened to invocations within an interval or a whole run. Every invocation that
+// was due ends in exactly one of Succeeded, Failed, Cancelled, CompletedAfterCancel, TimedOut,
+// Dropped or Lost (in flight when the run ended, or when the worker died); the rest are still in flight.
+type Counts struct {
+	Due                  int64 `json:"due"`                    // arrivals the schedule made due
+	Sent                 int64 `json:"sent"`                   // InvocationRequests written to the stream
+	Succeeded            int64 `json:"succeeded"`              // status Success (no cancel sent)
+	Failed               int64 `json:"failed"`                 // status Failure (with or without a cancel)
+	CancelSent           int64 `json:"cancel_sent"`            // InvocationCancels written
+	Cancelled            int64 `json:"cancelled"`              // status Cancelled
+	CompletedAfterCancel int64 `json:"completed_after_cancel"` // status Success although a cancel was sent
+	TimedOut             int64 `json:"timed_out"`              // no response within --timeout
+	Dropped              int64 `json:"dropped"`                // not sent: --max-inflight reached with --on-full drop
+	Lost                 int64 `json:"lost"`                   // never answered: in flight when the run or the worker ended
+	Unmatched            int64 `json:"unmatched"`              // responses with an unknown invocation id
+	Duplicate            int64 `json:"duplicate"`              // second responses for an already settled id
+	LateResponses        int64 `json:"late_responses"`         // responses for an invocation already timed out
+	StatusSent           int64 `json:"status_sent"`            // WorkerStatusRequests written
+	StatusAnswered       int64 `json:"status_answered"`        // WorkerStatusResponses matched
+	Logs                 int64 `json:"logs"`                   // RpcLog messages received
+	LogsDropped          int64 `json:"logs_dropped"`           // RpcLog lines not written to the worker log (it could not keep up)
+	EmptyMessages        int64 `json:"empty_messages"`         // StreamingMessages with no content
+	UnknownMessages      int64 `json:"unknown_messages"`       // content types the harness does not expect from a worker
+}
+
+// Add adds o to c field by field.
+func (c *Counts) Add(o Counts) {
+	c.Due += o.Due
+	c.Sent += o.Sent
+	c.Succeeded += o.Succeeded
+	c.Failed += o.Failed
+	c.CancelSent += o.CancelSent
+	c.Cancelled += o.Cancelled
+	c.CompletedAfterCancel += o.CompletedAfterCancel
+	c.TimedOut += o.TimedOut
+	c.Dropped += o.Dropped
+	c.Lost += o.Lost
+	c.Unmatched += o.Unmatched
+	c.Duplicate += o.Duplicate
+	c.LateResponses += o.LateResponses
+	c.StatusSent += o.StatusSent
+	c.StatusAnswered += o.StatusAnswered
+	c.Logs += o.Logs
+	c.LogsDropped += o.LogsDropped
+	c.EmptyMessages += o.EmptyMessages
+	c.UnknownMessages += o.UnknownMessages
+}
+
+// Settled is the number of invocations that reached an outcome.
+func (c Counts) Settled() int64 {
+	return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel + c.TimedOut + c.Dropped + c.Lost
+}
+
+// Resources are samples of the worker process tree and of fbench itself, taken at an interval's end.
+// Zero values mean "not sampled".
+type Resources struct {
+	WorkerCPUPct   float64 `json:"worker_cpu_pct"` // percent of one core over the interval
+	WorkerRSSBytes int64   `json:"worker_rss_bytes"`
+	WorkerThreads  int64   `json:"worker_threads"`
+	WorkerFDs      int64   `json:"worker_fds"`
+	FbenchCPUPct   float64 `json:"fbench_cpu_pct"`
+	FbenchRSSBytes int64   `json:"fbench_rss_bytes"`
+	Goroutines     int64   `json:"goroutines"`
+}
+
+// IntervalRecord is one interval of a run as the engine records it: its counts, the histograms of
+// every metric (keyed by hlog tag), and resource samples. Histograms hold values in microseconds.
+// The same records come back from disk (latency.hlog + intervals.jsonl) when a report is rebuilt.
+type IntervalRecord struct {
+	Index      int                                `json:"index"`
+	Start      time.Duration                      `json:"start_ns"`  // offset from the run's time zero (first arrival due)
+	Length     time.Duration                      `json:"length_ns"` // interval length
+	Phase      string                             `json:"phase,omitempty"`
+	Warmup     bool                               `json:"warmup,omitempty"` // excluded from the summary
+	OfferedRPS float64                            `json:"offered_rps"`      // the schedule's mean rate over the interval
+	InFlight   int64                              `json:"in_flight"`        // at the interval's end
+	Counts     Counts                             `json:"counts"`
+	Resources  Resources                          `json:"resources"`
+	Histograms map[string]*hdrhistogram.Histogram `json:"-"`
+}
+
+// RunSchema identifies the layout of run.json, the run's recorded metadata.
+const RunSchema = "fbench.run/v1"
+
+// Meta is what a run records about itself besides the intervals: how it was configured, where it ran,
+// which worker it drove. It is written to run.json when the run starts and again when it ends, and
+// is enough, with latency.hlog and intervals.jsonl, to rebuild every report file.
+type Meta struct {
+	Schema    string    `json:"schema"`
+	Version   string    `json:"fbench_version"`
+	Mode      string    `json:"mode"` // "open" (arrival schedule) or "closed" (fixed concurrency)
+	StartedAt time.Time `json:"started_at"`
+	// TimeZero is the wall-clock time of offset 0 of the run's time line (the first arrival due),
+	// the StartTime of latency.hlog. Zero means "same as StartedAt".
+	TimeZero    time.Time      `json:"time_zero,omitzero"`
+	EndedAt     time.Time      `json:"ended_at,omitzero"`
+	Interval    time.Duration  `json:"interval_ns"`
+	Warmup      time.Duration  `json:"warmup_ns"`
+	Phases      []Phase        `json:"phases,omitempty"`
+	Config      map[string]any `json:"config"` // enough to rerun the run exactly, seed included
+	Environment Environment    `json:"environment"`
+	Worker      WorkerInfo     `json:"worker"`
+	Harness     HarnessInfo    `json:"harness"`
+	Interrupted string         `json:"interrupted,omitempty"` // the signal or reason that ended the run early
+	Events      []Event        `json:"events,omitempty"`      // worker exits, restarts, stream breaks, notices
+}
+
+// Phase is a named stretch of a run's time line (warmup, ramp, steady, spike, drain...).
+type Phase struct {
+	Name  string        `json:"name"`
+	Start time.Duration `json:"start_ns"`
+	End   time.Duration `json:"end_ns"`
+}
+
+// Event is something that happened at a point of the run worth showing on its time line.
+type Event struct {
+	At     time.Duration `json:"at_ns"`
+	Kind   string        `json:"kind"` // "worker_exit", "worker_restart", "stream_broken", "notice"
+	Detail string        `json:"detail"`
+}
+
+// Environment describes the machine and build a run measured on.
+type Environment struct {
+	CPUModel   string `json:"cpu_model"`
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	OS         string `json:"os"`
+	Kernel     string `json:"kernel,omitempty"`
+	GoVersion  string `json:"go_version"`
+	Fbench     string `json:"fbench_version"`
+	Hostname   string `json:"hostname,omitempty"`
+}
+
+// FunctionInfo is one function the worker loaded.
+type FunctionInfo struct {
+	Name     string   `json:"name"`
+	ID       string   `json:"id"`
+	Trigger  string   `json:"trigger"`
+	Bindings []string `json:"bindings"`
+}
+
+// WorkerInfo describes the worker process a run drove.
+type WorkerInfo struct {
+	Command      []string          `json:"command,omitempty"`
+	Pid          int               `json:"pid"`
+	ExitCode     *int              `json:"exit_code"` // nil while running or when unknown
+	Capabilities map[string]string `json:"capabilities"`
+	Functions    []FunctionInfo    `json:"functions"`
+	Restarts     int               `json:"restarts"`
+	Crashed      bool              `json:"crashed"`
+	StderrTail   []string          `json:"stderr_tail,omitempty"`
+	// Peak and final resource figures (soak); zero when not sampled.
+	PeakRSSBytes  int64   `json:"peak_rss_bytes,omitempty"`
+	FinalRSSBytes int64   `json:"final_rss_bytes,omitempty"`
+	PeakCPUPct    float64 `json:"peak_cpu_pct,omitempty"`
+	PeakThreads   int64   `json:"peak_threads,omitempty"`
+	PeakFDs       int64   `json:"peak_fds,omitempty"`
+}
+
+// HarnessInfo describes fbench's own health during the run.
+type HarnessInfo struct {
+	LagBudget      time.Duration `json:"lag_budget_ns"`
+	PeakCPUPct     float64       `json:"peak_cpu_pct,omitempty"`
+	PeakRSSBytes   int64         `json:"peak_rss_bytes,omitempty"`
+	FinalRSSBytes  int64         `json:"final_rss_bytes,omitempty"`
+	PeakGoroutines int64         `json:"peak_goroutines,omitempty"`
+}
+
+// Summary is the outcome of a run (summary.json): the totals of its measured intervals, warm-up
+// excluded, with the run's metadata. Latencies are in microseconds.
+type Summary struct {
+	Schema          string    `json:"schema"` // SummarySchema
+	FbenchVersion   string    `json:"fbench_version"`
+	Mode            string    `json:"mode"`
+	StartedAt       time.Time `json:"started_at"`
+	EndedAt         time.Time `json:"ended_at,omitzero"`
+	GeneratedAt     time.Time `json:"generated_at"` // when this summary was computed (the only time-of-writing field)
+	Window          *Window   `json:"window,omitempty"`
+	IntervalS       float64   `json:"interval_s"`       // configured interval length
+	Intervals       int       `json:"intervals"`        // measured intervals (warm-up excluded)
+	WarmupIntervals int       `json:"warmup_intervals"` // intervals flagged Warmup, excluded from the totals
+	// OfferedRPS is the expected number of arrivals over the measured intervals (Σ offered_rps ×
+	// length) divided by DurationS. Zero in closed mode when the engine reports no schedule rate.
+	OfferedRPS float64 `json:"offered_rps"`
+	// AchievedRPS is the number of measured invocations settled by a response from the worker
+	// (succeeded + failed + cancelled + completed_after_cancel; not timed out, dropped, lost or
+	// unmatched) divided by DurationS.
+	AchievedRPS float64                     `json:"achieved_rps"`
+	DurationS   float64                     `json:"duration_s"` // Σ length of measured intervals
+	WarmupS     float64                     `json:"warmup_s"`   // Σ length of warm-up intervals
+	Counts      Counts                      `json:"counts"`
+	Latency     map[string]Stats            `json:"latency"`   // every name of Metrics, count 0 when none
+	Functions   map[string]map[string]Stats `json:"functions"` // function → metric → stats (tags METRIC.fn.NAME)
+	Statuses    map[string]Stats            `json:"statuses"`  // outcome → rtt stats (tags rtt.status.NAME)
+	Worker      WorkerInfo                  `json:"worker"`
+	Harness     HarnessSummary              `json:"harness"`
+	Config      map[string]any              `json:"config"`
+	Environment Environment                 `json:"environment"`
+	Phases      []Phase                     `json:"phases,omitempty"`
+	Interrupted string                      `json:"interrupted,omitempty"`
+	Events      []Event                     `json:"events"`
+	Warnings    []string                    `json:"warnings"`
+	SLOs        []SLOResult                 `json:"slos"`     // filled by the SLO evaluator (later issue)
+	Verdicts    []Verdict                   `json:"verdicts"` // filled by the verdict code (later issue)
+}
+
+// Window is the part of the time line a rebuilt summary was restricted to (offsets in seconds;
+// 0 = unbounded).
+type Window struct {
+	FromS float64 `json:"from_s"`
+	ToS   float64 `json:"to_s"`
+}
+
+// Stats are the figures of one latency histogram, in microseconds.
+type Stats struct {
+	Count int64   `json:"count"`
+	Min   int64   `json:"min_us"`
+	Mean  float64 `json:"mean_us"`
+	P50   int64   `json:"p50_us"`
+	P90   int64   `json:"p90_us"`
+	P99   int64   `json:"p99_us"`
+	P999  int64   `json:"p999_us"`
+	Max   int64   `json:"max_us"`
+}
+
+// HarnessSummary is fbench's own health over the run and whether the run is valid: a run whose lag
+// p99 exceeds the lag budget measured fbench falling behind, not the worker.
+type HarnessSummary struct {
+	HarnessInfo
+	LagBudgetUS   int64  `json:"lag_budget_us"` // 0 = no budget
+	LagP99US      int64  `json:"lag_p99_us"`
+	Valid         bool   `json:"valid"`
+	InvalidReason string `json:"invalid_reason,omitempty"`
+}
+
+// SLOResult is one service-level objective checked against the summary, e.g. "p99<50ms".
+type SLOResult struct {
+	Expression string `json:"expression"`
+	Observed   string `json:"observed"`
+	Pass       bool   `json:"pass"`
+}
+
+// Verdict statuses.
+const (
+	VerdictPass = "pass"
+	VerdictWarn = "warn"
+	VerdictFail = "fail"
+)
+
+// Verdict is one named judgement on the run (regression gate, leak check, drift...).
+type Verdict struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // VerdictPass, VerdictWarn or VerdictFail
+	Detail string `json:"detail"`
+}

@@ -1,0 +1,130 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// WriteText writes the terminal summary of s: the figures of summary.json, latencies in
+// milliseconds with three decimals (exact: they are whole microseconds).
+func WriteText(w io.Writer, s *Summary) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+
+	mode := s.Mode
+	if mode == "" {
+		mode = "unknown"
+	}
+	p("fbench %s · %s loop · %s s measured (%d intervals) · %s s warm-up excluded (%d intervals)\n",
+		s.FbenchVersion, mode, trimFloat(s.DurationS), s.Intervals, trimFloat(s.WarmupS), s.WarmupIntervals)
+	if s.Window != nil {
+		to := "end"
+		if s.Window.ToS != 0 {
+			to = trimFloat(s.Window.ToS) + " s"
+		}
+		p("window: %s s – %s\n", trimFloat(s.Window.FromS), to)
+	}
+	if !s.Harness.Valid {
+		p("\n*** HARNESS INVALID: %s ***\n", s.Harness.InvalidReason)
+	}
+	if s.Interrupted != "" {
+		p("interrupted: %s\n", s.Interrupted)
+	}
+	c := s.Counts
+	p("\nrate: offered %s rps, achieved %s rps (responses ÷ measured time)\n", trimFloat(s.OfferedRPS), trimFloat(s.AchievedRPS))
+	p("invocations: due %d, sent %d, succeeded %d, failed %d, timed out %d, dropped %d, lost %d\n",
+		c.Due, c.Sent, c.Succeeded, c.Failed, c.TimedOut, c.Dropped, c.Lost)
+	p("cancels: sent %d, cancelled %d, completed after cancel %d\n", c.CancelSent, c.Cancelled, c.CompletedAfterCancel)
+	if c.Unmatched+c.Duplicate+c.LateResponses+c.UnknownMessages+c.EmptyMessages > 0 {
+		p("protocol: unmatched %d, duplicate %d, late %d, unknown messages %d, empty messages %d\n",
+			c.Unmatched, c.Duplicate, c.LateResponses, c.UnknownMessages, c.EmptyMessages)
+	}
+	p("worker status: %d of %d answered · worker log lines: %d (%d dropped)\n", c.StatusAnswered, c.StatusSent, c.Logs, c.LogsDropped)
+
+	type latRow struct {
+		name string
+		st   Stats
+	}
+	var rows []latRow
+	for _, m := range Metrics {
+		rows = append(rows, latRow{m, s.Latency[m]})
+	}
+	for _, fn := range sortedKeys(s.Functions) {
+		for _, m := range sortedTags(s.Functions[fn]) {
+			rows = append(rows, latRow{m + " " + oneLine(fn), s.Functions[fn][m]})
+		}
+	}
+	for _, st := range sortedKeys(s.Statuses) {
+		rows = append(rows, latRow{"rtt " + st, s.Statuses[st]})
+	}
+	nameW := len("latency (ms)")
+	for _, r := range rows {
+		nameW = max(nameW, len([]rune(r.name)))
+	}
+	p("\n%-*s %9s %10s %10s %10s %10s %10s %10s %10s\n", nameW, "latency (ms)", "count", "min", "mean", "p50", "p90", "p99", "p99.9", "max")
+	for _, r := range rows {
+		st := r.st
+		p("%s%s %9d %10s %10s %10s %10s %10s %10s %10s\n", r.name, strings.Repeat(" ", nameW-len([]rune(r.name))), st.Count, ms(st.Min),
+			strconv.FormatFloat(st.Mean/1000, 'f', 3, 64), ms(st.P50), ms(st.P90), ms(st.P99), ms(st.P999), ms(st.Max))
+	}
+
+	wk := s.Worker
+	exit := "running/unknown"
+	if wk.ExitCode != nil {
+		exit = strconv.Itoa(*wk.ExitCode)
+	}
+	p("\nworker: pid %d, exit code %s, restarts %d, crashed %t", wk.Pid, exit, wk.Restarts, wk.Crashed)
+	if wk.PeakRSSBytes > 0 || wk.PeakCPUPct > 0 {
+		p(", peak CPU %s%%, peak RSS %d B, final RSS %d B, peak threads %d, peak FDs %d",
+			trimFloat(wk.PeakCPUPct), wk.PeakRSSBytes, wk.FinalRSSBytes, wk.PeakThreads, wk.PeakFDs)
+	}
+	p("\n")
+	h := s.Harness
+	valid := "valid"
+	if !h.Valid {
+		valid = "INVALID"
+	}
+	budget := "none"
+	if h.LagBudgetUS > 0 {
+		budget = ms(h.LagBudgetUS) + " ms"
+	}
+	p("harness: %s, lag p99 %s ms (budget %s)", valid, ms(h.LagP99US), budget)
+	if h.PeakRSSBytes > 0 || h.PeakCPUPct > 0 {
+		p(", peak CPU %s%%, peak RSS %d B", trimFloat(h.PeakCPUPct), h.PeakRSSBytes)
+	}
+	p("\n")
+	for _, ev := range s.Events {
+		p("event %s s: %s %s\n", trimFloat(ev.At.Seconds()), ev.Kind, oneLine(ev.Detail))
+	}
+	if len(s.SLOs) > 0 {
+		p("\nSLOs:\n")
+		for _, o := range s.SLOs {
+			res := "FAIL"
+			if o.Pass {
+				res = "pass"
+			}
+			p("  %-4s %s (observed %s)\n", res, o.Expression, o.Observed)
+		}
+	}
+	if len(s.Verdicts) > 0 {
+		p("\nverdicts:\n")
+		for _, v := range s.Verdicts {
+			p("  %-4s %s: %s\n", v.Status, v.Name, oneLine(v.Detail))
+		}
+	}
+	if len(s.Warnings) > 0 {
+		p("\nwarnings:\n")
+		for _, wn := range s.Warnings {
+			p("  - %s\n", oneLine(wn))
+		}
+	}
+	return bw.Flush()
+}
+
+// ms formats whole microseconds as milliseconds with three decimals.
+func ms(us int64) string { return strconv.FormatFloat(float64(us)/1000, 'f', 3, 64) }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
