@@ -322,3 +322,49 @@ func TestClosedLoopKeepsConcurrency(t *testing.T) {
 		}
 	}
 }
+
+func TestRestartWorkerKeepsGoing(t *testing.T) {
+	w := startWorker(t, "--fault crash-after=300")
+	exe, _ := os.Executable()
+	var relaunched []*host.Worker
+	cfg := Config{Schedule: constant(t, 500, 3*time.Second), Targets: []Target{{"echo", 1}}, MaxRestarts: 1,
+		Relaunch: func(ctx context.Context, old *host.Worker) (*host.Worker, error) {
+			old.Shutdown(time.Second)
+			srv, err := host.NewServer()
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(srv.Close)
+			nw, err := host.Start(ctx, srv, host.Options{
+				Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS="}},
+				Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
+			})
+			if err == nil {
+				relaunched = append(relaunched, nw)
+			}
+			return nw, err
+		}}
+	res, c := runEngine(t, w, cfg)
+	defer res.Worker.Shutdown(time.Second)
+	if res.Restarts != 1 || len(relaunched) != 1 || res.Worker != relaunched[0] {
+		t.Fatalf("restarts %d, relaunched %d", res.Restarts, len(relaunched))
+	}
+	if res.WorkerEnded {
+		t.Fatalf("the run ended with the worker: %s", res.EndReason)
+	}
+	k := c.counts
+	if k.Due != 1500 || k.Succeeded+k.Lost != 1500 || k.Succeeded < 1400 {
+		t.Fatalf("counts %+v: want 1500 due, nearly all succeeded across the restart", k)
+	}
+	kinds := map[string]int{}
+	for _, ev := range res.Events {
+		kinds[ev.Kind]++
+	}
+	if kinds["stream_ended"] != 1 || kinds["worker_restart"] != 1 {
+		t.Fatalf("events %v", res.Events)
+	}
+	// The wait for the new worker shows in lag, not in harness_lag.
+	if hl, l := c.hist(report.MetricHarnessLag).Max(), c.hist(report.MetricLag).Max(); hl >= l {
+		t.Errorf("harness_lag max %dµs should be below lag max %dµs (the restart was the worker's wait)", hl, l)
+	}
+}

@@ -18,7 +18,7 @@ const (
 
 // histSet is one interval's histograms and counts.
 type histSet struct {
-	rtt, service, lag, cancelSettle, statusRTT *hdrhistogram.Histogram
+	rtt, service, lag, cancelSettle, statusRTT, harnessLag *hdrhistogram.Histogram
 	fnRTT, fnService                           []*hdrhistogram.Histogram // per target function (nil with one function)
 	byStatus                                   map[string]*hdrhistogram.Histogram
 	counts                                     report.Counts
@@ -27,7 +27,7 @@ type histSet struct {
 func newHistSet(functions int) *histSet {
 	s := &histSet{
 		rtt: report.NewHistogram(), service: report.NewHistogram(), lag: report.NewHistogram(),
-		cancelSettle: report.NewHistogram(), statusRTT: report.NewHistogram(),
+		cancelSettle: report.NewHistogram(), statusRTT: report.NewHistogram(), harnessLag: report.NewHistogram(),
 		byStatus: map[string]*hdrhistogram.Histogram{},
 	}
 	if functions > 1 {
@@ -50,7 +50,7 @@ func (s *histSet) reset() {
 }
 
 func (s *histSet) all() []*hdrhistogram.Histogram {
-	out := []*hdrhistogram.Histogram{s.rtt, s.service, s.lag, s.cancelSettle, s.statusRTT}
+	out := []*hdrhistogram.Histogram{s.rtt, s.service, s.lag, s.cancelSettle, s.statusRTT, s.harnessLag}
 	out = append(out, s.fnRTT...)
 	out = append(out, s.fnService...)
 	for _, h := range s.byStatus {
@@ -72,6 +72,7 @@ func (s *histSet) tagged(fnNames []string) map[string]*hdrhistogram.Histogram {
 	add(report.MetricLag, s.lag)
 	add(report.MetricCancelSettle, s.cancelSettle)
 	add(report.MetricStatusRTT, s.statusRTT)
+	add(report.MetricHarnessLag, s.harnessLag)
 	for i, h := range s.fnRTT {
 		add(report.FunctionTag(report.MetricRTT, fnNames[i]), h)
 		add(report.FunctionTag(report.MetricService, fnNames[i]), s.fnService[i])
@@ -107,12 +108,14 @@ func µs(ns int64) int64 {
 	return v
 }
 
-// sent records one arrival made due and written at sentNs, intended at intendedNs.
-func (r *recorder) sent(intendedNs, sentNs int64) {
+// sent records one arrival made due and written at sentNs, intended at intendedNs; freeNs is when
+// the last wait the worker imposed ended (see report.MetricHarnessLag).
+func (r *recorder) sent(intendedNs, sentNs, freeNs int64) {
 	r.mu.Lock()
 	r.cur.counts.Due++
 	r.cur.counts.Sent++
 	_ = r.cur.lag.RecordValue(µs(sentNs - intendedNs))
+	_ = r.cur.harnessLag.RecordValue(µs(sentNs - max(intendedNs, freeNs)))
 	r.mu.Unlock()
 }
 

@@ -84,6 +84,14 @@ type Config struct {
 
 	Seed uint64
 
+	// Relaunch, when set, replaces a worker whose stream ended mid-run (--restart-worker): it gets
+	// the old worker (to reap) and returns a new one whose handshake is done. The run goes on with
+	// the same schedule; invocations lost with the old worker are counted as lost.
+	Relaunch func(ctx context.Context, old *host.Worker) (*host.Worker, error)
+	// MaxRestarts bounds Relaunch calls (0: unlimited).
+	MaxRestarts int
+	// Sample, when set, is called at every interval's end for resource figures (the current worker).
+	Sample func(w *host.Worker) report.Resources
 	// OnStart is called with the run's time zero (the first arrival's intended time) before anything is sent.
 	OnStart func(t0 time.Time)
 	// OnInterval receives every interval as it closes (the histograms are reused afterwards).
@@ -99,7 +107,18 @@ type Result struct {
 	WorkerEnded bool   // the stream broke or the worker exited during the run
 	EndReason   string // why the worker's stream ended, when it did
 	Interrupted bool   // the context was cancelled
+	Restarts    int    // workers relaunched
+	Worker      *host.Worker // the worker at the end (a relaunched one after restarts)
 	Totals      report.Counts
+}
+
+// generation is one worker and its stream; a restart starts a new generation.
+type generation struct {
+	w        *host.Worker
+	stream   host.Stream
+	targets  []target
+	recvDone chan struct{}
+	recvErr  error
 }
 
 // target is a Target resolved against the loaded functions, with its request prepared once.
@@ -113,9 +132,8 @@ type target struct {
 // engine is the state of one run.
 type engine struct {
 	cfg     Config
-	w       *host.Worker
-	stream  host.Stream
-	targets []target
+	gen     *generation // owned by Run's loop; the sender holds its own copy
+	resume  chan *generation
 	names   []string
 	cumW    []int
 	totalW  int
@@ -130,12 +148,8 @@ type engine struct {
 
 	pingMu   sync.Mutex
 	pings    map[string]int64 // request_id → sent (ns since t0)
-	streamMu sync.Mutex       // guards sendErr
-	sendErr  error
-
-	recvDone chan struct{}
-	recvErr  error
 	stopSend chan struct{}
+	restarts int
 
 	totalsMu sync.Mutex
 	totals   report.Counts
@@ -158,12 +172,14 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	if cfg.OnFull == "" {
 		cfg.OnFull = OnFullQueue
 	}
-	e := &engine{cfg: cfg, w: w, stream: w.Stream(), tracker: newTracker(), pings: map[string]int64{},
-		slotFree: make(chan struct{}, 1), recvDone: make(chan struct{}), stopSend: make(chan struct{})}
-	if err := e.prepareTargets(); err != nil {
+	e := &engine{cfg: cfg, tracker: newTracker(), pings: map[string]int64{},
+		slotFree: make(chan struct{}, 1), stopSend: make(chan struct{}), resume: make(chan *generation, 1)}
+	g, err := e.newGeneration(w)
+	if err != nil {
 		return nil, err
 	}
-	e.rec = newRecorder(len(e.targets))
+	e.gen = g
+	e.rec = newRecorder(len(g.targets))
 	if cfg.CancelRatio > 0 {
 		if w.Has("HandlesInvocationCancelMessage") || cfg.ForceCancel {
 			e.cancels = true
@@ -184,9 +200,9 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		cfg.OnStart(e.t0)
 	}
 	res := &Result{Start: e.t0}
-	go e.receive()
+	go e.receive(g)
 	sendDone := make(chan struct{})
-	go func() { defer close(sendDone); e.send(ctx) }()
+	go func() { defer close(sendDone); e.send(ctx, g) }()
 
 	// The interval clock: rotate histograms on exact boundaries, expire timeouts in between.
 	interval := cfg.Interval
@@ -205,6 +221,12 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		}
 		index++
 	}
+	type relaunched struct {
+		w   *host.Worker
+		err error
+	}
+	var relaunch chan relaunched // non-nil while a relaunch is under way
+	recvDone := g.recvDone
 loop:
 	for {
 		select {
@@ -214,13 +236,13 @@ loop:
 			boundary.Reset(time.Until(e.t0.Add(nextBoundary)))
 		case <-expireTick.C:
 			e.expire()
-			if !sending && e.inflight.Load() == 0 {
+			if !sending && e.inflight.Load() == 0 && relaunch == nil {
 				break loop
 			}
 		case <-sendDone:
 			sendDone = nil
 			sending = false
-			if e.inflight.Load() == 0 {
+			if e.inflight.Load() == 0 && relaunch == nil {
 				break loop
 			}
 			d := cfg.Drain
@@ -230,9 +252,46 @@ loop:
 			drainDeadline = time.After(d)
 		case <-drainDeadline:
 			break loop
-		case <-e.recvDone:
-			res.WorkerEnded = true
-			break loop
+		case <-recvDone:
+			// The worker's stream ended: everything in flight on it is lost.
+			recvDone = nil
+			reason := e.endReason(e.gen)
+			e.loseInFlight()
+			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "stream_ended", Detail: e.workerEndDetail(reason)})
+			if cfg.Relaunch == nil || !sending || ctx.Err() != nil || (cfg.MaxRestarts > 0 && e.restarts >= cfg.MaxRestarts) {
+				res.WorkerEnded = true
+				res.EndReason = reason
+				break loop
+			}
+			relaunch = make(chan relaunched, 1)
+			old := e.gen.w
+			go func() {
+				nw, err := cfg.Relaunch(ctx, old)
+				relaunch <- relaunched{nw, err}
+			}()
+		case r := <-relaunch:
+			relaunch = nil
+			var ng *generation
+			err := r.err
+			if err == nil {
+				ng, err = e.newGeneration(r.w)
+			}
+			if err != nil {
+				e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "worker_restart_failed", Detail: err.Error()})
+				res.WorkerEnded = true
+				res.EndReason = "restarting the worker failed: " + err.Error()
+				if r.w != nil {
+					e.gen = &generation{w: r.w, recvDone: make(chan struct{})}
+				}
+				break loop
+			}
+			e.restarts++
+			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "worker_restart",
+				Detail: fmt.Sprintf("restart %d: new worker pid %d, worker id %s", e.restarts, r.w.Pid, r.w.ID)})
+			e.gen = ng
+			recvDone = ng.recvDone
+			go e.receive(ng)
+			e.resume <- ng
 		case <-ctx.Done():
 			// The sender sees it too; keep draining.
 			if sending {
@@ -242,25 +301,27 @@ loop:
 	}
 	close(e.stopSend)
 	if sendDone != nil {
-		<-sendDone
+		select {
+		case <-sendDone:
+		case <-time.After(2 * time.Second):
+			// The sender is stuck in Send: the worker stopped reading and flow control is full.
+			// Ending the stream unblocks it.
+			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "notice",
+				Detail: "the worker stopped reading its stream (flow control full); fbench ended the stream"})
+			e.gen.w.EndStream()
+			<-sendDone
+		}
+	}
+	if relaunch != nil {
+		if r := <-relaunch; r.w != nil {
+			e.gen = &generation{w: r.w, recvDone: make(chan struct{})}
+		}
 	}
 	if ctx.Err() != nil {
 		res.Interrupted = true
 	}
 	// Whatever is still in flight was never answered.
-	lost := int64(0)
-	e.tracker.drainAll(func(string, flight) { lost++ })
-	e.inflight.Store(0)
-	e.rec.count(func(c *report.Counts) { c.Lost += lost })
-	select {
-	case <-e.recvDone:
-		res.WorkerEnded = true
-	default:
-	}
-	if res.WorkerEnded {
-		res.EndReason = e.endReason()
-		e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "stream_ended", Detail: res.EndReason})
-	}
+	e.loseInFlight()
 	end := time.Since(e.t0)
 	if end > nextBoundary-interval {
 		flush(end)
@@ -268,31 +329,80 @@ loop:
 	res.Elapsed = end
 	res.Notices = e.notices
 	res.Events = e.events
+	res.Restarts = e.restarts
+	res.Worker = e.gen.w
 	e.totalsMu.Lock()
 	res.Totals = e.totals
 	e.totalsMu.Unlock()
 	return res, werr
 }
 
-func (e *engine) endReason() string {
-	if e.recvErr == nil || errors.Is(e.recvErr, io.EOF) {
-		return "the worker closed its stream"
+// newGeneration prepares the targets of a (new) worker.
+func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
+	targets, err := e.prepareTargets(w)
+	if err != nil {
+		return nil, err
 	}
-	return "stream error: " + e.recvErr.Error()
+	return &generation{w: w, stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}, nil
 }
 
-// prepareTargets resolves the mix against the loaded functions and builds each request once.
-func (e *engine) prepareTargets() error {
+// loseInFlight counts every invocation still in flight as lost.
+func (e *engine) loseInFlight() {
+	var lost int64
+	e.tracker.drainAll(func(string, flight) { lost++ })
+	e.inflight.Store(0)
+	if lost > 0 {
+		e.rec.count(func(c *report.Counts) { c.Lost += lost })
+	}
+	select {
+	case e.slotFree <- struct{}{}:
+	default:
+	}
+}
+
+// workerEndDetail describes a worker whose stream ended: its exit code and last stderr lines when
+// it exited.
+func (e *engine) workerEndDetail(reason string) string {
+	w := e.gen.w
+	select {
+	case <-w.Exited():
+	case <-time.After(time.Second):
+	}
+	detail := fmt.Sprintf("worker pid %d: %s", w.Pid, reason)
+	if code, exited := w.ExitCode(); exited {
+		detail += fmt.Sprintf("; %s (exit code %d)", w.ExitState(), code)
+		if tail := w.Log.Tail(); len(tail) > 0 {
+			if len(tail) > 3 {
+				tail = tail[len(tail)-3:]
+			}
+			detail += "; last stderr: " + strings.Join(tail, " | ")
+		}
+	}
+	return detail
+}
+
+func (e *engine) endReason(g *generation) string {
+	if g.recvErr == nil || errors.Is(g.recvErr, io.EOF) {
+		return "the worker closed its stream"
+	}
+	return "stream error: " + g.recvErr.Error()
+}
+
+// prepareTargets resolves the mix against w's loaded functions and builds each request once. The
+// mix's names and weights are the same for every generation; ids and shapes come from w.
+func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 	byName := map[string]*host.Function{}
-	for _, f := range e.w.Functions {
+	for _, f := range w.Functions {
 		byName[f.Name] = f
 	}
 	mix := e.cfg.Targets
 	if len(mix) == 0 {
-		for _, f := range e.w.Functions {
+		for _, f := range w.Functions {
 			mix = append(mix, Target{Function: f.Name, Weight: 1})
 		}
 	}
+	first := e.names == nil
+	var targets []target
 	for _, t := range mix {
 		f, ok := byName[t.Function]
 		if !ok {
@@ -301,33 +411,35 @@ func (e *engine) prepareTargets() error {
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			for _, ff := range e.w.Failed {
+			for _, ff := range w.Failed {
 				if ff.Name == t.Function {
-					return fmt.Errorf("function %q failed to load: %s", t.Function, ff.LoadError)
+					return nil, fmt.Errorf("function %q failed to load: %s", t.Function, ff.LoadError)
 				}
 			}
-			return fmt.Errorf("unknown function %q: the worker loaded %s", t.Function, strings.Join(names, ", "))
+			return nil, fmt.Errorf("unknown function %q: the worker loaded %s", t.Function, strings.Join(names, ", "))
 		}
 		if t.Weight <= 0 {
-			return fmt.Errorf("function %q: weight must be positive", t.Function)
+			return nil, fmt.Errorf("function %q: weight must be positive", t.Function)
 		}
-		req, err := buildTemplate(f, e.w.Capabilities, e.cfg.Payload)
+		req, err := buildTemplate(f, w.Capabilities, e.cfg.Payload)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.TraceContext = &rpc.RpcTraceContext{Attributes: map[string]string{}}
 		msg := &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationRequest{InvocationRequest: req}}
-		e.targets = append(e.targets, target{fn: f, weight: t.Weight, msg: msg, req: req})
-		e.names = append(e.names, f.Name)
-		e.totalW += t.Weight
-		e.cumW = append(e.cumW, e.totalW)
+		targets = append(targets, target{fn: f, weight: t.Weight, msg: msg, req: req})
+		if first {
+			e.names = append(e.names, f.Name)
+			e.totalW += t.Weight
+			e.cumW = append(e.cumW, e.totalW)
+		}
 	}
-	return nil
+	return targets, nil
 }
 
 // pick chooses a target by weight.
 func (e *engine) pick(r *rand.Rand) int {
-	if len(e.targets) == 1 {
+	if len(e.cumW) == 1 {
 		return 0
 	}
 	x := r.IntN(e.totalW)
@@ -336,7 +448,7 @@ func (e *engine) pick(r *rand.Rand) int {
 			return i
 		}
 	}
-	return len(e.targets) - 1
+	return len(e.cumW) - 1
 }
 
 // pendingCancel is a cancel due at a time.
@@ -360,7 +472,7 @@ func (h *cancelHeap) Pop() any {
 
 // send is the one goroutine that writes to the stream: invocations at their intended times,
 // cancels when due, status pings every StatusInterval.
-func (e *engine) send(ctx context.Context) {
+func (e *engine) send(ctx context.Context, g *generation) {
 	defer pinSenderThread()()
 	cfg := e.cfg
 	ids := guid.NewGenerator(cfg.Seed)
@@ -403,27 +515,58 @@ func (e *engine) send(ctx context.Context) {
 	}
 	advance()
 
-	sendErr := func(err error) {
-		e.streamMu.Lock()
-		if e.sendErr == nil {
-			e.sendErr = err
+	// freeSince is when the last wait the worker imposed ended (harness_lag counts from it).
+	var freeSince int64
+	// resume waits, after the stream failed, for the next worker generation (--restart-worker);
+	// false ends the sender.
+	resume := func() bool {
+		if e.cfg.Relaunch == nil {
+			return false
 		}
-		e.streamMu.Unlock()
+		select {
+		case ng := <-e.resume:
+			g = ng
+		case <-ctx.Done():
+			return false
+		case <-e.stopSend:
+			return false
+		}
+		cancels = cancels[:0] // their invocations were lost with the old worker
+		freeSince = e.now()
+		e.pingMu.Lock()
+		clear(e.pings)
+		e.pingMu.Unlock()
+		if e.closedTok != nil {
+			for len(e.closedTok) > 0 {
+				<-e.closedTok
+			}
+			for i := 0; i < cfg.Concurrency; i++ {
+				e.closedTok <- 0
+			}
+		}
+		return true
 	}
 	sendOne := func(intended int64) bool {
 		ti := e.pick(rng)
-		t := &e.targets[ti]
+		t := &g.targets[ti]
 		id := ids.Next()
 		t.req.InvocationId = id
 		t.req.TraceContext.TraceParent = traceParent(id)
 		now := e.now()
 		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti)}, cfg.Timeout > 0)
 		e.inflight.Add(1)
-		if err := e.stream.Send(t.msg); err != nil {
-			sendErr(err)
+		if err := g.stream.Send(t.msg); err != nil {
+			// Never reached the worker: lost with its stream.
+			if _, k := e.tracker.settle(id); k == settleMatched {
+				e.inflight.Add(-1)
+				e.rec.count(func(c *report.Counts) { c.Due++; c.Lost++ })
+			}
 			return false
 		}
-		e.rec.sent(intended, now)
+		e.rec.sent(intended, now, freeSince)
+		if after := e.now(); after-now > blockedSend {
+			freeSince = after // a Send held up by flow control: the worker's wait, not ours
+		}
 		sent++
 		if e.cancels && rng.Float64() < cfg.CancelRatio {
 			heap.Push(&cancels, pendingCancel{at: now + int64(cfg.CancelAfter.Sample(rng)), id: id})
@@ -438,8 +581,7 @@ func (e *engine) send(ctx context.Context) {
 				continue // already settled: nothing to cancel
 			}
 			cancelMsg.InvocationId = c.id
-			if err := e.stream.Send(cancelSM); err != nil {
-				sendErr(err)
+			if err := g.stream.Send(cancelSM); err != nil {
 				return false
 			}
 			e.rec.count(func(c *report.Counts) { c.CancelSent++ })
@@ -450,8 +592,7 @@ func (e *engine) send(ctx context.Context) {
 			e.pingMu.Lock()
 			e.pings[id] = e.now()
 			e.pingMu.Unlock()
-			if err := e.stream.Send(statusSM); err != nil {
-				sendErr(err)
+			if err := g.stream.Send(statusSM); err != nil {
 				return false
 			}
 			e.rec.count(func(c *report.Counts) { c.StatusSent++ })
@@ -499,7 +640,7 @@ func (e *engine) send(ctx context.Context) {
 					return false
 				case <-e.stopSend:
 					return false
-				case <-e.recvDone:
+				case <-g.recvDone:
 					return false
 				}
 			}
@@ -525,8 +666,11 @@ func (e *engine) send(ctx context.Context) {
 				return
 			case <-e.stopSend:
 				return
-			case <-e.recvDone:
-				return
+			case <-g.recvDone:
+				if !resume() {
+					return
+				}
+				continue
 			}
 			now := e.now()
 			if endAt >= 0 && now >= endAt {
@@ -536,18 +680,20 @@ func (e *engine) send(ctx context.Context) {
 				freedAt = now
 			}
 			if !housekeeping(now) || !sendOne(freedAt) {
-				return
+				if !resume() {
+					return
+				}
+				continue
 			}
 			advance()
 			continue
 		}
 		now := e.now()
 		if nextAt > now {
-			if !housekeeping(now) {
-				return
-			}
-			if !sleepUntil(wakeAt(nextAt), nil) {
-				return
+			if !housekeeping(now) || !sleepUntil(wakeAt(nextAt), nil) {
+				if !resume() {
+					return
+				}
 			}
 			continue
 		}
@@ -560,22 +706,28 @@ func (e *engine) send(ctx context.Context) {
 				continue
 			}
 			// Queue: wait for a slot, still sending cancels and pings; the intended time is kept.
-			for e.inflight.Load() >= int64(cfg.MaxInFlight) {
-				if !housekeeping(e.now()) {
-					return
-				}
-				if !sleepUntil(wakeAt(never), e.slotFree) {
+			if !housekeeping(e.now()) || !sleepUntil(wakeAt(never), e.slotFree) {
+				if !resume() {
 					return
 				}
 			}
+			freeSince = e.now()
+			continue
 		}
 		if !sendOne(nextAt) {
-			return
+			// The invocation was registered before the failed Send: it counts as lost.
+			advance()
+			if !resume() {
+				return
+			}
+			continue
 		}
 		advance()
 		if len(cancels) > 0 || nextPing >= 0 {
 			if !housekeeping(e.now()) {
-				return
+				if !resume() {
+					return
+				}
 			}
 		}
 	}
@@ -589,6 +741,9 @@ func (e *engine) send(ctx context.Context) {
 		}
 	}
 }
+
+// blockedSend is how long a Send must take to count as held up by the worker (flow control).
+const blockedSend = int64(200 * time.Microsecond)
 
 // preciseWindow is how long before an arrival the sender stops using Go timers (millisecond
 // resolution when the runtime is idle) and sleeps precisely.
@@ -612,36 +767,41 @@ func traceParent(id string) string {
 }
 
 // receive is the one goroutine that reads the stream.
-func (e *engine) receive() {
-	defer close(e.recvDone)
+func (e *engine) receive(g *generation) {
+	defer close(g.recvDone)
 	for {
-		m, err := e.stream.Recv()
+		m, err := g.stream.Recv()
 		if err != nil {
-			e.recvErr = err
+			g.recvErr = err
 			return
 		}
-		now := e.now()
-		switch c := m.Content.(type) {
-		case *rpc.StreamingMessage_InvocationResponse:
-			e.settle(c.InvocationResponse, now)
-		case *rpc.StreamingMessage_WorkerStatusResponse:
-			e.pingMu.Lock()
-			sent, ok := e.pings[m.RequestId]
-			delete(e.pings, m.RequestId)
-			e.pingMu.Unlock()
-			if ok {
-				e.rec.statusRTT(now - sent)
-			} else {
-				e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
-			}
-		case *rpc.StreamingMessage_RpcLog:
-			e.rec.count(func(c *report.Counts) { c.Logs++ })
-			e.w.WriteLog(c.RpcLog)
-		case nil:
-			e.rec.count(func(c *report.Counts) { c.EmptyMessages++ })
-		default:
+		e.dispatch(g.w, m, e.now())
+	}
+}
+
+// dispatch handles one message from worker w, received at now (ns since t0). It never blocks on
+// the stream and never fails: whatever the worker sends is settled, logged or counted.
+func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
+	switch c := m.Content.(type) {
+	case *rpc.StreamingMessage_InvocationResponse:
+		e.settle(c.InvocationResponse, now)
+	case *rpc.StreamingMessage_WorkerStatusResponse:
+		e.pingMu.Lock()
+		sent, ok := e.pings[m.RequestId]
+		delete(e.pings, m.RequestId)
+		e.pingMu.Unlock()
+		if ok {
+			e.rec.statusRTT(now - sent)
+		} else {
 			e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
 		}
+	case *rpc.StreamingMessage_RpcLog:
+		e.rec.count(func(c *report.Counts) { c.Logs++ })
+		w.WriteLog(c.RpcLog)
+	case nil:
+		e.rec.count(func(c *report.Counts) { c.EmptyMessages++ })
+	default:
+		e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
 	}
 }
 
@@ -738,6 +898,9 @@ func (e *engine) closeInterval(index int, start, end time.Duration) error {
 		if start < e.cfg.Warmup {
 			rec.Phase, rec.Warmup = "warmup", true
 		}
+	}
+	if e.cfg.Sample != nil {
+		rec.Resources = e.cfg.Sample(e.gen.w)
 	}
 	e.totalsMu.Lock()
 	e.totals.Add(set.counts)

@@ -32,7 +32,7 @@ var rowPercentileNames = []string{"p50", "p90", "p99", "p999", "max"}
 const maxPoints = 1024
 
 // numMetrics is len(Metrics), as a constant for arrays.
-const numMetrics = 5
+const numMetrics = 6
 
 func init() {
 	if len(Metrics) != numMetrics || len(rowPercentiles) != 5 {
@@ -454,12 +454,18 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.FinalRSSBytes = int64(a.harness.finalRSS)
 	}
 	h.LagBudgetUS = meta.Harness.LagBudget.Microseconds()
+	// Validity is judged on the lag fbench itself caused (harness_lag) when it was recorded: waits
+	// the worker imposed (flow control, a full in-flight cap, restarts) are in lag and rtt, not here.
 	h.LagP99US = s.Latency[MetricLag].P99
+	judged, what := h.LagP99US, "lag"
+	if hl, ok := s.Latency[MetricHarnessLag]; ok && hl.Count > 0 {
+		judged, what = hl.P99, "harness_lag"
+	}
 	h.Valid = true
-	if h.LagBudgetUS > 0 && h.LagP99US > h.LagBudgetUS {
+	if h.LagBudgetUS > 0 && judged > h.LagBudgetUS {
 		h.Valid = false
-		h.InvalidReason = fmt.Sprintf("harness lag p99 %s exceeds the lag budget %s: fbench, not the worker, fell behind its schedule, so latencies are not trustworthy",
-			fmtMicros(h.LagP99US), fmtMicros(h.LagBudgetUS))
+		h.InvalidReason = fmt.Sprintf("%s p99 %s exceeds the lag budget %s: fbench, not the worker, fell behind its schedule, so latencies are not trustworthy",
+			what, fmtMicros(judged), fmtMicros(h.LagBudgetUS))
 	}
 	s.Warnings = a.warnings(s)
 	return s

@@ -32,10 +32,14 @@ const (
 	MetricLag          = "lag"           // actual send − intended send time (what the harness delayed)
 	MetricCancelSettle = "cancel_settle" // settling response − InvocationCancel sent
 	MetricStatusRTT    = "status_rtt"    // WorkerStatusResponse − WorkerStatusRequest
+	// MetricHarnessLag is the part of lag fbench itself caused: actual send − the later of the
+	// intended time and the end of the last wait the worker imposed (a Send blocked by flow control,
+	// a full --max-inflight queue, a worker restart). The harness's validity is judged on it.
+	MetricHarnessLag = "harness_lag"
 )
 
 // Metrics lists the main metrics in report order.
-var Metrics = []string{MetricRTT, MetricService, MetricLag, MetricCancelSettle, MetricStatusRTT}
+var Metrics = []string{MetricRTT, MetricService, MetricLag, MetricCancelSettle, MetricStatusRTT, MetricHarnessLag}
 
 // FunctionTag is the hlog tag of a metric restricted to one function, e.g. "rtt.fn.echo".
 func FunctionTag(metric, function string) string { return metric + ".fn." + sanitizeTag(function) }

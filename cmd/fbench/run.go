@@ -67,6 +67,8 @@ type runFlags struct {
 	lagBudget      time.Duration
 	out            string
 	quiet          bool
+	restart        bool
+	maxRestarts    int
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -97,23 +99,30 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.lagBudget, "lag-budget", 5*time.Millisecond, "lag p99 above this makes the run invalid (exit 3): the harness fell behind")
 	fs.StringVar(&f.out, "out", "", "run directory (default fbench-results/<UTC timestamp>)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line and no summary on stdout")
+	fs.BoolVar(&f.restart, "restart-worker", false, "relaunch a worker that exits or breaks its stream mid-run (new worker id, handshake, functions reloaded) and go on")
+	fs.IntVar(&f.maxRestarts, "max-restarts", 10, "with --restart-worker: stop relaunching after this many restarts (0: no limit)")
 	f.workerFlags.register(fs)
 }
 
 // plan is a validated run: everything decided before anything starts.
 type plan struct {
-	cfg      loadgen.Config
-	hostOpt  host.Options
-	out      string
-	mode     string
-	config   map[string]any
-	lag      time.Duration
-	quiet    bool
-	schedule *loadgen.Schedule
+	cfg         loadgen.Config
+	hostOpt     host.Options
+	out         string
+	mode        string
+	config      map[string]any
+	lag         time.Duration
+	quiet       bool
+	schedule    *loadgen.Schedule
+	restart     bool
+	maxRestarts int
 }
 
 func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
-	p := &plan{quiet: f.quiet, lag: f.lagBudget}
+	p := &plan{quiet: f.quiet, lag: f.lagBudget, restart: f.restart, maxRestarts: f.maxRestarts}
+	if f.maxRestarts < 0 {
+		return nil, fmt.Errorf("invalid --max-restarts %d: must not be negative", f.maxRestarts)
+	}
 	if f.seed == 0 {
 		f.seed = rand.Uint64()>>1 | 1
 	}
@@ -253,6 +262,7 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		"status_interval": f.statusInterval.String(), "drain": f.drain.String(), "lag_budget": f.lagBudget.String(),
 		"worker": p.hostOpt.Launch.Worker, "worker_args": p.hostOpt.Launch.Args, "app": f.app, "env": f.env,
 		"indexing": string(p.hostOpt.Indexing), "host_version": f.hostVersion,
+		"restart_worker": f.restart, "max_restarts": f.maxRestarts,
 	}
 	return p, nil
 }
@@ -431,23 +441,48 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	if !p.quiet {
 		fmt.Fprintf(stderr, "fbench: %s; worker pid %d, %d functions; writing %s\n", describePlan(p), w.Pid, len(w.Functions), p.out)
 	}
+	if p.restart {
+		p.cfg.MaxRestarts = p.maxRestarts
+		p.cfg.Relaunch = func(ctx context.Context, old *host.Worker) (*host.Worker, error) {
+			old.Shutdown(time.Second) // reap the dead worker
+			if !p.quiet {
+				fmt.Fprintf(stderr, "\nfbench: worker pid %d ended (%s); relaunching it\n", old.Pid, old.ExitState())
+			}
+			return host.Start(ctx, srv, p.hostOpt)
+		}
+	}
+	p.cfg.Sample = newSampler().sample
 	res, runErr := loadgen.Run(ctx, w, p.cfg)
 	prog.done()
+	if res != nil && res.Worker != nil {
+		w = res.Worker
+	}
+	// The worker crashed when its stream ended during the run (restarted or not), unless the run
+	// was interrupted and it exited cleanly.
 	crashed := false
-	if res != nil && res.WorkerEnded {
-		// The worker's stream ended during the run: give the process a moment to be reaped.
-		select {
-		case <-w.Exited():
-		case <-time.After(2 * time.Second):
+	crashDetail := ""
+	if res != nil {
+		for _, ev := range res.Events {
+			if ev.Kind == "stream_ended" {
+				crashed = true
+				if crashDetail == "" {
+					crashDetail = ev.Detail
+				}
+			}
 		}
-		if code, exited := w.ExitCode(); !exited || code != 0 || !res.Interrupted {
-			crashed = true
+		if res.WorkerEnded && res.Interrupted {
+			if code, exited := w.ExitCode(); exited && code == 0 {
+				crashed = false
+			}
 		}
 	}
 	exitCode := w.Shutdown(host.TerminateGrace)
 	meta.Worker = workerInfo(w)
 	meta.Worker.ExitCode = &exitCode
 	meta.Worker.Crashed = crashed
+	if res != nil {
+		meta.Worker.Restarts = res.Restarts
+	}
 	if crashed {
 		meta.Worker.StderrTail = w.Log.Tail()
 	}
@@ -475,8 +510,11 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case crashed:
-		return withCode(exitCrashed, fmt.Errorf("the worker's stream ended during the run (%s; %s, exit code %d); %s",
-			res.EndReason, w.ExitState(), exitCode, strings.Join(lastN(w.Log.Tail(), 3), " | ")))
+		msg := "the worker crashed: " + crashDetail
+		if res.Restarts > 0 {
+			msg += fmt.Sprintf(" (relaunched %d times; the run went on)", res.Restarts)
+		}
+		return withCode(exitCrashed, errors.New(msg))
 	case res != nil && res.Interrupted:
 		return withCode(130, errors.New("interrupted; everything measured was written to "+p.out))
 	case !summary.Harness.Valid:

@@ -534,3 +534,7 @@ func (s *endingStream) Recv() (*rpc.StreamingMessage, error) {
 	}
 	return m, err
 }
+
+// EndStream ends the server side of the worker's stream: a Send blocked by flow control (a worker
+// that stopped reading) returns, and the worker sees its call end.
+func (w *Worker) EndStream() { w.endStream() }

@@ -49,7 +49,8 @@ func (b *flexBool) UnmarshalJSON(data []byte) error {
 	case "false", "", "null":
 		*b = false
 	default:
-		return fmt.Errorf("want true or false, got %s", data)
+		// %q keeps the message on one line whatever the JSON value holds.
+		return fmt.Errorf("workerIndexing: want true or false, got %.40q", data)
 	}
 	return nil
 }

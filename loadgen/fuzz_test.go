@@ -1,0 +1,127 @@
+package loadgen
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/protos/rpc"
+	"github.com/fbench/fbench/report"
+)
+
+// Invocation and ping ids the dispatch fuzz target keeps armed: in flight, already settled, timed out.
+const (
+	fuzzInFlight = "inv-1"
+	fuzzSettled  = "dup-1"
+	fuzzTimedOut = "late-1"
+	fuzzPing     = "ping-1"
+)
+
+// fuzzEngine is an engine with no stream: enough state for dispatch.
+func fuzzEngine() *engine {
+	e := &engine{
+		cfg:      Config{Timeout: time.Second, Interval: time.Second},
+		tracker:  newTracker(),
+		pings:    map[string]int64{},
+		slotFree: make(chan struct{}, 1),
+		rec:      newRecorder(1),
+		t0:       time.Now(),
+	}
+	// A settled id and a timed-out id, remembered by the tracker.
+	e.tracker.start(fuzzSettled, flight{intended: 1, sent: 2}, false)
+	e.tracker.settle(fuzzSettled)
+	e.tracker.start(fuzzTimedOut, flight{intended: 1, sent: 2}, true)
+	e.tracker.expire(3, func(string, flight) {})
+	return e
+}
+
+// arm puts the known in-flight invocation and ping back in place.
+func (e *engine) arm() {
+	if _, kind := e.tracker.settle(fuzzInFlight); kind == settleMatched {
+		e.inflight.Add(-1)
+	}
+	e.tracker.start(fuzzInFlight, flight{intended: 1000, sent: 2000, cancelSent: 0}, true)
+	e.inflight.Add(1)
+	e.pingMu.Lock()
+	e.pings[fuzzPing] = 500
+	e.pingMu.Unlock()
+}
+
+func (e *engine) snapshot() report.Counts {
+	var c report.Counts
+	e.rec.count(func(cur *report.Counts) { c = *cur })
+	return c
+}
+
+// outcomes sums the counts of which exactly one must grow per message from the worker.
+func outcomes(c report.Counts) int64 {
+	return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel + c.Duplicate + c.LateResponses +
+		c.Unmatched + c.StatusAnswered + c.UnknownMessages + c.Logs + c.EmptyMessages
+}
+
+// dispatchSeeds are messages a worker may send during a run, good and bad.
+func dispatchSeeds() []*rpc.StreamingMessage {
+	resp := func(id string, st rpc.StatusResult_Status) *rpc.StreamingMessage {
+		return &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationResponse{InvocationResponse: &rpc.InvocationResponse{
+			InvocationId: id, Result: &rpc.StatusResult{Status: st}}}}
+	}
+	return []*rpc.StreamingMessage{
+		resp(fuzzInFlight, rpc.StatusResult_Success),
+		resp(fuzzInFlight, rpc.StatusResult_Failure),
+		resp(fuzzInFlight, rpc.StatusResult_Cancelled),
+		resp(fuzzSettled, rpc.StatusResult_Success),
+		resp(fuzzTimedOut, rpc.StatusResult_Success),
+		resp("never-sent", rpc.StatusResult_Success),
+		resp("", rpc.StatusResult_Success),
+		{Content: &rpc.StreamingMessage_InvocationResponse{InvocationResponse: &rpc.InvocationResponse{InvocationId: fuzzInFlight}}},
+		{Content: &rpc.StreamingMessage_InvocationResponse{}},
+		{RequestId: fuzzPing, Content: &rpc.StreamingMessage_WorkerStatusResponse{WorkerStatusResponse: &rpc.WorkerStatusResponse{}}},
+		{RequestId: "other", Content: &rpc.StreamingMessage_WorkerStatusResponse{WorkerStatusResponse: &rpc.WorkerStatusResponse{}}},
+		{Content: &rpc.StreamingMessage_RpcLog{RpcLog: &rpc.RpcLog{Message: "a\nb", InvocationId: fuzzInFlight, Level: rpc.RpcLog_Critical,
+			Exception: &rpc.RpcException{Message: "x\ny"}}}},
+		{Content: &rpc.StreamingMessage_RpcLog{}},
+		{},
+		{RequestId: "r"},
+		{Content: &rpc.StreamingMessage_WorkerInitRequest{WorkerInitRequest: &rpc.WorkerInitRequest{}}},
+		{Content: &rpc.StreamingMessage_FunctionLoadResponse{FunctionLoadResponse: &rpc.FunctionLoadResponse{FunctionId: "f"}}},
+	}
+}
+
+// FuzzDispatch feeds arbitrary bytes, unmarshalled as a StreamingMessage, to the engine's
+// receive-side dispatch: it must never panic, count each message exactly once, and keep the
+// in-flight count consistent with the tracker.
+func FuzzDispatch(f *testing.F) {
+	for _, m := range dispatchSeeds() {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	e := fuzzEngine()
+	w := &host.Worker{Log: host.NewWorkerLog(nil)}
+	f.Cleanup(w.Log.Close)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m rpc.StreamingMessage
+		if err := proto.Unmarshal(data, &m); err != nil {
+			return
+		}
+		e.arm()
+		before := e.snapshot()
+		e.dispatch(w, &m, 5000)
+		after := e.snapshot()
+		if d := outcomes(after) - outcomes(before); d != 1 {
+			t.Fatalf("message counted %d times: %v\nbefore %+v\nafter  %+v", d, &m, before, after)
+		}
+		if n := e.inflight.Load(); n < 0 || n != int64(e.tracker.len()) {
+			t.Fatalf("in flight %d, tracker holds %d", n, e.tracker.len())
+		}
+		if set := e.rec.rotate(); set != nil {
+			// Histograms stay within range: no panic recording, quantiles answer.
+			_ = set.rtt.ValueAtQuantile(99)
+			e.rec.release(set)
+		}
+	})
+}

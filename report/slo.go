@@ -1,0 +1,783 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Service-level objectives (SLOs): "METRIC OP VALUE", checked against a run's summary and,
+// optionally, against every window of a given length of its time line.
+//
+// METRIC is one of:
+//
+//   - a latency, CLOCK.STAT, optionally restricted to one function with {fn=NAME}:
+//     CLOCK is rtt, service, lag, cancel_settle or status_rtt (see Metrics) and STAT is min, mean,
+//     p50, p90, p99, p999 or max; e.g. rtt.p99, service.p50, lag.max, rtt.p99{fn=echo}.
+//     VALUE is a duration with a unit: µs (or us), ms or s, e.g. 50ms, 1.5s, 800us; 0 needs none.
+//   - a ratio of invocation counts (see Counts), each a fraction between 0 and 1. VALUE is a
+//     fraction (0.001) or a percentage (0.1%):
+//     error_rate      = (failed + timed_out + lost + dropped) ÷ due
+//     failure_rate    = failed ÷ due
+//     timeout_rate    = timed_out ÷ due
+//     lost_rate       = lost ÷ due
+//     drop_rate       = dropped ÷ due
+//     success_rate    = succeeded ÷ due
+//     cancelled_ratio = cancelled ÷ cancel_sent (the share of cancels the worker honoured)
+//     completed_after_cancel_ratio = completed_after_cancel ÷ cancel_sent
+//     status_answered_ratio        = status_answered ÷ status_sent
+//   - a rate in invocations per second: achieved_rps (see Summary.AchievedRPS) or offered_rps.
+//     VALUE is a number (4900), or a percentage of the offered rate (achieved_rps>=98%).
+//   - a count of invocations or messages, VALUE a whole number: due, sent, succeeded, failed,
+//     cancel_sent, cancelled, completed_after_cancel, timed_out, dropped, lost, unmatched, duplicate,
+//     late_responses, unknown_messages; e.g. lost==0, unmatched==0.
+//
+// OP is <, <=, >, >=, == or !=. Blanks between the parts are allowed.
+//
+// A metric without data (a latency nothing was recorded for, a ratio whose denominator is 0)
+// fails its objective: an SLO cannot be met by measuring nothing.
+//
+// Over windows (NewSLOEvaluator with a window length), every stretch of that many consecutive
+// measured intervals is a window: histograms are merged and counts summed over the window, and
+// ratios divide the window's counts (invocations due in the window against outcomes settled in it).
+// The objective passes when every window passes; the result reports the worst window. Windows
+// without data for the metric are skipped; if no window has data the objective fails.
+
+// SLOKind is what an SLO's metric measures, and so the unit of its values.
+type SLOKind int
+
+// SLO kinds.
+const (
+	SLOLatency SLOKind = iota // microseconds
+	SLORatio                  // a fraction between 0 and 1
+	SLORate                   // invocations per second (or a fraction of the offered rate, with Relative)
+	SLOCount                  // a whole number
+)
+
+// Unit is the unit of the kind's values in SLOResult: "us", "ratio", "rps" or "count".
+func (k SLOKind) Unit() string {
+	return [...]string{"us", "ratio", "rps", "count"}[k]
+}
+
+// SLO is one parsed objective.
+type SLO struct {
+	Expr     string  // as written, trimmed
+	Metric   string  // canonical metric name: "rtt.p99", "rtt.p99{fn=echo}", "error_rate"...
+	Kind     SLOKind //
+	Clock    string  // latency: the metric of Metrics (rtt, service, ...)
+	Stat     string  // latency: min, mean, p50, p90, p99, p999 or max
+	Function string  // latency: restricted to this function ("" = all)
+	Op       string  // <, <=, >, >=, == or !=
+	Value    float64 // the threshold: µs, a fraction, rps (or a fraction of offered_rps) or a count
+	Relative bool    // rates: Value is a fraction of offered_rps (written as a percentage)
+}
+
+// String is the SLO in canonical form, e.g. "rtt.p99<50ms".
+func (o SLO) String() string { return o.Metric + o.Op + o.formatThreshold() }
+
+// Tag is the histogram tag (hlog tag) a latency SLO reads, e.g. "rtt" or "rtt.fn.echo"; "" for
+// other kinds.
+func (o SLO) Tag() string {
+	if o.Kind != SLOLatency {
+		return ""
+	}
+	if o.Function != "" {
+		return FunctionTag(o.Clock, o.Function)
+	}
+	return o.Clock
+}
+
+// SLOStats are the statistics a latency SLO can name, in order.
+var SLOStats = []string{"min", "mean", "p50", "p90", "p99", "p999", "max"}
+
+// sloRatios are the ratio metrics: numerator and denominator over Counts.
+var sloRatios = map[string]func(c Counts) (num, den int64){
+	"error_rate":   func(c Counts) (int64, int64) { return c.Failed + c.TimedOut + c.Lost + c.Dropped, c.Due },
+	"failure_rate": func(c Counts) (int64, int64) { return c.Failed, c.Due },
+	"timeout_rate": func(c Counts) (int64, int64) { return c.TimedOut, c.Due },
+	"lost_rate":    func(c Counts) (int64, int64) { return c.Lost, c.Due },
+	"drop_rate":    func(c Counts) (int64, int64) { return c.Dropped, c.Due },
+	"success_rate": func(c Counts) (int64, int64) { return c.Succeeded, c.Due },
+	"cancelled_ratio": func(c Counts) (int64, int64) {
+		return c.Cancelled, c.CancelSent
+	},
+	"completed_after_cancel_ratio": func(c Counts) (int64, int64) {
+		return c.CompletedAfterCancel, c.CancelSent
+	},
+	"status_answered_ratio": func(c Counts) (int64, int64) { return c.StatusAnswered, c.StatusSent },
+}
+
+// sloCounts are the count metrics.
+var sloCounts = map[string]func(c Counts) int64{
+	"due":                    func(c Counts) int64 { return c.Due },
+	"sent":                   func(c Counts) int64 { return c.Sent },
+	"succeeded":              func(c Counts) int64 { return c.Succeeded },
+	"failed":                 func(c Counts) int64 { return c.Failed },
+	"cancel_sent":            func(c Counts) int64 { return c.CancelSent },
+	"cancelled":              func(c Counts) int64 { return c.Cancelled },
+	"completed_after_cancel": func(c Counts) int64 { return c.CompletedAfterCancel },
+	"timed_out":              func(c Counts) int64 { return c.TimedOut },
+	"dropped":                func(c Counts) int64 { return c.Dropped },
+	"lost":                   func(c Counts) int64 { return c.Lost },
+	"unmatched":              func(c Counts) int64 { return c.Unmatched },
+	"duplicate":              func(c Counts) int64 { return c.Duplicate },
+	"late_responses":         func(c Counts) int64 { return c.LateResponses },
+	"unknown_messages":       func(c Counts) int64 { return c.UnknownMessages },
+}
+
+var sloRates = []string{"achieved_rps", "offered_rps"}
+
+var sloOps = []string{"<=", ">=", "==", "!=", "<", ">"} // two-character operators first
+
+// SLOSyntaxError is a malformed SLO expression: Pos is the 1-based character position the
+// problem was found at.
+type SLOSyntaxError struct {
+	Expr string
+	Pos  int
+	Msg  string
+}
+
+func (e *SLOSyntaxError) Error() string {
+	return fmt.Sprintf("invalid SLO %q at position %d: %s", e.Expr, e.Pos, e.Msg)
+}
+
+// ParseSLOs parses several expressions; the first error is returned.
+func ParseSLOs(exprs []string) ([]SLO, error) {
+	out := make([]SLO, 0, len(exprs))
+	for _, e := range exprs {
+		o, err := ParseSLO(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// ParseSLO parses one objective, e.g. "rtt.p99<50ms", "error_rate<0.1%", "rtt.p99{fn=echo}<20ms".
+// Errors are *SLOSyntaxError.
+func ParseSLO(s string) (SLO, error) {
+	expr := strings.TrimSpace(s)
+	r := []rune(expr)
+	fail := func(pos int, format string, args ...any) (SLO, error) {
+		return SLO{}, &SLOSyntaxError{Expr: expr, Pos: pos + 1, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(r) == 0 {
+		return fail(0, "empty expression; want METRIC OP VALUE, e.g. rtt.p99<50ms")
+	}
+	i := 0
+	skip := func() {
+		for i < len(r) && unicode.IsSpace(r[i]) {
+			i++
+		}
+	}
+	isName := func(c rune) bool { return c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	for i < len(r) && isName(unicode.ToLower(r[i])) {
+		i++
+	}
+	name := strings.ToLower(string(r[:i]))
+	if name == "" {
+		return fail(0, "want a metric name (e.g. rtt.p99, error_rate, achieved_rps), found %q", string(r[0]))
+	}
+	o := SLO{Expr: expr}
+	if clock, stat, ok := strings.Cut(name, "."); ok {
+		if !slices.Contains(Metrics, clock) {
+			return fail(0, "unknown latency clock %q (want %s)", clock, strings.Join(Metrics, ", "))
+		}
+		if !slices.Contains(SLOStats, stat) {
+			return fail(len(clock)+1, "unknown statistic %q (want %s)", stat, strings.Join(SLOStats, ", "))
+		}
+		o.Kind, o.Clock, o.Stat = SLOLatency, clock, stat
+	} else if _, ok := sloRatios[name]; ok {
+		o.Kind = SLORatio
+	} else if slices.Contains(sloRates, name) {
+		o.Kind = SLORate
+	} else if _, ok := sloCounts[name]; ok {
+		o.Kind = SLOCount
+	} else if slices.Contains(Metrics, name) {
+		return fail(len(r[:i]), "%s needs a statistic, e.g. %s.p99", name, name)
+	} else {
+		return fail(0, "unknown metric %q (want CLOCK.STAT such as rtt.p99, a ratio such as error_rate, a rate such as achieved_rps, or a count such as lost)", name)
+	}
+	o.Metric = name
+	skip()
+	if i < len(r) && r[i] == '{' {
+		if o.Kind != SLOLatency {
+			return fail(i, "only latency metrics take a {fn=NAME} selector")
+		}
+		end := slices.Index(r[i:], '}')
+		if end < 0 {
+			return fail(i, "unclosed {")
+		}
+		sel := string(r[i+1 : i+end])
+		k, v, ok := strings.Cut(sel, "=")
+		if !ok || strings.TrimSpace(k) != "fn" || strings.TrimSpace(v) == "" {
+			return fail(i+1, "want {fn=NAME}, found {%s}", sel)
+		}
+		o.Function = strings.TrimSpace(v)
+		o.Metric += "{fn=" + o.Function + "}"
+		i += end + 1
+		skip()
+	}
+	if i == len(r) {
+		return fail(i, "missing operator after %s (want <, <=, >, >=, == or !=)", string(r[:i]))
+	}
+	rest := string(r[i:])
+	for _, op := range sloOps {
+		if strings.HasPrefix(rest, op) {
+			o.Op = op
+			break
+		}
+	}
+	if o.Op == "" {
+		if r[i] == '=' {
+			return fail(i, "unknown operator \"=\" (want == for equality)")
+		}
+		return fail(i, "want an operator (<, <=, >, >=, == or !=), found %q", string(r[i:]))
+	}
+	i += len(o.Op)
+	if i < len(r) && strings.ContainsRune("<>=!", r[i]) {
+		return fail(i-len(o.Op), "unknown operator %q", o.Op+string(r[i]))
+	}
+	skip()
+	if i == len(r) {
+		return fail(i, "missing value after %s", o.Op)
+	}
+	valPos := i
+	val := strings.TrimSpace(string(r[i:]))
+	// The number: digits, one point, an optional exponent.
+	j := 0
+	vr := []rune(val)
+	for j < len(vr) && (vr[j] >= '0' && vr[j] <= '9' || vr[j] == '.' || vr[j] == '-' && j == 0 || vr[j] == '+' && j == 0) {
+		j++
+	}
+	num, err := strconv.ParseFloat(string(vr[:j]), 64)
+	if err != nil || math.IsNaN(num) || math.IsInf(num, 0) {
+		return fail(valPos, "want a number, found %q", val)
+	}
+	if num < 0 {
+		return fail(valPos, "the value must not be negative")
+	}
+	unit := strings.TrimSpace(string(vr[j:]))
+	unitPos := valPos + j
+	for unitPos < len(r) && unicode.IsSpace(r[unitPos]) {
+		unitPos++
+	}
+	switch o.Kind {
+	case SLOLatency:
+		var scale float64
+		switch unit {
+		case "µs", "μs", "us":
+			scale = 1
+		case "ms":
+			scale = 1e3
+		case "s":
+			scale = 1e6
+		case "":
+			if num != 0 {
+				return fail(unitPos, "latency %s needs a unit (µs, us, ms or s)", string(vr[:j]))
+			}
+		default:
+			return fail(unitPos, "unknown unit %q for a latency (want µs, us, ms or s)", unit)
+		}
+		o.Value = num * scale
+	case SLORatio:
+		switch unit {
+		case "%":
+			num /= 100
+		case "":
+		default:
+			return fail(unitPos, "unknown unit %q for a ratio (want a fraction such as 0.001 or a percentage such as 0.1%%)", unit)
+		}
+		if num > 1 {
+			return fail(valPos, "a ratio is at most 1 (100%%), found %s", val)
+		}
+		o.Value = num
+	case SLORate:
+		switch unit {
+		case "%":
+			if o.Metric != "achieved_rps" {
+				return fail(unitPos, "only achieved_rps takes a percentage (of offered_rps)")
+			}
+			o.Value, o.Relative = num/100, true
+		case "", "rps", "/s":
+			o.Value = num
+		default:
+			return fail(unitPos, "unknown unit %q for a rate (want a number of invocations per second, or a percentage of offered_rps)", unit)
+		}
+	case SLOCount:
+		if unit != "" {
+			return fail(unitPos, "a count takes no unit, found %q", unit)
+		}
+		if num != math.Trunc(num) {
+			return fail(valPos, "a count is a whole number, found %s", val)
+		}
+		o.Value = num
+	}
+	return o, nil
+}
+
+// compare applies the operator to v and the threshold.
+func (o SLO) compare(v float64) bool {
+	t := o.Value
+	switch o.Op {
+	case "<":
+		return v < t
+	case "<=":
+		return v <= t
+	case ">":
+		return v > t
+	case ">=":
+		return v >= t
+	case "==":
+		return v == t
+	case "!=":
+		return v != t
+	}
+	return false
+}
+
+// badness orders values from best to worst for the operator: the worst window has the largest.
+func (o SLO) badness(v float64) float64 {
+	switch o.Op {
+	case "<", "<=":
+		return v
+	case ">", ">=":
+		return -v
+	case "==":
+		return math.Abs(v - o.Value)
+	default: // !=
+		return -math.Abs(v - o.Value)
+	}
+}
+
+func (o SLO) formatThreshold() string {
+	switch o.Kind {
+	case SLOLatency:
+		return fmtMicrosF(o.Value)
+	case SLORatio:
+		return trimFloat4(100*o.Value) + "%"
+	case SLORate:
+		if o.Relative {
+			return trimFloat4(100*o.Value) + "%"
+		}
+		return trimFloat(o.Value)
+	}
+	return strconv.FormatFloat(o.Value, 'f', -1, 64)
+}
+
+// fmtMicrosF formats a possibly fractional number of µs like fmtMicros.
+func fmtMicrosF(us float64) string {
+	switch {
+	case us < 1000:
+		return trimFloat(us) + "µs"
+	case us < 1e6:
+		return strconv.FormatFloat(us/1000, 'f', -1, 64) + "ms"
+	default:
+		return trimFloat(us/1e6) + "s"
+	}
+}
+
+func trimFloat4(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "0"
+	}
+	return strconv.FormatFloat(math.Round(v*1e4)/1e4, 'f', -1, 64)
+}
+
+// sloData is what an objective is measured on: a whole summary or one window.
+type sloData struct {
+	counts      Counts
+	achievedRPS float64
+	offeredRPS  float64
+	latency     func(tag string) (Stats, bool) // the stats of a histogram tag
+}
+
+func summaryData(s *Summary) sloData {
+	return sloData{
+		counts: s.Counts, achievedRPS: s.AchievedRPS, offeredRPS: s.OfferedRPS,
+		latency: func(tag string) (Stats, bool) {
+			metric, kind, name := splitTag(tag)
+			var st Stats
+			switch kind {
+			case "":
+				st = s.Latency[metric]
+			case "fn":
+				// Summary.Functions is keyed by the worker's own name; the tag by the sanitized one.
+				if m, ok := s.Functions[name]; ok {
+					st = m[metric]
+				} else {
+					for fn, m := range s.Functions {
+						if sanitizeTag(fn) == name {
+							st = m[metric]
+							break
+						}
+					}
+				}
+			}
+			return st, st.Count > 0
+		},
+	}
+}
+
+// measure returns the objective's metric in d, a description for people, and false when d has
+// no data for it.
+func (o SLO) measure(d sloData) (float64, string, bool) {
+	switch o.Kind {
+	case SLOLatency:
+		st, ok := d.latency(o.Tag())
+		if !ok {
+			what := o.Clock
+			if o.Function != "" {
+				what += " of function " + o.Function
+			}
+			return 0, "no data (no " + what + " recorded)", false
+		}
+		var v float64
+		switch o.Stat {
+		case "min":
+			v = float64(st.Min)
+		case "mean":
+			v = st.Mean
+		case "p50":
+			v = float64(st.P50)
+		case "p90":
+			v = float64(st.P90)
+		case "p99":
+			v = float64(st.P99)
+		case "p999":
+			v = float64(st.P999)
+		case "max":
+			v = float64(st.Max)
+		}
+		return v, fmtMicrosF(v), true
+	case SLORatio:
+		num, den := sloRatios[o.Metric](d.counts)
+		if den == 0 {
+			return 0, "no data (denominator 0)", false
+		}
+		v := float64(num) / float64(den)
+		return v, fmt.Sprintf("%s%% (%d of %d)", trimFloat4(100*v), num, den), true
+	case SLORate:
+		v := d.achievedRPS
+		if o.Metric == "offered_rps" {
+			v = d.offeredRPS
+		}
+		if o.Relative {
+			if d.offeredRPS <= 0 {
+				return 0, "no data (no offered rate)", false
+			}
+			r := v / d.offeredRPS
+			return r, fmt.Sprintf("%s%% of offered (%s of %s rps)", trimFloat4(100*r), trimFloat(v), trimFloat(d.offeredRPS)), true
+		}
+		return v, trimFloat(v) + " rps", true
+	default:
+		v := float64(sloCounts[o.Metric](d.counts))
+		return v, strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+}
+
+func (o SLO) result() SLOResult {
+	return SLOResult{Expression: o.Expr, Metric: o.Metric, Op: o.Op, Threshold: o.Value, Unit: o.unit()}
+}
+
+func (o SLO) unit() string {
+	if o.Relative {
+		return "ratio_of_offered"
+	}
+	return o.Kind.Unit()
+}
+
+// Check evaluates the objective on the summary's totals (the measured phase).
+func (o SLO) Check(s *Summary) SLOResult {
+	r := o.result()
+	v, desc, ok := o.measure(summaryData(s))
+	r.Observed = desc
+	if ok {
+		r.Value = &v
+		r.Pass = o.compare(v)
+	}
+	return r
+}
+
+// EvaluateSLOs checks every objective on the summary's totals. It does not change s.
+func EvaluateSLOs(s *Summary, slos []SLO) []SLOResult {
+	out := make([]SLOResult, 0, len(slos))
+	for _, o := range slos {
+		out = append(out, o.Check(s))
+	}
+	return out
+}
+
+// SLOsPass reports whether every result passed (true for none).
+func SLOsPass(results []SLOResult) bool {
+	for _, r := range results {
+		if !r.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// IntervalObserver sees every interval fed to a run's aggregate, warm-up included (rec.Warmup),
+// in order, live (RunWriter.Observe) or replayed (RebuildOptions.Observers). hists are the
+// interval's non-empty histograms keyed by hlog tag; rec and hists are only valid during the call.
+type IntervalObserver interface {
+	ObserveInterval(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram)
+}
+
+// SLOEvaluator checks objectives on a run's summary and, with a window length, on every window of
+// its measured intervals. Its memory is bounded by the window: it keeps the intervals of one
+// window (their non-empty histogram buckets, for the tags the objectives read) and their running
+// sums. Feed it intervals as an IntervalObserver, then call Evaluate (a report.Evaluator) on the
+// summary. It is not safe for concurrent use; RunWriter and RebuildWith call it under their own
+// serialization.
+type SLOEvaluator struct {
+	slos   []SLO
+	window time.Duration
+	tags   []string
+
+	k      int // intervals per window; 0 until the first measured interval
+	ring   []windowSlot
+	head   int // index of the oldest slot
+	n      int // slots in use
+	sum    windowSum
+	lastTo time.Duration
+	worst  []worstWindow
+	count  int // windows evaluated
+}
+
+// NewSLOEvaluator returns an evaluator of slos; window > 0 also checks every window of that length
+// (rounded to a whole number of intervals, at least one).
+func NewSLOEvaluator(slos []SLO, window time.Duration) *SLOEvaluator {
+	e := &SLOEvaluator{slos: slos, window: max(window, 0), worst: make([]worstWindow, len(slos))}
+	for _, o := range slos {
+		if t := o.Tag(); t != "" && !slices.Contains(e.tags, t) {
+			e.tags = append(e.tags, t)
+		}
+	}
+	return e
+}
+
+// SLOs are the evaluator's objectives.
+func (e *SLOEvaluator) SLOs() []SLO { return e.slos }
+
+// Window is the window length asked for (0: none).
+func (e *SLOEvaluator) Window() time.Duration { return e.window }
+
+type windowSlot struct {
+	start, length time.Duration
+	counts        Counts
+	expected      float64
+	responses     int64
+	buckets       map[string]sparseCounts
+}
+
+// sparseCounts are the non-zero buckets of a histogram in fbench's geometry (NewHistogram).
+type sparseCounts struct {
+	idx []int32
+	n   []int64
+}
+
+type windowSum struct {
+	counts    Counts
+	expected  float64
+	responses int64
+	seconds   float64
+	buckets   map[string][]int64 // full bucket arrays of NewHistogram's geometry
+}
+
+type worstWindow struct {
+	set      bool
+	badness  float64
+	value    float64
+	desc     string
+	start    time.Duration
+	length   time.Duration
+	failed   int
+	withData int
+	partial  bool
+}
+
+// ObserveInterval adds one interval (IntervalObserver).
+func (e *SLOEvaluator) ObserveInterval(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram) {
+	if e.window <= 0 || rec.Warmup || rec.Length <= 0 {
+		return
+	}
+	if e.k == 0 {
+		e.k = max(1, int(math.Round(float64(e.window)/float64(rec.Length))))
+		e.ring = make([]windowSlot, e.k)
+		e.sum.buckets = map[string][]int64{}
+	}
+	// A gap in the time line (intervals missing) starts the windows afresh.
+	if e.n > 0 && rec.Start-e.lastTo > rec.Length/2 {
+		for e.n > 0 {
+			e.pop()
+		}
+	}
+	e.lastTo = rec.Start + rec.Length
+	if e.n == e.k {
+		e.pop()
+	}
+	slot := windowSlot{start: rec.Start, length: rec.Length, counts: rec.Counts,
+		expected: rec.OfferedRPS * rec.Length.Seconds(), responses: responses(rec.Counts), buckets: map[string]sparseCounts{}}
+	for _, tag := range e.tags {
+		h := hists[tag]
+		if h == nil || h.TotalCount() == 0 {
+			continue
+		}
+		slot.buckets[tag] = sparseOf(h)
+	}
+	e.ring[(e.head+e.n)%e.k] = slot
+	e.n++
+	e.sum.add(&slot, 1)
+	if e.n == e.k {
+		e.evaluateWindow(false)
+	}
+}
+
+func (e *SLOEvaluator) pop() {
+	slot := &e.ring[e.head]
+	e.sum.add(slot, -1)
+	*slot = windowSlot{}
+	e.head = (e.head + 1) % e.k
+	e.n--
+}
+
+func sparseOf(h *hdrhistogram.Histogram) sparseCounts {
+	if h.LowestTrackableValue() != HistLowest || h.SignificantFigures() != HistSigFigs {
+		// Another geometry (a foreign log): re-record into fbench's.
+		m := NewHistogram()
+		m.Merge(h)
+		h = m
+	}
+	var sc sparseCounts
+	for i, c := range h.Export().Counts {
+		if c != 0 {
+			sc.idx = append(sc.idx, int32(i))
+			sc.n = append(sc.n, c)
+		}
+	}
+	return sc
+}
+
+func (w *windowSum) add(s *windowSlot, sign int64) {
+	c := s.counts
+	neg := func(v int64) int64 { return sign * v }
+	w.counts.Add(Counts{
+		Due: neg(c.Due), Sent: neg(c.Sent), Succeeded: neg(c.Succeeded), Failed: neg(c.Failed),
+		CancelSent: neg(c.CancelSent), Cancelled: neg(c.Cancelled), CompletedAfterCancel: neg(c.CompletedAfterCancel),
+		TimedOut: neg(c.TimedOut), Dropped: neg(c.Dropped), Lost: neg(c.Lost), Unmatched: neg(c.Unmatched),
+		Duplicate: neg(c.Duplicate), LateResponses: neg(c.LateResponses), StatusSent: neg(c.StatusSent),
+		StatusAnswered: neg(c.StatusAnswered), Logs: neg(c.Logs), LogsDropped: neg(c.LogsDropped),
+		EmptyMessages: neg(c.EmptyMessages), UnknownMessages: neg(c.UnknownMessages),
+	})
+	w.expected += float64(sign) * s.expected
+	w.responses += sign * s.responses
+	w.seconds += float64(sign) * s.length.Seconds()
+	for tag, sc := range s.buckets {
+		arr := w.buckets[tag]
+		if arr == nil {
+			arr = make([]int64, len(NewHistogram().Export().Counts))
+			w.buckets[tag] = arr
+		}
+		for i, idx := range sc.idx {
+			arr[idx] += sign * sc.n[i]
+		}
+	}
+}
+
+// evaluateWindow measures every objective on the current window.
+func (e *SLOEvaluator) evaluateWindow(partial bool) {
+	e.count++
+	first := e.ring[e.head]
+	last := e.ring[(e.head+e.n-1)%e.k]
+	start, length := first.start, last.start+last.length-first.start
+	stats := map[string]Stats{}
+	d := sloData{counts: e.sum.counts}
+	if e.sum.seconds > 0 {
+		d.achievedRPS = round3(float64(e.sum.responses) / e.sum.seconds)
+		d.offeredRPS = round3(e.sum.expected / e.sum.seconds)
+	}
+	d.latency = func(tag string) (Stats, bool) {
+		if st, ok := stats[tag]; ok {
+			return st, st.Count > 0
+		}
+		var st Stats
+		if arr := e.sum.buckets[tag]; arr != nil {
+			ref := NewHistogram().Export()
+			ref.Counts = arr
+			st = statsOf(hdrhistogram.Import(ref))
+		}
+		stats[tag] = st
+		return st, st.Count > 0
+	}
+	for i, o := range e.slos {
+		v, desc, ok := o.measure(d)
+		if !ok {
+			continue
+		}
+		w := &e.worst[i]
+		w.withData++
+		if !o.compare(v) {
+			w.failed++
+		}
+		if b := o.badness(v); !w.set || b > w.badness {
+			*w = worstWindow{set: true, badness: b, value: v, desc: desc, start: start, length: length,
+				failed: w.failed, withData: w.withData, partial: partial}
+		}
+	}
+}
+
+// Evaluate sets s.SLOs (a report.Evaluator): for each objective, its result on the summary's
+// totals and, with a window, its result on the worst window right after it.
+func (e *SLOEvaluator) Evaluate(s *Summary) {
+	if e.window > 0 && e.count == 0 && e.n > 0 {
+		e.evaluateWindow(true) // the run was shorter than one window: its one, partial, window
+	}
+	out := make([]SLOResult, 0, len(e.slos)*2)
+	for i, o := range e.slos {
+		out = append(out, o.Check(s))
+		if e.window > 0 {
+			out = append(out, e.windowResult(i, o))
+		}
+	}
+	s.SLOs = out
+}
+
+func (e *SLOEvaluator) windowResult(i int, o SLO) SLOResult {
+	r := o.result()
+	r.WindowS = round3(e.window.Seconds())
+	r.Windows = e.count
+	w := e.worst[i]
+	if !w.set {
+		r.Observed = fmt.Sprintf("no data in any %s window", fmtSeconds(e.window))
+		return r
+	}
+	v, start := w.value, round3(w.start.Seconds())
+	r.Value, r.WindowStartS = &v, &start
+	r.FailedWindows = w.failed
+	r.Pass = w.failed == 0
+	shown := e.window
+	if w.partial || w.length != e.window {
+		shown = w.length
+	}
+	r.Observed = fmt.Sprintf("worst %s in the %s window at %s s", w.desc, fmtSeconds(shown), trimFloat(w.start.Seconds()))
+	if w.partial {
+		r.Observed += " (the run is shorter than one window)"
+	}
+	if w.failed > 0 {
+		r.Observed += fmt.Sprintf("; %d of %d windows failed", w.failed, w.withData)
+	} else {
+		r.Observed += fmt.Sprintf("; %d windows", w.withData)
+	}
+	return r
+}
+
+func fmtSeconds(d time.Duration) string { return trimFloat(d.Seconds()) + " s" }
