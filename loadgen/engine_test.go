@@ -33,7 +33,9 @@ func TestMain(m *testing.M) {
 }
 
 // startWorker launches the reference worker with the given settings and completes the handshake.
-func startWorker(t *testing.T, refArgs string) *host.Worker {
+func startWorker(t *testing.T, refArgs string) *host.Worker { return startWorkerB(t, refArgs) }
+
+func startWorkerB(t testing.TB, refArgs string) *host.Worker {
 	t.Helper()
 	srv, err := host.NewServer()
 	if err != nil {

@@ -104,10 +104,10 @@ type Result struct {
 	Elapsed     time.Duration
 	Notices     []string // things the user must know (cancels skipped, ...)
 	Events      []report.Event
-	WorkerEnded bool   // the stream broke or the worker exited during the run
-	EndReason   string // why the worker's stream ended, when it did
-	Interrupted bool   // the context was cancelled
-	Restarts    int    // workers relaunched
+	WorkerEnded bool         // the stream broke or the worker exited during the run
+	EndReason   string       // why the worker's stream ended, when it did
+	Interrupted bool         // the context was cancelled
+	Restarts    int          // workers relaunched
 	Worker      *host.Worker // the worker at the end (a relaunched one after restarts)
 	Totals      report.Counts
 }
@@ -150,6 +150,9 @@ type engine struct {
 	pings    map[string]int64 // request_id → sent (ns since t0)
 	stopSend chan struct{}
 	restarts int
+	// Worker log lines already reported as dropped, and whose log they were (one per generation).
+	logDropped     int64
+	logDroppedFrom *host.WorkerLog
 
 	totalsMu sync.Mutex
 	totals   report.Counts
@@ -227,9 +230,23 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	}
 	var relaunch chan relaunched // non-nil while a relaunch is under way
 	recvDone := g.recvDone
+	// A sender blocked in Send (a worker that stopped reading: flow control is full) never reports
+	// sendDone, so the run also ends at its planned end plus the drain, or a second after an
+	// interrupt; the stuck Send is undone after the loop.
+	var hardStop <-chan time.Time
+	planned := cfg.Duration
+	if s := cfg.Schedule; s != nil && s.Bounded() && (planned <= 0 || s.Duration() < planned) {
+		planned = s.Duration()
+	}
+	if planned > 0 {
+		hardStop = time.After(time.Until(e.t0.Add(planned + cfg.Drain + time.Second)))
+	}
+	ctxDone := ctx.Done()
 loop:
 	for {
 		select {
+		case <-hardStop:
+			break loop
 		case <-boundary.C:
 			flush(nextBoundary)
 			nextBoundary += interval
@@ -292,11 +309,10 @@ loop:
 			recvDone = ng.recvDone
 			go e.receive(ng)
 			e.resume <- ng
-		case <-ctx.Done():
-			// The sender sees it too; keep draining.
-			if sending {
-				continue
-			}
+		case <-ctxDone:
+			// The sender sees it too; drain briefly (2 s at most, even if it is stuck in Send).
+			ctxDone = nil
+			hardStop = time.After(2 * time.Second)
 		}
 	}
 	close(e.stopSend)
@@ -559,7 +575,12 @@ func (e *engine) send(ctx context.Context, g *generation) {
 			// Never reached the worker: lost with its stream.
 			if _, k := e.tracker.settle(id); k == settleMatched {
 				e.inflight.Add(-1)
+				// A Send stuck behind flow control until the stream ended shows in lag.
+				lag := µs(e.now() - intended)
 				e.rec.count(func(c *report.Counts) { c.Due++; c.Lost++ })
+				e.rec.mu.Lock()
+				_ = e.rec.cur.lag.RecordValue(lag)
+				e.rec.mu.Unlock()
 			}
 			return false
 		}
@@ -882,6 +903,15 @@ func (e *engine) closeInterval(index int, start, end time.Duration) error {
 		Counts:     set.counts,
 		Histograms: set.tagged(e.names),
 	}
+	if l := e.gen.w.Log; l != nil {
+		// Lines the worker log could not keep up with (a log flood) are dropped there; count them here.
+		if l != e.logDroppedFrom {
+			e.logDropped, e.logDroppedFrom = 0, l
+		}
+		d := l.Dropped()
+		rec.Counts.LogsDropped += d - e.logDropped
+		e.logDropped = d
+	}
 	if s := e.cfg.Schedule; s != nil {
 		if end > start {
 			rec.OfferedRPS = s.Expected(start, end) / (end - start).Seconds()
@@ -903,7 +933,7 @@ func (e *engine) closeInterval(index int, start, end time.Duration) error {
 		rec.Resources = e.cfg.Sample(e.gen.w)
 	}
 	e.totalsMu.Lock()
-	e.totals.Add(set.counts)
+	e.totals.Add(rec.Counts)
 	e.totalsMu.Unlock()
 	if e.cfg.OnInterval != nil {
 		return e.cfg.OnInterval(rec)

@@ -67,6 +67,8 @@ type aggregator struct {
 
 	csv    *csv.Writer
 	csvErr error
+
+	observers []IntervalObserver // see every interval fed, warm-up included
 }
 
 type peaks struct {
@@ -189,6 +191,9 @@ func sortedTags[V any](m map[string]V) []string {
 // add feeds one interval. hists are its non-empty histograms keyed by (sanitized) tag; they are
 // read, never kept.
 func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram) {
+	for _, o := range a.observers {
+		o.ObserveInterval(rec, hists)
+	}
 	if a.first {
 		a.first = false
 		a.start = rec.Start
@@ -467,6 +472,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.InvalidReason = fmt.Sprintf("%s p99 %s exceeds the lag budget %s: fbench, not the worker, fell behind its schedule, so latencies are not trustworthy",
 			what, fmtMicros(judged), fmtMicros(h.LagBudgetUS))
 	}
+	s.Verdicts = a.verdicts(meta, s)
 	s.Warnings = a.warnings(s)
 	return s
 }

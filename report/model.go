@@ -162,7 +162,9 @@ type Meta struct {
 	Worker      WorkerInfo     `json:"worker"`
 	Harness     HarnessInfo    `json:"harness"`
 	Interrupted string         `json:"interrupted,omitempty"` // the signal or reason that ended the run early
-	Events      []Event        `json:"events,omitempty"`      // worker exits, restarts, stream breaks, notices
+	// VerdictThresholds are the soak verdicts\' limits (zero: defaults).
+	VerdictThresholds VerdictThresholds `json:"verdict_thresholds,omitzero"`
+	Events            []Event           `json:"events,omitempty"` // worker exits, restarts, stream breaks, notices
 }
 
 // Phase is a named stretch of a run's time line (warmup, ramp, steady, spike, drain...).
@@ -260,7 +262,7 @@ type Summary struct {
 	Interrupted string                      `json:"interrupted,omitempty"`
 	Events      []Event                     `json:"events"`
 	Warnings    []string                    `json:"warnings"`
-	SLOs        []SLOResult                 `json:"slos"`     // filled by the SLO evaluator (later issue)
+	SLOs        []SLOResult                 `json:"slos"`     // filled by the SLO evaluator (SLOEvaluator)
 	Verdicts    []Verdict                   `json:"verdicts"` // filled by the verdict code (later issue)
 }
 
@@ -293,11 +295,24 @@ type HarnessSummary struct {
 	InvalidReason string `json:"invalid_reason,omitempty"`
 }
 
-// SLOResult is one service-level objective checked against the summary, e.g. "p99<50ms".
+// SLOResult is one service-level objective checked against the summary's totals or, with WindowS,
+// against every window of that length (the result of the worst window), e.g. "rtt.p99<50ms". See
+// slo.go for the metrics and their units.
 type SLOResult struct {
-	Expression string `json:"expression"`
-	Observed   string `json:"observed"`
-	Pass       bool   `json:"pass"`
+	Expression string   `json:"expression"` // as written
+	Metric     string   `json:"metric"`     // e.g. "rtt.p99", "rtt.p99{fn=echo}", "error_rate"
+	Op         string   `json:"op"`         // <, <=, >, >=, == or !=
+	Threshold  float64  `json:"threshold"`  // in Unit
+	Unit       string   `json:"unit"`       // "us", "ratio", "rps", "ratio_of_offered" or "count"
+	Value      *float64 `json:"value"`      // what was observed, in Unit; null: no data (the SLO fails)
+	Observed   string   `json:"observed"`   // Value for people, with its context
+	Pass       bool     `json:"pass"`
+	// Windowed results: the window length, the start (offset from time zero) of the worst window,
+	// how many windows had data and how many of them failed.
+	WindowS       float64  `json:"window_s,omitempty"`
+	WindowStartS  *float64 `json:"window_start_s,omitempty"`
+	Windows       int      `json:"windows,omitempty"`
+	FailedWindows int      `json:"failed_windows,omitempty"`
 }
 
 // Verdict statuses.

@@ -128,6 +128,14 @@ func (w *RunWriter) SetEvaluator(f Evaluator) {
 	w.evaluate = f
 }
 
+// Observe adds an observer that sees every interval as it is written (after it was added to the
+// totals' input), e.g. an SLOEvaluator checking windows.
+func (w *RunWriter) Observe(o IntervalObserver) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.agg.observers = append(w.agg.observers, o)
+}
+
 // Dir is the run directory.
 func (w *RunWriter) Dir() string { return w.dir }
 
@@ -314,8 +322,9 @@ func writeOutputs(dir string, s *Summary, meta Meta, agg *aggregator, csvTmp *os
 
 // RebuildOptions restrict and extend a rebuild.
 type RebuildOptions struct {
-	From, To time.Duration // offsets from time zero; 0 = unbounded
-	Evaluate Evaluator
+	From, To  time.Duration // offsets from time zero; 0 = unbounded
+	Evaluate  Evaluator
+	Observers []IntervalObserver // see every interval of the range, in order, before Evaluate
 }
 
 // Rebuild recomputes summary.json, intervals.csv, percentiles.csv and report.html of the run in dir
@@ -341,6 +350,7 @@ func RebuildWith(dir string, opt RebuildOptions) (*Summary, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	agg := newAggregator(csvTmp)
+	agg.observers = opt.Observers
 	notes, err := replay(dir, opt.From, opt.To, agg)
 	if err != nil {
 		discardTemp(csvTmp)

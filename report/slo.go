@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -420,10 +421,45 @@ func summaryData(s *Summary) sloData {
 						}
 					}
 				}
+				if len(s.Functions) == 0 && sanitizeTag(SingleFunction(s)) == name {
+					st = s.Latency[metric] // one function invoked: the run's own figures are its
+				}
 			}
 			return st, st.Count > 0
 		},
 	}
+}
+
+// SingleFunction is the one function a run invoked, or "" when it invoked several or it cannot
+// tell. Runs of one function record no per-function histograms: {fn=NAME} then reads the run's
+// own. It looks at the recorded configuration (targets, function, mix) and the loaded functions.
+func SingleFunction(s *Summary) string {
+	if list, ok := s.Config["targets"].([]any); ok {
+		if len(list) == 1 {
+			name, _ := list[0].(string)
+			return name
+		}
+		if len(list) > 1 {
+			return ""
+		}
+	}
+	if list, ok := s.Config["targets"].([]string); ok && len(list) == 1 {
+		return list[0]
+	}
+	if fn, ok := s.Config["function"].(string); ok && fn != "" {
+		return fn
+	}
+	if mix, ok := s.Config["mix"].(string); ok && mix != "" {
+		if strings.Contains(mix, ",") {
+			return ""
+		}
+		name, _, _ := strings.Cut(mix, "=")
+		return strings.TrimSpace(name)
+	}
+	if len(s.Worker.Functions) == 1 {
+		return s.Worker.Functions[0].Name
+	}
+	return ""
 }
 
 // measure returns the objective's metric in d, a description for people, and false when d has
@@ -540,6 +576,8 @@ type IntervalObserver interface {
 // serialization.
 type SLOEvaluator struct {
 	slos   []SLO
+	all    []SLO // slos, then for each {fn=NAME} objective the same on the whole run (see SingleFunction)
+	alias  []int // for each of slos: its index in all of the whole-run variant, or -1
 	window time.Duration
 	tags   []string
 
@@ -556,12 +594,23 @@ type SLOEvaluator struct {
 // NewSLOEvaluator returns an evaluator of slos; window > 0 also checks every window of that length
 // (rounded to a whole number of intervals, at least one).
 func NewSLOEvaluator(slos []SLO, window time.Duration) *SLOEvaluator {
-	e := &SLOEvaluator{slos: slos, window: max(window, 0), worst: make([]worstWindow, len(slos))}
+	e := &SLOEvaluator{slos: slos, window: max(window, 0), all: slices.Clone(slos)}
 	for _, o := range slos {
+		alias := -1
+		if o.Function != "" {
+			w := o
+			w.Function, w.Metric = "", o.Clock+"."+o.Stat
+			alias = len(e.all)
+			e.all = append(e.all, w)
+		}
+		e.alias = append(e.alias, alias)
+	}
+	for _, o := range e.all {
 		if t := o.Tag(); t != "" && !slices.Contains(e.tags, t) {
 			e.tags = append(e.tags, t)
 		}
 	}
+	e.worst = make([]worstWindow, len(e.all))
 	return e
 }
 
@@ -667,6 +716,9 @@ func sparseOf(h *hdrhistogram.Histogram) sparseCounts {
 	return sc
 }
 
+// histCountsLen is the number of buckets of NewHistogram's geometry.
+var histCountsLen = sync.OnceValue(func() int { return len(NewHistogram().Export().Counts) })
+
 func (w *windowSum) add(s *windowSlot, sign int64) {
 	c := s.counts
 	neg := func(v int64) int64 { return sign * v }
@@ -684,7 +736,7 @@ func (w *windowSum) add(s *windowSlot, sign int64) {
 	for tag, sc := range s.buckets {
 		arr := w.buckets[tag]
 		if arr == nil {
-			arr = make([]int64, len(NewHistogram().Export().Counts))
+			arr = make([]int64, histCountsLen())
 			w.buckets[tag] = arr
 		}
 		for i, idx := range sc.idx {
@@ -711,14 +763,13 @@ func (e *SLOEvaluator) evaluateWindow(partial bool) {
 		}
 		var st Stats
 		if arr := e.sum.buckets[tag]; arr != nil {
-			ref := NewHistogram().Export()
-			ref.Counts = arr
-			st = statsOf(hdrhistogram.Import(ref))
+			st = statsOf(hdrhistogram.Import(&hdrhistogram.Snapshot{LowestTrackableValue: HistLowest,
+				HighestTrackableValue: HistHighest, SignificantFigures: HistSigFigs, Counts: arr}))
 		}
 		stats[tag] = st
 		return st, st.Count > 0
 	}
-	for i, o := range e.slos {
+	for i, o := range e.all {
 		v, desc, ok := o.measure(d)
 		if !ok {
 			continue
@@ -742,10 +793,18 @@ func (e *SLOEvaluator) Evaluate(s *Summary) {
 		e.evaluateWindow(true) // the run was shorter than one window: its one, partial, window
 	}
 	out := make([]SLOResult, 0, len(e.slos)*2)
+	single := ""
+	if len(s.Functions) == 0 {
+		single = sanitizeTag(SingleFunction(s))
+	}
 	for i, o := range e.slos {
 		out = append(out, o.Check(s))
 		if e.window > 0 {
-			out = append(out, e.windowResult(i, o))
+			w := i
+			if e.alias[i] >= 0 && single != "" && sanitizeTag(o.Function) == single {
+				w = e.alias[i]
+			}
+			out = append(out, e.windowResult(w, o))
 		}
 	}
 	s.SLOs = out
@@ -754,21 +813,20 @@ func (e *SLOEvaluator) Evaluate(s *Summary) {
 func (e *SLOEvaluator) windowResult(i int, o SLO) SLOResult {
 	r := o.result()
 	r.WindowS = round3(e.window.Seconds())
-	r.Windows = e.count
 	w := e.worst[i]
 	if !w.set {
-		r.Observed = fmt.Sprintf("no data in any %s window", fmtSeconds(e.window))
+		r.Observed = fmt.Sprintf("no data in any %s window", fmtDurS(e.window))
 		return r
 	}
 	v, start := w.value, round3(w.start.Seconds())
 	r.Value, r.WindowStartS = &v, &start
-	r.FailedWindows = w.failed
+	r.Windows, r.FailedWindows = w.withData, w.failed
 	r.Pass = w.failed == 0
 	shown := e.window
 	if w.partial || w.length != e.window {
 		shown = w.length
 	}
-	r.Observed = fmt.Sprintf("worst %s in the %s window at %s s", w.desc, fmtSeconds(shown), trimFloat(w.start.Seconds()))
+	r.Observed = fmt.Sprintf("worst %s in the %s window at %s s", w.desc, fmtDurS(shown), trimFloat(w.start.Seconds()))
 	if w.partial {
 		r.Observed += " (the run is shorter than one window)"
 	}
@@ -780,4 +838,4 @@ func (e *SLOEvaluator) windowResult(i int, o SLO) SLOResult {
 	return r
 }
 
-func fmtSeconds(d time.Duration) string { return trimFloat(d.Seconds()) + " s" }
+func fmtDurS(d time.Duration) string { return trimFloat(d.Seconds()) + " s" }

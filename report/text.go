@@ -106,7 +106,11 @@ func WriteText(w io.Writer, s *Summary) error {
 			if o.Pass {
 				res = "pass"
 			}
-			p("  %-4s %s (observed %s)\n", res, o.Expression, o.Observed)
+			scope := ""
+			if o.WindowS > 0 {
+				scope = " in every " + trimFloat(o.WindowS) + " s window"
+			}
+			p("  %-4s %s%s (observed %s)\n", res, o.Expression, scope, o.Observed)
 		}
 	}
 	if len(s.Verdicts) > 0 {

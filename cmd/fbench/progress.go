@@ -11,15 +11,15 @@ import (
 
 // progress prints one live line per interval on a terminal, or a plain line every few seconds.
 type progress struct {
-	w        io.Writer
-	quiet    bool
-	tty      bool
-	total    time.Duration
-	last     time.Time
-	wrote    bool
-	errors   int64
-	cancels  int64
-	period   time.Duration
+	w       io.Writer
+	quiet   bool
+	tty     bool
+	total   time.Duration
+	last    time.Time
+	wrote   bool
+	errors  int64
+	cancels int64
+	period  time.Duration
 }
 
 func newProgress(w io.Writer, p *plan) *progress {

@@ -12,6 +12,8 @@ const reportUsage = `Usage: fbench report [flags] DIR
 
 Rebuilds DIR's summary.json, intervals.csv, percentiles.csv and report.html from its interval log
 (latency.hlog) and recorded metadata, optionally for a time range of the run, and prints the summary.
+The run's SLOs (fbench run --slo) are checked again, or those given with --slo instead; the exit
+code is 2 when one fails.
 `
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
@@ -19,6 +21,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	from := fs.Duration("from", 0, "first moment of the run to include (offset from its start, e.g. 30s)")
 	to := fs.Duration("to", 0, "last moment of the run to include (0: the end)")
 	quiet := fs.Bool("quiet", false, "do not print the summary")
+	slos := fs.StringArray("slo", nil, sloFlagHelp+"; replaces the run's own")
+	sloWindow := fs.Duration("slo-window", 0, sloWindowHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -28,7 +32,20 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if *from < 0 || *to < 0 || (*to > 0 && *to <= *from) {
 		return fmt.Errorf("invalid range --from %s --to %s", *from, *to)
 	}
-	s, err := report.Rebuild(fs.Arg(0), *from, *to)
+	exprs, window, interval := recordedSLOs(fs.Arg(0))
+	if fs.Changed("slo") {
+		exprs, window = *slos, 0
+	}
+	if fs.Changed("slo-window") {
+		window = *sloWindow
+	}
+	sp, err := sloPlanOf(exprs, window, interval)
+	if err != nil {
+		return err
+	}
+	opt := report.RebuildOptions{From: *from, To: *to}
+	sp.rebuildOptions(&opt)
+	s, err := report.RebuildWith(fs.Arg(0), opt)
 	if err != nil {
 		return err
 	}
@@ -38,5 +55,5 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "Reports rebuilt in %s (%s)\n", fs.Arg(0), time.Now().Format(time.RFC3339))
 	}
-	return nil
+	return sloVerdict(s)
 }

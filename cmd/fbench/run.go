@@ -40,6 +40,7 @@ Examples:
 // runFlags are the flags of fbench run.
 type runFlags struct {
 	workerFlags
+	gateFlags
 	rps            float64
 	duration       time.Duration
 	count          int64
@@ -69,6 +70,7 @@ type runFlags struct {
 	quiet          bool
 	restart        bool
 	maxRestarts    int
+	verdict        verdictFlags
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -100,8 +102,10 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.out, "out", "", "run directory (default fbench-results/<UTC timestamp>)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line and no summary on stdout")
 	fs.BoolVar(&f.restart, "restart-worker", false, "relaunch a worker that exits or breaks its stream mid-run (new worker id, handshake, functions reloaded) and go on")
+	f.verdict.register(fs)
 	fs.IntVar(&f.maxRestarts, "max-restarts", 10, "with --restart-worker: stop relaunching after this many restarts (0: no limit)")
 	f.workerFlags.register(fs)
+	f.gateFlags.register(fs)
 }
 
 // plan is a validated run: everything decided before anything starts.
@@ -114,12 +118,20 @@ type plan struct {
 	lag         time.Duration
 	quiet       bool
 	schedule    *loadgen.Schedule
+	slo         sloPlan
 	restart     bool
 	maxRestarts int
+	verdict     *verdictFlags
+	thresholds  report.VerdictThresholds
 }
 
 func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 	p := &plan{quiet: f.quiet, lag: f.lagBudget, restart: f.restart, maxRestarts: f.maxRestarts}
+	p.verdict = &f.verdict
+	var verr error
+	if p.thresholds, verr = f.verdict.thresholds(); verr != nil {
+		return nil, verr
+	}
 	if f.maxRestarts < 0 {
 		return nil, fmt.Errorf("invalid --max-restarts %d: must not be negative", f.maxRestarts)
 	}
@@ -245,6 +257,9 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 	if _, err := host.Resolve(p.hostOpt.Launch, 1, "check", "check"); err != nil {
 		return nil, err
 	}
+	if p.slo, err = sloPlanOf(f.slo, f.sloWindow, f.interval); err != nil {
+		return nil, err
+	}
 	p.out = f.out
 	if p.out == "" {
 		p.out = filepath.Join("fbench-results", time.Now().UTC().Format("20060102T150405Z"))
@@ -264,6 +279,7 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		"indexing": string(p.hostOpt.Indexing), "host_version": f.hostVersion,
 		"restart_worker": f.restart, "max_restarts": f.maxRestarts,
 	}
+	p.slo.record(p)
 	return p, nil
 }
 
@@ -357,6 +373,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if f.repeat != 1 {
+		return runRepeat(&f, fs, stdout, stderr)
+	}
 	p, err := f.plan(fs)
 	if err != nil {
 		return err
@@ -394,6 +413,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		Harness: report.HarnessInfo{LagBudget: p.lag},
 	}
 	meta.Warmup = p.cfg.Warmup
+	meta.VerdictThresholds = p.thresholds
 	if s := p.schedule; s != nil {
 		meta.Warmup = s.WarmupEnd()
 		for _, ph := range s.Phases() {
@@ -404,10 +424,12 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 			meta.Phases = append(meta.Phases, report.Phase{Name: ph.Name, Start: ph.Start, End: end})
 		}
 	}
+	created := firstMissing(p.out)
 	rw, err := report.CreateRun(p.out, meta)
 	if err != nil {
 		return err
 	}
+	p.slo.attach(rw)
 	logFile, err := os.OpenFile(filepath.Join(p.out, "worker.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("creating the worker log: %w", err)
@@ -423,7 +445,13 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	w, err := host.Start(ctx, srv, p.hostOpt)
 	if err != nil {
 		meta.Events = append(meta.Events, report.Event{Kind: "worker_failed", Detail: err.Error()})
+		if ctx.Err() != nil {
+			meta.Interrupted = "signal"
+		}
 		_, _ = rw.Finish(meta)
+		if ctx.Err() != nil {
+			return withCode(130, fmt.Errorf("interrupted while starting the worker; run directory: %s", p.out))
+		}
 		return fmt.Errorf("%v (worker log: %s)", err, filepath.Join(p.out, "worker.log"))
 	}
 	meta.Worker = workerInfo(w)
@@ -454,6 +482,14 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	p.cfg.Sample = newSampler().sample
 	res, runErr := loadgen.Run(ctx, w, p.cfg)
 	prog.done()
+	if res == nil && runErr != nil {
+		// The engine refused the plan before sending anything (an unknown --function, or one that
+		// failed to load): bad input, so no run directory is left behind.
+		w.Shutdown(time.Second)
+		logFile.Close()
+		removeRunDir(p.out, created)
+		return runErr
+	}
 	if res != nil && res.Worker != nil {
 		w = res.Worker
 	}
@@ -520,7 +556,37 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	case !summary.Harness.Valid:
 		return withCode(exitInvalid, fmt.Errorf("run invalid: %s", summary.Harness.InvalidReason))
 	}
-	return nil
+	if err := sloVerdict(summary); err != nil {
+		return err
+	}
+	return p.verdict.outcome(summary)
+}
+
+// firstMissing is the outermost directory of dir's path that does not exist yet ("" if dir exists).
+func firstMissing(dir string) string {
+	missing := ""
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			return missing
+		}
+		missing = d
+		if filepath.Dir(d) == d {
+			return missing
+		}
+	}
+}
+
+// removeRunDir removes what fbench created for a run directory: created (see firstMissing), or
+// only dir's contents when dir existed (empty) before.
+func removeRunDir(dir, created string) {
+	if created != "" {
+		_ = os.RemoveAll(created)
+		return
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 func lastN(s []string, n int) []string {

@@ -1,14 +1,61 @@
 package main
 
 import (
+	"runtime"
+
 	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/loadgen/procstat"
 	"github.com/fbench/fbench/report"
 )
 
-// sampler reads resource figures for each interval. It is replaced by /proc sampling of the worker
-// process tree and of fbench itself.
-type sampler struct{}
+// sampler reads, at every interval's end, the worker's process tree and fbench itself from /proc.
+// A relaunched worker (new pid) starts a new tree sampler.
+type sampler struct {
+	pid         int
+	worker      *procstat.Sampler
+	self        *procstat.Sampler
+	prevW       procstat.Sample
+	prevS       procstat.Sample
+	haveW       bool
+	haveS       bool
+	unsupported bool
+}
 
-func newSampler() *sampler { return &sampler{} }
+func newSampler() *sampler {
+	s := &sampler{self: procstat.NewSelfSampler()}
+	if cur, err := s.self.Sample(); err == nil {
+		s.prevS, s.haveS = cur, true
+	} else {
+		s.unsupported = true
+	}
+	return s
+}
 
-func (s *sampler) sample(w *host.Worker) report.Resources { return report.Resources{} }
+// sample is loadgen.Config.Sample.
+func (s *sampler) sample(w *host.Worker) report.Resources {
+	var r report.Resources
+	if s.unsupported {
+		return r
+	}
+	if w != nil && w.Pid != s.pid {
+		s.pid, s.worker, s.haveW = w.Pid, procstat.NewSampler(w.Pid), false
+	}
+	if s.worker != nil {
+		if cur, err := s.worker.Sample(); err == nil {
+			if s.haveW {
+				r.WorkerCPUPct = procstat.CPUPercent(s.prevW, cur)
+			}
+			r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs = cur.RSSBytes, cur.Threads, cur.FDs
+			s.prevW, s.haveW = cur, true
+		}
+	}
+	if cur, err := s.self.Sample(); err == nil {
+		if s.haveS {
+			r.FbenchCPUPct = procstat.CPUPercent(s.prevS, cur)
+		}
+		r.FbenchRSSBytes = cur.RSSBytes
+		s.prevS, s.haveS = cur, true
+	}
+	r.Goroutines = int64(runtime.NumGoroutine())
+	return r
+}

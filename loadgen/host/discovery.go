@@ -233,7 +233,7 @@ func resultText(r *rpc.StatusResult) string {
 	if r.GetResult() != "" {
 		parts = append(parts, r.GetResult())
 	}
-	if e := r.GetException(); e != nil && e.GetMessage() != "" {
+	if e := r.GetException(); e != nil && e.GetMessage() != "" && e.GetMessage() != r.GetResult() {
 		parts = append(parts, e.GetMessage())
 	}
 	return strings.Join(parts, ": ")

@@ -155,11 +155,13 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 	w.step("spawn", fmt.Sprintf("pid %d: %s", w.Pid, strings.Join(cmd.Args, " ")))
 
 	if err := w.handshake(ctx, opt); err != nil {
+		// Only a worker that exited by itself has an exit code to tell; abort kills the others (-1).
+		exited := !w.proc.alive()
 		w.abort()
 		var he *Error
 		if errors.As(err, &he) {
 			he.Tail = w.Log.Tail()
-			if !w.proc.alive() {
+			if exited {
 				code := w.proc.code
 				he.ExitCode = &code
 			}
@@ -480,8 +482,10 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 	w.ended = true
 	if w.proc.alive() {
 		if w.Has("HandlesWorkerTerminateMessage") && w.stream != nil {
-			_ = w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerTerminate{
-				WorkerTerminate: &rpc.WorkerTerminate{GracePeriod: durationpb.New(TerminateGrace)}}})
+			if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerTerminate{
+				WorkerTerminate: &rpc.WorkerTerminate{GracePeriod: durationpb.New(TerminateGrace)}}}); err != nil {
+				grace = 0 // the stream is gone (e.g. ended because the worker stopped reading): nothing to wait for
+			}
 			w.step("terminate", "WorkerTerminate sent, grace "+TerminateGrace.String())
 			if !w.handedOut && !w.pending {
 				// Nobody reads the stream: read it to the end so the worker's half-close ends the call.

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fbench/fbench/report"
+)
+
+const compareUsage = `Usage: fbench compare [flags] BASELINE CURRENT
+
+Compares two runs metric by metric: rtt and service p50, p90, p99 and p99.9, achieved_rps,
+error_rate and lag p99. BASELINE and CURRENT are run directories, or directories of repeated runs
+(run-1/, run-2/, ... as 'fbench run --repeat N' writes them).
+
+A metric regresses when its change is worse than its tolerance (--max-regression) and, with two or
+more runs on a side, when the whole 95% bootstrap confidence interval of the change is worse than
+the tolerance too: the regression must exceed both the tolerance and the run-to-run noise. With one
+run per side the noise is unknown and the change is compared with the tolerance alone.
+Crashed or invalid runs are left out of the statistics, and fail the comparison.
+
+Default tolerances: rtt and service p50/p90/p99 10%, p999 20%; achieved_rps a 5% drop;
+error_rate 0.1 percentage points; lag p99 off (shown only).
+
+Examples:
+  fbench compare base/ current/
+  fbench compare --max-regression rtt.p99=5% --max-regression achieved_rps=off base/ current/
+  fbench compare --format md base/ current/ > comment.md
+`
+
+func cmdCompare(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compare", compareUsage, stderr)
+	tols := fs.StringArray("max-regression", nil, "tolerance `METRIC=VALUE` (repeatable): rtt.p99=10%, rtt=15% (all rtt percentiles), achieved_rps=5%, error_rate=0.1pp, lag.p99=off")
+	extra := fs.StringArray("metric", nil, "also compare `METRIC` (repeatable), e.g. rtt.p99{fn=echo}, timeout_rate, cancel_settle.p99")
+	format := fs.String("format", "text", "output: text, md (Markdown for a pull request) or json")
+	asJSON := fs.Bool("json", false, "same as --format json")
+	force := fs.Bool("force", false, "compare even when the runs are incompatible (different functions or load mode)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return errors.New("compare takes two run directories, BASELINE and CURRENT (see 'fbench compare --help')")
+	}
+	if *asJSON {
+		*format = "json"
+	}
+	if *format != "text" && *format != "md" && *format != "json" {
+		return fmt.Errorf("invalid --format %q: want text, md or json", *format)
+	}
+	opt := report.CompareOptions{Tolerances: map[string]report.Tolerance{}, Force: *force}
+	for _, t := range *tols {
+		name, tol, err := report.ParseTolerance(t)
+		if err != nil {
+			return err
+		}
+		opt.Tolerances[name] = tol
+	}
+	if len(*extra) > 0 {
+		opt.Metrics = append(append([]string{}, report.CompareMetrics...), *extra...)
+	}
+	base, err := report.LoadRunSet(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	cur, err := report.LoadRunSet(fs.Arg(1))
+	if err != nil {
+		return fmt.Errorf("current: %w", err)
+	}
+	c, err := report.Compare(base, cur, opt)
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		err = enc.Encode(c)
+	case "md":
+		err = c.WriteMarkdown(stdout)
+	default:
+		err = c.WriteText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	return compareVerdict(c)
+}
+
+// compareVerdict turns a comparison into an exit code: 4 when a run crashed, 3 when a run was
+// invalid (either side: a crashed or invalid run cannot pass), 1 when the runs cannot be
+// compared, 2 on a regression.
+func compareVerdict(c *report.Comparison) error {
+	var code int
+	switch {
+	case c.CrashedRuns > 0:
+		code = exitCrashed
+	case c.InvalidRuns > 0:
+		code = exitInvalid
+	case len(c.Incompatible) > 0 && len(c.Metrics) == 0:
+		code = exitError
+	case len(c.Regressions) > 0:
+		code = exitFailed
+	default:
+		return nil
+	}
+	return withCode(code, errors.New("compare: "+c.Verdict()))
+}

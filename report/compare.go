@@ -1,0 +1,886 @@
+package report
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Comparing runs: a baseline and a current set of runs (one run, or repetitions of it), metric by
+// metric, against a tolerance and against the run-to-run noise.
+//
+// Method. Each metric is taken from every usable run's summary.json, and each side is summarised
+// by its median. The change is current ÷ baseline − 1 for latencies and rates, and current −
+// baseline (in percentage points) for ratios such as error_rate. When either side has at least two
+// runs, the uncertainty of the change is a 95% percentile bootstrap confidence interval (10000
+// resamples of each side's runs with replacement, the change of the resampled medians; seeded, so
+// the same input gives the same output). A metric regresses when its change is worse than the
+// tolerance AND the whole interval is worse than the tolerance: the regression is larger than both
+// the tolerance and the noise. With 2 or 3 runs per side that means every current run is worse
+// than every baseline run by more than the tolerance. With one run per side the noise is unknown:
+// the change is compared with the tolerance alone, widened by the latency histograms' resolution
+// (3 significant digits: ±0.1% per value, so 0.2% for a change).
+
+// CompareSchema identifies the layout of compare's JSON output.
+const CompareSchema = "fbench.compare/v1"
+
+// CompareMetrics are the metrics compare reports by default, in order.
+var CompareMetrics = []string{
+	"rtt.p50", "rtt.p90", "rtt.p99", "rtt.p999",
+	"service.p50", "service.p90", "service.p99", "service.p999",
+	"achieved_rps", "error_rate", "lag.p99",
+}
+
+// histResolution is the relative precision of one latency value (3 significant digits).
+const histResolution = 0.001
+
+// Bootstrap settings.
+const (
+	bootstrapResamples = 10000
+	bootstrapLevel     = 0.95
+)
+
+// Tolerance is how much a metric may worsen before it counts as a regression.
+type Tolerance struct {
+	Off      bool    `json:"off,omitempty"` // informational only: never a regression
+	Value    float64 `json:"value"`         // a fraction (relative) or a ratio difference (absolute)
+	Absolute bool    `json:"absolute"`      // Value is a difference of ratios (0.001 = 0.1 percentage points)
+}
+
+func (t Tolerance) String() string {
+	switch {
+	case t.Off:
+		return "off"
+	case t.Absolute:
+		return trimFloat4(100*t.Value) + "pp"
+	default:
+		return trimFloat4(100*t.Value) + "%"
+	}
+}
+
+// DefaultTolerance is the tolerance of a metric unless --max-regression says otherwise: 10% for
+// latency percentiles (20% for p999 and max, which a few slow invocations move), 5% for a drop of
+// achieved_rps, 0.1 percentage points for ratios, and off (shown, never a regression) for lag,
+// the harness's own delay (its validity is --lag-budget's business) and for everything else.
+func DefaultTolerance(metric string) Tolerance {
+	m, err := metricOf(metric)
+	if err != nil {
+		return Tolerance{Off: true}
+	}
+	switch m.Kind {
+	case SLOLatency:
+		if m.Clock != MetricRTT && m.Clock != MetricService {
+			return Tolerance{Off: true}
+		}
+		switch m.Stat {
+		case "p999", "max":
+			return Tolerance{Value: 0.20}
+		case "min", "mean":
+			return Tolerance{Off: true}
+		}
+		return Tolerance{Value: 0.10}
+	case SLORate:
+		if m.Metric == "achieved_rps" {
+			return Tolerance{Value: 0.05}
+		}
+	case SLORatio:
+		return Tolerance{Value: 0.001, Absolute: true}
+	}
+	return Tolerance{Off: true}
+}
+
+// metricOf parses a metric name (the left side of an SLO) for compare: latencies, ratios and rates.
+func metricOf(name string) (SLO, error) {
+	m, err := ParseSLO(name + ">=0")
+	if err != nil {
+		var se *SLOSyntaxError
+		if errors.As(err, &se) {
+			return SLO{}, fmt.Errorf("unknown metric %q: %s", name, se.Msg)
+		}
+		return SLO{}, err
+	}
+	if m.Kind == SLOCount {
+		return SLO{}, fmt.Errorf("metric %q is a count: compare takes latencies, ratios and rates", name)
+	}
+	return m, nil
+}
+
+// higherIsBetter tells the metric's good direction.
+func higherIsBetter(m SLO) bool {
+	switch m.Metric {
+	case "achieved_rps", "offered_rps", "success_rate", "cancelled_ratio", "status_answered_ratio":
+		return true
+	}
+	return false
+}
+
+// ParseTolerance parses a --max-regression setting, NAME=VALUE: NAME is a metric (rtt.p99,
+// achieved_rps, error_rate...) or a clock (rtt, service, lag: all its percentiles); VALUE is a
+// percentage (10%), percentage points for ratios (0.1pp, or 0.1% which means the same there), or
+// "off". It returns the metric or clock name.
+func ParseTolerance(spec string) (string, Tolerance, error) {
+	name, val, ok := strings.Cut(strings.TrimSpace(spec), "=")
+	name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+	if !ok || name == "" || val == "" {
+		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: want METRIC=VALUE, e.g. rtt.p99=10%%", spec)
+	}
+	var kind SLOKind
+	if slices.Contains(Metrics, name) {
+		kind = SLOLatency
+	} else {
+		m, err := metricOf(name)
+		if err != nil {
+			return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: %v", spec, err)
+		}
+		name, kind = m.Metric, m.Kind
+	}
+	if val == "off" || val == "none" {
+		return name, Tolerance{Off: true}, nil
+	}
+	num, unit := val, ""
+	for _, u := range []string{"pp", "%"} {
+		if strings.HasSuffix(val, u) {
+			num, unit = strings.TrimSpace(strings.TrimSuffix(val, u)), u
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: want a non-negative percentage such as 10%%", spec)
+	}
+	switch {
+	case kind == SLORatio && (unit == "pp" || unit == "%"):
+		return name, Tolerance{Value: v / 100, Absolute: true}, nil
+	case kind == SLORatio:
+		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: a ratio's tolerance is in percentage points, e.g. %s=0.1pp", spec, name)
+	case unit == "%":
+		return name, Tolerance{Value: v / 100}, nil
+	default:
+		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: want a percentage, e.g. %s=10%%", spec, name)
+	}
+}
+
+// Run problems: why a run is left out of a comparison.
+const (
+	ProblemCrashed     = "crashed"     // the worker crashed
+	ProblemInvalid     = "invalid"     // the harness fell behind (lag over budget)
+	ProblemInterrupted = "interrupted" // the run was cut short
+	ProblemEmpty       = "empty"       // no measured intervals (the worker did not start?)
+	ProblemMissing     = "missing"     // no readable summary.json
+)
+
+// RunEntry is one run of a RunSet.
+type RunEntry struct {
+	Name    string   `json:"name"` // "." for a single run, else the subdirectory (run-1...)
+	Dir     string   `json:"dir"`
+	Summary *Summary `json:"-"`
+	Problem string   `json:"problem,omitempty"` // one of the Problem constants; "" = usable
+	Detail  string   `json:"detail,omitempty"`
+}
+
+// RunSet is one side of a comparison: a run directory, or a directory of repeated runs.
+type RunSet struct {
+	Dir  string
+	Runs []RunEntry
+}
+
+// Usable are the runs without a problem.
+func (rs *RunSet) Usable() []RunEntry {
+	var out []RunEntry
+	for _, r := range rs.Runs {
+		if r.Problem == "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+var runDirRE = regexp.MustCompile(`^run-(\d+)$`)
+
+// LoadRunSet reads dir: a run directory (it holds summary.json), or a directory of repeated runs
+// (subdirectories run-1, run-2, ... as fbench run --repeat writes them, or any subdirectories
+// holding a summary.json). Runs that crashed, were invalid, interrupted or empty are kept, with
+// their Problem, for the caller to report.
+func LoadRunSet(dir string) (*RunSet, error) {
+	rs := &RunSet{Dir: dir}
+	if _, err := os.Stat(filepath.Join(dir, SummaryFile)); err == nil {
+		rs.Runs = append(rs.Runs, loadEntry(".", dir))
+		return rs, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	type sub struct {
+		name string
+		num  int
+	}
+	var subs []sub
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		n := -1
+		if m := runDirRE.FindStringSubmatch(e.Name()); m != nil {
+			n, _ = strconv.Atoi(m[1])
+		} else if _, err := os.Stat(filepath.Join(dir, e.Name(), SummaryFile)); err != nil {
+			continue
+		}
+		subs = append(subs, sub{e.Name(), n})
+	}
+	if len(subs) == 0 {
+		return nil, fmt.Errorf("%s: no %s and no run-N/ directories of repeated runs", dir, SummaryFile)
+	}
+	slices.SortFunc(subs, func(a, b sub) int {
+		if a.num >= 0 && b.num >= 0 {
+			return cmp.Compare(a.num, b.num)
+		}
+		if (a.num >= 0) != (b.num >= 0) {
+			return cmp.Compare(b.num, a.num) // numbered runs first
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	for _, s := range subs {
+		rs.Runs = append(rs.Runs, loadEntry(s.name, filepath.Join(dir, s.name)))
+	}
+	return rs, nil
+}
+
+func loadEntry(name, dir string) RunEntry {
+	e := RunEntry{Name: name, Dir: dir}
+	s, err := LoadSummary(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		e.Problem, e.Detail = ProblemMissing, "no readable "+SummaryFile+" (the run did not finish?)"
+		if !errors.Is(err, os.ErrNotExist) {
+			e.Detail = err.Error()
+		}
+		return e
+	}
+	e.Summary = s
+	switch {
+	case s.Worker.Crashed:
+		e.Problem, e.Detail = ProblemCrashed, "the worker crashed"
+	case !s.Harness.Valid:
+		e.Problem, e.Detail = ProblemInvalid, "run invalid: "+s.Harness.InvalidReason
+	case s.Interrupted != "":
+		e.Problem, e.Detail = ProblemInterrupted, "interrupted ("+s.Interrupted+")"
+	case s.Intervals == 0:
+		e.Problem, e.Detail = ProblemEmpty, "no measured intervals"
+	}
+	return e
+}
+
+// CompareOptions tune Compare.
+type CompareOptions struct {
+	Metrics    []string             // metrics to compare (default CompareMetrics)
+	Tolerances map[string]Tolerance // by metric, or by clock (rtt: all rtt percentiles); else DefaultTolerance
+	Force      bool                 // compare even when the runs are incompatible
+}
+
+// Comparison is the outcome of Compare (compare's --json output).
+type Comparison struct {
+	Schema       string             `json:"schema"`
+	Baseline     SideInfo           `json:"baseline"`
+	Current      SideInfo           `json:"current"`
+	Noise        string             `json:"noise"` // "measured", "current only", "baseline only" or "unknown"
+	Method       string             `json:"method"`
+	Metrics      []MetricComparison `json:"metrics"`
+	Incompatible []string           `json:"incompatible"` // why the runs cannot be compared (Force: compared anyway)
+	Notes        []string           `json:"notes"`
+	Regressions  []string           `json:"regressions"` // metrics that regressed
+	Problems     []string           `json:"problems"`    // crashed and invalid runs (left out): they fail the comparison
+	CrashedRuns  int                `json:"crashed_runs"`
+	InvalidRuns  int                `json:"invalid_runs"`
+	Pass         bool               `json:"pass"`        // no regression, compatible, no crashed or invalid run
+}
+
+// SideInfo describes one side of a comparison.
+type SideInfo struct {
+	Dir      string     `json:"dir"`
+	Runs     []string   `json:"runs"`     // the runs used
+	Excluded []RunEntry `json:"excluded"` // the runs left out, with why
+}
+
+// SideStats are one side's values of a metric.
+type SideStats struct {
+	N      int       `json:"n"`
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Values []float64 `json:"values"` // per run, in run order
+}
+
+// Metric comparison statuses.
+const (
+	StatusRegressed = "regressed"    // worse than the tolerance, beyond the noise
+	StatusImproved  = "improved"     // better than the tolerance, beyond the noise
+	StatusNoisy     = "within_noise" // the median change is beyond the tolerance, the noise is larger
+	StatusOK        = "ok"           // within the tolerance
+	StatusInfo      = "info"         // no tolerance: shown only
+	StatusNoData    = "no_data"      // a side has no value
+)
+
+// MetricComparison is one metric of a Comparison. Change, CILow and CIHigh are fractions: a
+// relative change (0.1 = +10%) or, for ratios (Absolute), a difference of ratios (0.001 = +0.1pp).
+type MetricComparison struct {
+	Metric    string    `json:"metric"`
+	Unit      string    `json:"unit"` // "us", "rps" or "ratio"
+	Better    string    `json:"better"`
+	Baseline  SideStats `json:"baseline"`
+	Current   SideStats `json:"current"`
+	Absolute  bool      `json:"absolute"`
+	Change    float64   `json:"change"`
+	CILow     *float64  `json:"ci_low"`  // null when the noise is unknown
+	CIHigh    *float64  `json:"ci_high"` //
+	Margin    float64   `json:"margin"`  // the resolution added to the tolerance when the noise is unknown
+	Tolerance Tolerance `json:"tolerance"`
+	Status    string    `json:"status"`
+}
+
+// Compare compares the usable runs of current with those of base.
+func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
+	names := opt.Metrics
+	if len(names) == 0 {
+		names = CompareMetrics
+	}
+	metrics := make([]SLO, 0, len(names))
+	for _, n := range names {
+		m, err := metricOf(n)
+		if err != nil {
+			return nil, err
+		}
+		metrics = append(metrics, m)
+	}
+	c := &Comparison{Schema: CompareSchema, Incompatible: []string{}, Notes: []string{}, Regressions: []string{}, Problems: []string{}}
+	bu, cu := base.Usable(), cur.Usable()
+	for _, side := range []struct {
+		label string
+		rs    *RunSet
+		info  *SideInfo
+	}{{"baseline", base, &c.Baseline}, {"current", cur, &c.Current}} {
+		side.info.Dir = side.rs.Dir
+		side.info.Runs = []string{}
+		side.info.Excluded = []RunEntry{}
+		for _, r := range side.rs.Runs {
+			if r.Problem == "" {
+				side.info.Runs = append(side.info.Runs, r.Name)
+				continue
+			}
+			side.info.Excluded = append(side.info.Excluded, r)
+			c.Notes = append(c.Notes, fmt.Sprintf("%s %s left out: %s", side.label, runLabel(r), r.Detail))
+			switch r.Problem {
+			case ProblemCrashed:
+				c.CrashedRuns++
+			case ProblemInvalid:
+				c.InvalidRuns++
+			default:
+				continue
+			}
+			c.Problems = append(c.Problems, fmt.Sprintf("%s %s: %s", side.label, runLabel(r), r.Problem))
+		}
+	}
+	if len(bu) == 0 || len(cu) == 0 {
+		which := "baseline"
+		if len(bu) > 0 {
+			which = "current"
+		}
+		c.Incompatible = append(c.Incompatible, fmt.Sprintf("the %s has no usable run", which))
+	} else {
+		c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
+		c.Notes = append(c.Notes, differences(bu, cu)...)
+	}
+	nb, nc := len(bu), len(cu)
+	switch {
+	case nb >= 2 && nc >= 2:
+		c.Noise = "measured"
+	case nc >= 2:
+		c.Noise = "current only"
+	case nb >= 2:
+		c.Noise = "baseline only"
+	default:
+		c.Noise = "unknown"
+	}
+	c.Method = methodText(nb, nc)
+	if c.Noise == "unknown" && nb > 0 && nc > 0 {
+		c.Notes = append(c.Notes, "noise unknown: one run per side, so each change is compared with the tolerance alone (plus the histograms' 0.1% resolution); use fbench run --repeat N on both sides to measure the run-to-run noise")
+	} else if c.Noise != "measured" && nb > 0 && nc > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("noise measured on the %s alone (the other side has one run)", strings.TrimSuffix(c.Noise, " only")))
+	}
+	if len(c.Incompatible) == 0 || opt.Force && len(bu) > 0 && len(cu) > 0 {
+		for i, m := range metrics {
+			mc := compareMetric(m, bu, cu, tolerance(opt.Tolerances, m), uint64(i))
+			if mc.Status == StatusRegressed {
+				c.Regressions = append(c.Regressions, mc.Metric)
+			}
+			c.Metrics = append(c.Metrics, mc)
+		}
+	}
+	if c.Metrics == nil {
+		c.Metrics = []MetricComparison{}
+	}
+	c.Pass = len(c.Regressions) == 0 && len(c.Problems) == 0 && (len(c.Incompatible) == 0 || opt.Force && len(c.Metrics) > 0)
+	return c, nil
+}
+
+func runLabel(r RunEntry) string {
+	if r.Name == "." {
+		return "run"
+	}
+	return r.Name
+}
+
+func methodText(nb, nc int) string {
+	s := fmt.Sprintf("median of %d baseline and %d current run(s); change = current ÷ baseline − 1 (ratios: the difference in percentage points)", nb, nc)
+	if nb >= 2 || nc >= 2 {
+		return s + fmt.Sprintf("; %g%% bootstrap confidence interval of the change (%d resamples); a regression is a change beyond the tolerance whose whole interval is beyond it too", 100*bootstrapLevel, bootstrapResamples)
+	}
+	return s + "; one run per side, so the noise is unknown: a regression is a change beyond the tolerance plus the histograms' resolution"
+}
+
+// tolerance finds the metric's tolerance: by metric name, then by clock, then the default.
+func tolerance(t map[string]Tolerance, m SLO) Tolerance {
+	if v, ok := t[m.Metric]; ok {
+		return v
+	}
+	if m.Kind == SLOLatency {
+		if v, ok := t[m.Clock]; ok {
+			return v
+		}
+	}
+	return DefaultTolerance(m.Metric)
+}
+
+// incompatibilities are the reasons the two sets of runs measure different things.
+func incompatibilities(base, cur []RunEntry) []string {
+	var out []string
+	ref := base[0]
+	for _, r := range append(base[1:], cur...) {
+		side := "current"
+		if slices.ContainsFunc(base, func(b RunEntry) bool { return b.Dir == r.Dir }) {
+			side = "baseline"
+		}
+		if a, b := ref.Summary.Mode, r.Summary.Mode; a != b {
+			out = append(out, fmt.Sprintf("%s %s runs a %s loop, baseline %s a %s loop", side, runLabel(r), b, runLabel(ref), a))
+		}
+		if a, b := functionsOf(ref.Summary), functionsOf(r.Summary); a != b {
+			out = append(out, fmt.Sprintf("%s %s invoked functions [%s], baseline %s [%s]", side, runLabel(r), b, runLabel(ref), a))
+		}
+	}
+	return dedupe(out)
+}
+
+func functionsOf(s *Summary) string {
+	names := make([]string, 0, len(s.Functions))
+	for n := range s.Functions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// differences are notes on what differs between the sides without making them incomparable.
+func differences(base, cur []RunEntry) []string {
+	var out []string
+	b, c := base[0].Summary, cur[0].Summary
+	if b.OfferedRPS > 0 && math.Abs(c.OfferedRPS/b.OfferedRPS-1) > 0.02 {
+		out = append(out, fmt.Sprintf("offered load differs: baseline %s rps, current %s rps", trimFloat(b.OfferedRPS), trimFloat(c.OfferedRPS)))
+	}
+	if b.DurationS > 0 && math.Abs(c.DurationS/b.DurationS-1) > 0.1 {
+		out = append(out, fmt.Sprintf("measured duration differs: baseline %s s, current %s s", trimFloat(b.DurationS), trimFloat(c.DurationS)))
+	}
+	be, ce := b.Environment, c.Environment
+	if be.CPUModel != ce.CPUModel || be.Cores != ce.Cores || be.GOMAXPROCS != ce.GOMAXPROCS {
+		out = append(out, fmt.Sprintf("machines differ: baseline %q × %d cores, current %q × %d cores", be.CPUModel, be.Cores, ce.CPUModel, ce.Cores))
+	}
+	if b.FbenchVersion != c.FbenchVersion {
+		out = append(out, fmt.Sprintf("fbench versions differ: baseline %s, current %s", b.FbenchVersion, c.FbenchVersion))
+	}
+	return out
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func sideStats(m SLO, runs []RunEntry) SideStats {
+	var st SideStats
+	for _, r := range runs {
+		v, _, ok := m.measure(summaryData(r.Summary))
+		if ok {
+			st.Values = append(st.Values, v)
+		}
+	}
+	st.N = len(st.Values)
+	if st.N > 0 {
+		st.Median = median(st.Values)
+		st.Min, st.Max = slices.Min(st.Values), slices.Max(st.Values)
+	}
+	if st.Values == nil {
+		st.Values = []float64{}
+	}
+	return st
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func compareMetric(m SLO, base, cur []RunEntry, tol Tolerance, seed uint64) MetricComparison {
+	mc := MetricComparison{Metric: m.Metric, Unit: m.Kind.Unit(), Better: "lower", Tolerance: tol,
+		Absolute: m.Kind == SLORatio}
+	sign := 1.0 // +1: higher is worse
+	if higherIsBetter(m) {
+		mc.Better, sign = "higher", -1
+	}
+	mc.Baseline, mc.Current = sideStats(m, base), sideStats(m, cur)
+	if mc.Baseline.N == 0 || mc.Current.N == 0 || !mc.Absolute && mc.Baseline.Median == 0 {
+		mc.Status = StatusNoData
+		return mc
+	}
+	change := func(b, c float64) float64 {
+		if mc.Absolute {
+			return c - b
+		}
+		return c/b - 1
+	}
+	mc.Change = change(mc.Baseline.Median, mc.Current.Median)
+	worse := sign * mc.Change // > 0: worse
+	var worseLo, worseHi float64
+	if mc.Baseline.N >= 2 || mc.Current.N >= 2 {
+		lo, hi := bootstrapCI(mc.Baseline.Values, mc.Current.Values, change, seed)
+		mc.CILow, mc.CIHigh = &lo, &hi
+		worseLo, worseHi = min(sign*lo, sign*hi), max(sign*lo, sign*hi)
+	} else {
+		if m.Kind == SLOLatency {
+			mc.Margin = 2 * histResolution
+		}
+		worseLo, worseHi = worse-mc.Margin, worse+mc.Margin
+	}
+	t := tol.Value
+	switch {
+	case tol.Off:
+		mc.Status = StatusInfo
+	case worse > t && worseLo > t:
+		mc.Status = StatusRegressed
+	case worse < -t && worseHi < -t:
+		mc.Status = StatusImproved
+	case math.Abs(worse) > t:
+		mc.Status = StatusNoisy
+	default:
+		mc.Status = StatusOK
+	}
+	return mc
+}
+
+// bootstrapCI is the percentile bootstrap interval of change(median(b*), median(c*)) over
+// resamples b*, c* of b and c with replacement.
+func bootstrapCI(b, c []float64, change func(b, c float64) float64, seed uint64) (float64, float64) {
+	rng := rand.New(rand.NewPCG(0x66626e6368, seed))
+	bs, cs := make([]float64, len(b)), make([]float64, len(c))
+	out := make([]float64, bootstrapResamples)
+	for i := range out {
+		for j := range bs {
+			bs[j] = b[rng.IntN(len(b))]
+		}
+		for j := range cs {
+			cs[j] = c[rng.IntN(len(c))]
+		}
+		out[i] = change(median(bs), median(cs))
+	}
+	slices.Sort(out)
+	alpha := (1 - bootstrapLevel) / 2
+	lo := out[int(math.Floor(alpha*float64(len(out)-1)))]
+	hi := out[int(math.Ceil((1-alpha)*float64(len(out)-1)))]
+	return lo, hi
+}
+
+// ---- output ----
+
+// fmtValue formats a metric value for a table.
+func fmtValue(unit string, v float64) string {
+	switch unit {
+	case "us":
+		return strconv.FormatFloat(v/1000, 'f', 3, 64) + " ms"
+	case "ratio":
+		return strconv.FormatFloat(100*v, 'f', 3, 64) + "%"
+	default:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+}
+
+// fmtSpread is a side's spread: ± half its range, relative to the median (absolute for ratios).
+func fmtSpread(unit string, st SideStats) string {
+	if st.N < 2 {
+		return ""
+	}
+	half := (st.Max - st.Min) / 2
+	if unit == "ratio" {
+		return " ±" + strconv.FormatFloat(100*half, 'f', 3, 64) + "pp"
+	}
+	if st.Median == 0 {
+		return ""
+	}
+	return " ±" + strconv.FormatFloat(100*half/st.Median, 'f', 1, 64) + "%"
+}
+
+func fmtChange(abs bool, v float64) string {
+	if abs {
+		return fmt.Sprintf("%+.3fpp", 100*v)
+	}
+	return fmt.Sprintf("%+.1f%%", 100*v)
+}
+
+func (mc MetricComparison) cells() []string {
+	if mc.Status == StatusNoData {
+		b, c := "no data", "no data"
+		if mc.Baseline.N > 0 {
+			b = fmtValue(mc.Unit, mc.Baseline.Median) + fmtSpread(mc.Unit, mc.Baseline)
+		}
+		if mc.Current.N > 0 {
+			c = fmtValue(mc.Unit, mc.Current.Median) + fmtSpread(mc.Unit, mc.Current)
+		}
+		return []string{mc.Metric, b, c, "", "", mc.Tolerance.String(), statusLabel(mc.Status)}
+	}
+	unc := ""
+	switch {
+	case mc.CILow != nil:
+		unc = fmtChange(mc.Absolute, *mc.CILow) + " … " + fmtChange(mc.Absolute, *mc.CIHigh)
+	case mc.Margin > 0:
+		unc = fmt.Sprintf("±%.1f%% (resolution)", 100*mc.Margin)
+	default:
+		unc = "noise unknown"
+	}
+	tol := mc.Tolerance.String()
+	if !mc.Tolerance.Off {
+		tol = "+" + tol
+		if mc.Better == "higher" {
+			tol = "-" + mc.Tolerance.String()
+		}
+	}
+	return []string{mc.Metric,
+		fmtValue(mc.Unit, mc.Baseline.Median) + fmtSpread(mc.Unit, mc.Baseline),
+		fmtValue(mc.Unit, mc.Current.Median) + fmtSpread(mc.Unit, mc.Current),
+		fmtChange(mc.Absolute, mc.Change), unc, tol, statusLabel(mc.Status)}
+}
+
+func statusLabel(s string) string {
+	switch s {
+	case StatusRegressed:
+		return "REGRESSED"
+	case StatusNoisy:
+		return "within noise"
+	case StatusNoData:
+		return "no data"
+	}
+	return s
+}
+
+func sideLabel(si SideInfo) string {
+	n := len(si.Runs)
+	s := fmt.Sprintf("%s (%d run", si.Dir, n)
+	if n != 1 {
+		s += "s"
+	}
+	if k := len(si.Excluded); k > 0 {
+		s += fmt.Sprintf(", %d left out", k)
+	}
+	return s + ")"
+}
+
+var compareHeader = []string{"metric", "baseline", "current", "change", "95% interval", "tolerance", "result"}
+
+// Verdict is the comparison's one-line result.
+func (c *Comparison) Verdict() string {
+	switch {
+	case len(c.Incompatible) > 0 && len(c.Metrics) == 0:
+		return "cannot compare: " + strings.Join(c.Incompatible, "; ")
+	case len(c.Problems) > 0:
+		return "FAIL: a crashed or invalid run cannot pass (" + strings.Join(c.Problems, "; ") + ")"
+	case len(c.Regressions) > 0:
+		return fmt.Sprintf("FAIL: %d regression(s) beyond the tolerance and the noise: %s", len(c.Regressions), strings.Join(c.Regressions, ", "))
+	}
+	return "pass: no regression beyond the tolerance and the noise"
+}
+
+// WriteText writes the comparison as a table for a terminal.
+func (c *Comparison) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "baseline: %s\ncurrent:  %s\n", sideLabel(c.Baseline), sideLabel(c.Current))
+	fmt.Fprintf(&b, "method:   %s\n", c.Method)
+	for _, s := range c.Incompatible {
+		fmt.Fprintf(&b, "incompatible: %s\n", s)
+	}
+	if len(c.Metrics) > 0 {
+		rows := [][]string{compareHeader}
+		for _, mc := range c.Metrics {
+			rows = append(rows, mc.cells())
+		}
+		widths := make([]int, len(compareHeader))
+		for _, r := range rows {
+			for i, cell := range r {
+				widths[i] = max(widths[i], len([]rune(cell)))
+			}
+		}
+		b.WriteString("\n")
+		for _, r := range rows {
+			for i, cell := range r {
+				pad := widths[i] - len([]rune(cell))
+				switch {
+				case i == len(r)-1:
+					b.WriteString(cell)
+				case i >= 1 && i <= 3: // numbers: right-aligned
+					b.WriteString(strings.Repeat(" ", pad) + cell + "  ")
+				default:
+					b.WriteString(cell + strings.Repeat(" ", pad) + "  ")
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(c.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range c.Notes {
+			fmt.Fprintf(&b, "note: %s\n", n)
+		}
+	}
+	fmt.Fprintf(&b, "\nresult: %s\n", c.Verdict())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMarkdown writes the comparison as Markdown, ready to post on a pull request.
+func (c *Comparison) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	mdEsc := func(s string) string {
+		return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+	}
+	result := "✅ pass"
+	if !c.Pass {
+		result = "❌ " + c.Verdict()
+	}
+	fmt.Fprintf(&b, "### fbench compare: %s\n\n", mdEsc(result))
+	fmt.Fprintf(&b, "Baseline `%s`, current `%s`.\n\n", sideLabel(c.Baseline), sideLabel(c.Current))
+	for _, s := range c.Incompatible {
+		fmt.Fprintf(&b, "- **incompatible:** %s\n", mdEsc(s))
+	}
+	if len(c.Incompatible) > 0 {
+		b.WriteString("\n")
+	}
+	if len(c.Metrics) > 0 {
+		b.WriteString("| " + strings.Join(compareHeader, " | ") + " |\n")
+		b.WriteString("|:--|--:|--:|--:|:--|--:|:--|\n")
+		for _, mc := range c.Metrics {
+			cells := mc.cells()
+			for i := range cells {
+				cells[i] = mdEsc(cells[i])
+			}
+			cells[0] = "`" + cells[0] + "`"
+			if mc.Status == StatusRegressed {
+				cells[len(cells)-1] = "**" + cells[len(cells)-1] + "**"
+			}
+			b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range c.Notes {
+		fmt.Fprintf(&b, "- %s\n", mdEsc(n))
+	}
+	if len(c.Notes) > 0 {
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "<sub>Method: %s.</sub>\n", mdEsc(c.Method))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteRunSetText writes a combined summary of a set of repeated runs: each metric's median,
+// range and spread, and its value in every run.
+func WriteRunSetText(w io.Writer, rs *RunSet, metrics []string) error {
+	if len(metrics) == 0 {
+		metrics = CompareMetrics
+	}
+	usable := rs.Usable()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d runs in %s: %d usable\n", len(rs.Runs), rs.Dir, len(usable))
+	for _, r := range rs.Runs {
+		if r.Problem != "" {
+			fmt.Fprintf(&b, "  %s left out: %s\n", runLabel(r), r.Detail)
+		}
+	}
+	if len(usable) == 0 {
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	header := []string{"metric", "median", "min", "max", "spread"}
+	for _, r := range usable {
+		header = append(header, runLabel(r))
+	}
+	rows := [][]string{header}
+	for _, name := range metrics {
+		m, err := metricOf(name)
+		if err != nil {
+			return err
+		}
+		st := sideStats(m, usable)
+		unit := m.Kind.Unit()
+		if st.N == 0 {
+			rows = append(rows, []string{m.Metric, "no data"})
+			continue
+		}
+		spread := strings.TrimPrefix(fmtSpread(unit, st), " ")
+		if spread == "" {
+			spread = "–"
+		}
+		row := []string{m.Metric, fmtValue(unit, st.Median), fmtValue(unit, st.Min), fmtValue(unit, st.Max), spread}
+		for _, r := range usable {
+			if v, _, ok := m.measure(summaryData(r.Summary)); ok {
+				row = append(row, fmtValue(unit, v))
+			} else {
+				row = append(row, "–")
+			}
+		}
+		rows = append(rows, row)
+	}
+	widths := map[int]int{}
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], len([]rune(cell)))
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		for i, cell := range r {
+			pad := strings.Repeat(" ", widths[i]-len([]rune(cell)))
+			if i == 0 {
+				b.WriteString(cell + pad)
+			} else {
+				b.WriteString("  " + pad + cell)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("(spread: ± half the range of the runs, relative to the median; percentage points for ratios)\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
