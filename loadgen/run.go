@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/fbench/fbench/loadgen/dist"
 	"github.com/fbench/fbench/loadgen/guid"
 	"github.com/fbench/fbench/loadgen/host"
@@ -125,8 +127,7 @@ type generation struct {
 type target struct {
 	fn     *host.Function
 	weight int
-	msg    *rpc.StreamingMessage // reused for every send: only the id and trace context change
-	req    *rpc.InvocationRequest
+	tmpl   *requestTemplate // the request encoded once; each send adds its id and trace context
 }
 
 // engine is the state of one run.
@@ -442,8 +443,11 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 			return nil, err
 		}
 		req.TraceContext = &rpc.RpcTraceContext{Attributes: map[string]string{}}
-		msg := &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationRequest{InvocationRequest: req}}
-		targets = append(targets, target{fn: f, weight: t.Weight, msg: msg, req: req})
+		tmpl, err := newRequestTemplate(req)
+		if err != nil {
+			return nil, fmt.Errorf("function %q: encoding its request: %w", t.Function, err)
+		}
+		targets = append(targets, target{fn: f, weight: t.Weight, tmpl: tmpl})
 		if first {
 			e.names = append(e.names, f.Name)
 			e.totalW += t.Weight
@@ -531,6 +535,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 	}
 	advance()
 
+	var frame host.Frame // reused; its bytes are fresh for every send (gRPC owns them once sent)
 	// freeSince is when the last wait the worker imposed ended (harness_lag counts from it).
 	var freeSince int64
 	// resume waits, after the stream failed, for the next worker generation (--restart-worker);
@@ -566,12 +571,11 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		ti := e.pick(rng)
 		t := &g.targets[ti]
 		id := ids.Next()
-		t.req.InvocationId = id
-		t.req.TraceContext.TraceParent = traceParent(id)
+		frame.Bytes = t.tmpl.frame(id, traceParent(id))
 		now := e.now()
 		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti)}, cfg.Timeout > 0)
 		e.inflight.Add(1)
-		if err := g.stream.Send(t.msg); err != nil {
+		if err := g.stream.SendMsg(&frame); err != nil {
 			// Never reached the worker: lost with its stream.
 			if _, k := e.tracker.settle(id); k == settleMatched {
 				e.inflight.Add(-1)
@@ -677,6 +681,15 @@ func (e *engine) send(ctx context.Context, g *generation) {
 	for haveNext {
 		if ctx.Err() != nil {
 			return
+		}
+		select {
+		case <-g.recvDone:
+			// The stream ended (the precise sleep does not watch for it): stop sending on it.
+			if !resume() {
+				return
+			}
+			continue
+		default:
 		}
 		if e.closedTok != nil {
 			// Closed loop: wait for a free slot; its settle time is the intended time.
@@ -790,13 +803,24 @@ func traceParent(id string) string {
 // receive is the one goroutine that reads the stream.
 func (e *engine) receive(g *generation) {
 	defer close(g.recvDone)
+	var frame host.Frame
 	for {
-		m, err := g.stream.Recv()
-		if err != nil {
+		if err := g.stream.RecvMsg(&frame); err != nil {
 			g.recvErr = err
 			return
 		}
-		e.dispatch(g.w, m, e.now())
+		now := e.now()
+		// The hot path: an invocation response is settled from its id and status alone.
+		if id, status, ok := parseInvocationResponse(frame.Bytes); ok {
+			e.settleID(string(id), status, now)
+			continue
+		}
+		m := new(rpc.StreamingMessage)
+		if err := proto.Unmarshal(frame.Bytes, m); err != nil {
+			e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
+			continue
+		}
+		e.dispatch(g.w, m, now)
 	}
 }
 
@@ -828,7 +852,12 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 
 // settle matches a response to its invocation and records it.
 func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
-	f, kind := e.tracker.settle(r.InvocationId)
+	e.settleID(r.InvocationId, r.GetResult().GetStatus(), now)
+}
+
+// settleID settles the invocation id with the worker's status.
+func (e *engine) settleID(id string, st rpc.StatusResult_Status, now int64) {
+	f, kind := e.tracker.settle(id)
 	switch kind {
 	case settleDuplicate:
 		e.rec.count(func(c *report.Counts) { c.Duplicate++ })
@@ -841,7 +870,7 @@ func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
 		return
 	}
 	status := statusFailed
-	switch r.GetResult().GetStatus() {
+	switch st {
 	case rpc.StatusResult_Success:
 		status = statusSucceeded
 		if f.cancelSent != 0 {

@@ -67,6 +67,7 @@ func NewServer() (*Server, error) {
 		grpc.InitialConnWindowSize(1<<24),
 		grpc.WriteBufferSize(256<<10),
 		grpc.ReadBufferSize(256<<10),
+		grpc.ForceServerCodecV2(newCodec()),
 	)
 	rpc.RegisterFunctionRpcServer(s.grpc, s)
 	go func() { _ = s.grpc.Serve(lis) }()
