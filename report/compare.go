@@ -23,12 +23,14 @@ import (
 // baseline (in percentage points) for ratios such as error_rate. When either side has at least two
 // runs, the uncertainty of the change is a 95% percentile bootstrap confidence interval (10000
 // resamples of each side's runs with replacement, the change of the resampled medians; seeded, so
-// the same input gives the same output). A metric regresses when its change is worse than the
-// tolerance AND the whole interval is worse than the tolerance: the regression is larger than both
-// the tolerance and the noise. With 2 or 3 runs per side that means every current run is worse
-// than every baseline run by more than the tolerance. With one run per side the noise is unknown:
-// the change is compared with the tolerance alone, widened by the latency histograms' resolution
-// (3 significant digits: ±0.1% per value, so 0.2% for a change).
+// the same input gives the same output), and the run-to-run noise is the larger of the two sides'
+// spreads (max − min, relative to the median; absolute for ratios). A metric regresses when its
+// change is worse than the tolerance, the whole interval is worse than the tolerance, and the
+// change is larger than the noise: the regression must exceed both the tolerance and the noise.
+// With 2 or 3 runs per side the interval condition means every current run is worse than every
+// baseline run by more than the tolerance. With one run per side the noise is unknown: the change
+// is compared with the tolerance alone, widened by the latency histograms' resolution (3
+// significant digits: ±0.1% per value, so 0.2% for a change).
 
 // CompareSchema identifies the layout of compare's JSON output.
 const CompareSchema = "fbench.compare/v1"
@@ -128,8 +130,13 @@ func higherIsBetter(m SLO) bool {
 // percentage (10%), percentage points for ratios (0.1pp, or 0.1% which means the same there), or
 // "off". It returns the metric or clock name.
 func ParseTolerance(spec string) (string, Tolerance, error) {
-	name, val, ok := strings.Cut(strings.TrimSpace(spec), "=")
-	name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+	spec = strings.TrimSpace(spec)
+	k := strings.LastIndexByte(spec, '=')
+	ok := k >= 0
+	var name, val string
+	if ok {
+		name, val = strings.TrimSpace(spec[:k]), strings.TrimSpace(spec[k+1:])
+	}
 	if !ok || name == "" || val == "" {
 		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: want METRIC=VALUE, e.g. rtt.p99=10%%", spec)
 	}
@@ -341,6 +348,7 @@ type MetricComparison struct {
 	Change    float64   `json:"change"`
 	CILow     *float64  `json:"ci_low"`  // null when the noise is unknown
 	CIHigh    *float64  `json:"ci_high"` //
+	Noise     float64   `json:"noise"`   // the larger side's spread, (max − min) ÷ median (ratios: max − min); 0 when unknown
 	Margin    float64   `json:"margin"`  // the resolution added to the tolerance when the noise is unknown
 	Tolerance Tolerance `json:"tolerance"`
 	Status    string    `json:"status"`
@@ -441,7 +449,7 @@ func runLabel(r RunEntry) string {
 func methodText(nb, nc int) string {
 	s := fmt.Sprintf("median of %d baseline and %d current run(s); change = current ÷ baseline − 1 (ratios: the difference in percentage points)", nb, nc)
 	if nb >= 2 || nc >= 2 {
-		return s + fmt.Sprintf("; %g%% bootstrap confidence interval of the change (%d resamples); a regression is a change beyond the tolerance whose whole interval is beyond it too", 100*bootstrapLevel, bootstrapResamples)
+		return s + fmt.Sprintf("; %g%% bootstrap confidence interval of the change (%d resamples); a regression is a change beyond the tolerance whose whole interval is beyond it too, and larger than the run-to-run noise (the wider side's max − min, i.e. twice its ±)", 100*bootstrapLevel, bootstrapResamples)
 	}
 	return s + "; one run per side, so the noise is unknown: a regression is a change beyond the tolerance plus the histograms' resolution"
 }
@@ -471,14 +479,18 @@ func incompatibilities(base, cur []RunEntry) []string {
 		if a, b := ref.Summary.Mode, r.Summary.Mode; a != b {
 			out = append(out, fmt.Sprintf("%s %s runs a %s loop, baseline %s a %s loop", side, runLabel(r), b, runLabel(ref), a))
 		}
-		if a, b := functionsOf(ref.Summary), functionsOf(r.Summary); a != b {
+		if a, b := functionsOf(ref.Summary), functionsOf(r.Summary); a != "" && b != "" && a != b {
 			out = append(out, fmt.Sprintf("%s %s invoked functions [%s], baseline %s [%s]", side, runLabel(r), b, runLabel(ref), a))
 		}
 	}
 	return dedupe(out)
 }
 
+// functionsOf names the functions a run invoked ("" when it cannot tell).
 func functionsOf(s *Summary) string {
+	if len(s.Functions) == 0 {
+		return SingleFunction(s)
+	}
 	names := make([]string, 0, len(s.Functions))
 	for n := range s.Functions {
 		names = append(names, n)
@@ -491,11 +503,12 @@ func functionsOf(s *Summary) string {
 func differences(base, cur []RunEntry) []string {
 	var out []string
 	b, c := base[0].Summary, cur[0].Summary
-	if b.OfferedRPS > 0 && math.Abs(c.OfferedRPS/b.OfferedRPS-1) > 0.02 {
-		out = append(out, fmt.Sprintf("offered load differs: baseline %s rps, current %s rps", trimFloat(b.OfferedRPS), trimFloat(c.OfferedRPS)))
-	}
-	if b.DurationS > 0 && math.Abs(c.DurationS/b.DurationS-1) > 0.1 {
-		out = append(out, fmt.Sprintf("measured duration differs: baseline %s s, current %s s", trimFloat(b.DurationS), trimFloat(c.DurationS)))
+	for _, k := range loadSettings {
+		bv, bok := b.Config[k]
+		cv, cok := c.Config[k]
+		if bok && cok && fmt.Sprint(bv) != fmt.Sprint(cv) {
+			out = append(out, fmt.Sprintf("the load differs: baseline %s %v, current %v", k, bv, cv))
+		}
 	}
 	be, ce := b.Environment, c.Environment
 	if be.CPUModel != ce.CPUModel || be.Cores != ce.Cores || be.GOMAXPROCS != ce.GOMAXPROCS {
@@ -506,6 +519,11 @@ func differences(base, cur []RunEntry) []string {
 	}
 	return out
 }
+
+// loadSettings are the recorded settings (Summary.Config) that shape the load: when they differ
+// between the sides compare says so.
+var loadSettings = []string{"rps", "concurrency", "profile", "arrival", "duration", "warmup", "count",
+	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval"}
 
 func dedupe(s []string) []string {
 	var out []string
@@ -571,6 +589,7 @@ func compareMetric(m SLO, base, cur []RunEntry, tol Tolerance, seed uint64) Metr
 		lo, hi := bootstrapCI(mc.Baseline.Values, mc.Current.Values, change, seed)
 		mc.CILow, mc.CIHigh = &lo, &hi
 		worseLo, worseHi = min(sign*lo, sign*hi), max(sign*lo, sign*hi)
+		mc.Noise = max(spread(mc.Baseline, mc.Absolute), spread(mc.Current, mc.Absolute))
 	} else {
 		if m.Kind == SLOLatency {
 			mc.Margin = 2 * histResolution
@@ -581,9 +600,9 @@ func compareMetric(m SLO, base, cur []RunEntry, tol Tolerance, seed uint64) Metr
 	switch {
 	case tol.Off:
 		mc.Status = StatusInfo
-	case worse > t && worseLo > t:
+	case worse > t && worseLo > t && worse > mc.Noise:
 		mc.Status = StatusRegressed
-	case worse < -t && worseHi < -t:
+	case worse < -t && worseHi < -t && -worse > mc.Noise:
 		mc.Status = StatusImproved
 	case math.Abs(worse) > t:
 		mc.Status = StatusNoisy
@@ -591,6 +610,20 @@ func compareMetric(m SLO, base, cur []RunEntry, tol Tolerance, seed uint64) Metr
 		mc.Status = StatusOK
 	}
 	return mc
+}
+
+// spread is a side's run-to-run spread: (max − min) ÷ median, or max − min when absolute.
+func spread(st SideStats, absolute bool) float64 {
+	if st.N < 2 {
+		return 0
+	}
+	if absolute {
+		return st.Max - st.Min
+	}
+	if st.Median == 0 {
+		return 0
+	}
+	return (st.Max - st.Min) / st.Median
 }
 
 // bootstrapCI is the percentile bootstrap interval of change(median(b*), median(c*)) over
@@ -708,7 +741,15 @@ func sideLabel(si SideInfo) string {
 	return s + ")"
 }
 
-var compareHeader = []string{"metric", "baseline", "current", "change", "95% interval", "tolerance", "result"}
+func (c *Comparison) header() []string {
+	unc := "uncertainty"
+	for _, mc := range c.Metrics {
+		if mc.CILow != nil {
+			unc = "95% CI"
+		}
+	}
+	return []string{"metric", "baseline", "current", "change", unc, "tolerance", "result"}
+}
 
 // Verdict is the comparison's one-line result.
 func (c *Comparison) Verdict() string {
@@ -732,11 +773,11 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "incompatible: %s\n", s)
 	}
 	if len(c.Metrics) > 0 {
-		rows := [][]string{compareHeader}
+		rows := [][]string{c.header()}
 		for _, mc := range c.Metrics {
 			rows = append(rows, mc.cells())
 		}
-		widths := make([]int, len(compareHeader))
+		widths := make([]int, len(rows[0]))
 		for _, r := range rows {
 			for i, cell := range r {
 				widths[i] = max(widths[i], len([]rune(cell)))
@@ -788,7 +829,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	if len(c.Metrics) > 0 {
-		b.WriteString("| " + strings.Join(compareHeader, " | ") + " |\n")
+		b.WriteString("| " + strings.Join(c.header(), " | ") + " |\n")
 		b.WriteString("|:--|--:|--:|--:|:--|--:|:--|\n")
 		for _, mc := range c.Metrics {
 			cells := mc.cells()

@@ -587,6 +587,8 @@ type SLOEvaluator struct {
 	n      int // slots in use
 	sum    windowSum
 	lastTo time.Duration
+	full   bool // a full window was evaluated since the last gap
+	done   bool // Evaluate flushed the last stretch
 	worst  []worstWindow
 	count  int // windows evaluated
 }
@@ -666,9 +668,11 @@ func (e *SLOEvaluator) ObserveInterval(rec *IntervalRecord, hists map[string]*hd
 	}
 	// A gap in the time line (intervals missing) starts the windows afresh.
 	if e.n > 0 && rec.Start-e.lastTo > rec.Length/2 {
+		e.flush()
 		for e.n > 0 {
 			e.pop()
 		}
+		e.full = false
 	}
 	e.lastTo = rec.Start + rec.Length
 	if e.n == e.k {
@@ -688,6 +692,15 @@ func (e *SLOEvaluator) ObserveInterval(rec *IntervalRecord, hists map[string]*hd
 	e.sum.add(&slot, 1)
 	if e.n == e.k {
 		e.evaluateWindow(false)
+		e.full = true
+	}
+}
+
+// flush evaluates a stretch of consecutive intervals shorter than a window (the whole run, or the
+// intervals between two gaps) as one partial window, so that no interval goes unchecked.
+func (e *SLOEvaluator) flush() {
+	if !e.full && e.n > 0 {
+		e.evaluateWindow(true)
 	}
 }
 
@@ -789,8 +802,9 @@ func (e *SLOEvaluator) evaluateWindow(partial bool) {
 // Evaluate sets s.SLOs (a report.Evaluator): for each objective, its result on the summary's
 // totals and, with a window, its result on the worst window right after it.
 func (e *SLOEvaluator) Evaluate(s *Summary) {
-	if e.window > 0 && e.count == 0 && e.n > 0 {
-		e.evaluateWindow(true) // the run was shorter than one window: its one, partial, window
+	if e.window > 0 && !e.done {
+		e.done = true
+		e.flush()
 	}
 	out := make([]SLOResult, 0, len(e.slos)*2)
 	single := ""
@@ -828,12 +842,16 @@ func (e *SLOEvaluator) windowResult(i int, o SLO) SLOResult {
 	}
 	r.Observed = fmt.Sprintf("worst %s in the %s window at %s s", w.desc, fmtDurS(shown), trimFloat(w.start.Seconds()))
 	if w.partial {
-		r.Observed += " (the run is shorter than one window)"
+		r.Observed += fmt.Sprintf(" (partial: only %s of consecutive intervals there)", fmtDurS(w.length))
+	}
+	plural := "s"
+	if w.withData == 1 {
+		plural = ""
 	}
 	if w.failed > 0 {
-		r.Observed += fmt.Sprintf("; %d of %d windows failed", w.failed, w.withData)
+		r.Observed += fmt.Sprintf("; %d of %d window%s failed", w.failed, w.withData, plural)
 	} else {
-		r.Observed += fmt.Sprintf("; %d windows", w.withData)
+		r.Observed += fmt.Sprintf("; %d window%s", w.withData, plural)
 	}
 	return r
 }

@@ -34,7 +34,11 @@ func WriteText(w io.Writer, s *Summary) error {
 		p("interrupted: %s\n", s.Interrupted)
 	}
 	c := s.Counts
-	p("\nrate: offered %s rps, achieved %s rps (responses ÷ measured time)\n", trimFloat(s.OfferedRPS), trimFloat(s.AchievedRPS))
+	if s.Mode == "closed" {
+		p("\nrate: closed loop (no offered rate), achieved %s rps (responses ÷ measured time)\n", trimFloat(s.AchievedRPS))
+	} else {
+		p("\nrate: offered %s rps, achieved %s rps (responses ÷ measured time)\n", trimFloat(s.OfferedRPS), trimFloat(s.AchievedRPS))
+	}
 	p("invocations: due %d, sent %d, succeeded %d, failed %d, timed out %d, dropped %d, lost %d\n",
 		c.Due, c.Sent, c.Succeeded, c.Failed, c.TimedOut, c.Dropped, c.Lost)
 	p("cancels: sent %d, cancelled %d, completed after cancel %d\n", c.CancelSent, c.Cancelled, c.CompletedAfterCancel)
@@ -91,7 +95,7 @@ func WriteText(w io.Writer, s *Summary) error {
 	if h.LagBudgetUS > 0 {
 		budget = ms(h.LagBudgetUS) + " ms"
 	}
-	p("harness: %s, lag p99 %s ms (budget %s)", valid, ms(h.LagP99US), budget)
+	p("harness: %s, lag p99 %s ms, harness_lag p99 %s ms (budget %s)", valid, ms(h.LagP99US), ms(s.Latency[MetricHarnessLag].P99), budget)
 	if h.PeakRSSBytes > 0 || h.PeakCPUPct > 0 {
 		p(", peak CPU %s%%, peak RSS %d B", trimFloat(h.PeakCPUPct), h.PeakRSSBytes)
 	}
