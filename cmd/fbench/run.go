@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,6 +72,7 @@ type runFlags struct {
 	restart        bool
 	maxRestarts    int
 	verdict        verdictFlags
+	cpuProfile     string
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -103,6 +105,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line and no summary on stdout")
 	fs.BoolVar(&f.restart, "restart-worker", false, "relaunch a worker that exits or breaks its stream mid-run (new worker id, handshake, functions reloaded) and go on")
 	f.verdict.register(fs)
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write fbench's CPU profile (pprof) of the run to `FILE`")
 	fs.IntVar(&f.maxRestarts, "max-restarts", 10, "with --restart-worker: stop relaunching after this many restarts (0: no limit)")
 	f.workerFlags.register(fs)
 	f.gateFlags.register(fs)
@@ -379,6 +382,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	p, err := f.plan(fs)
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("creating --cpuprofile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	return execute(p, stdout, stderr)
 }
