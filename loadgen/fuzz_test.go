@@ -89,9 +89,10 @@ func dispatchSeeds() []*rpc.StreamingMessage {
 	}
 }
 
-// FuzzDispatch feeds arbitrary bytes, unmarshalled as a StreamingMessage, to the engine's
-// receive-side dispatch: it must never panic, count each message exactly once, and keep the
-// in-flight count consistent with the tracker.
+// FuzzDispatch feeds arbitrary bytes, as they come off the wire, to the engine's receive side
+// (receiveFrame: the hand parse of invocation responses, else proto.Unmarshal and dispatch): it
+// must never panic, count each message exactly once, and keep the in-flight count consistent with
+// the tracker. The bytes are also unmarshalled as a StreamingMessage and handed to dispatch.
 func FuzzDispatch(f *testing.F) {
 	for _, m := range dispatchSeeds() {
 		b, err := proto.Marshal(m)
@@ -104,19 +105,22 @@ func FuzzDispatch(f *testing.F) {
 	w := &host.Worker{Log: host.NewWorkerLog(nil)}
 	f.Cleanup(w.Log.Close)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		check := func(what string, handle func()) {
+			e.arm()
+			before := e.snapshot()
+			handle()
+			after := e.snapshot()
+			if d := outcomes(after) - outcomes(before); d != 1 {
+				t.Fatalf("%s: message %x counted %d times\nbefore %+v\nafter  %+v", what, data, d, before, after)
+			}
+			if n := e.inflight.Load(); n < 0 || n != int64(e.tracker.len()) {
+				t.Fatalf("%s: in flight %d, tracker holds %d", what, n, e.tracker.len())
+			}
+		}
+		check("receiveFrame", func() { e.receiveFrame(w, data, 5000) })
 		var m rpc.StreamingMessage
-		if err := proto.Unmarshal(data, &m); err != nil {
-			return
-		}
-		e.arm()
-		before := e.snapshot()
-		e.dispatch(w, &m, 5000)
-		after := e.snapshot()
-		if d := outcomes(after) - outcomes(before); d != 1 {
-			t.Fatalf("message counted %d times: %v\nbefore %+v\nafter  %+v", d, &m, before, after)
-		}
-		if n := e.inflight.Load(); n < 0 || n != int64(e.tracker.len()) {
-			t.Fatalf("in flight %d, tracker holds %d", n, e.tracker.len())
+		if err := proto.Unmarshal(data, &m); err == nil {
+			check("dispatch", func() { e.dispatch(w, &m, 5000) })
 		}
 		if set := e.rec.rotate(); set != nil {
 			// Histograms stay within range: no panic recording, quantiles answer.

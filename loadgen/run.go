@@ -585,6 +585,9 @@ func (e *engine) send(ctx context.Context, g *generation) {
 				e.rec.mu.Lock()
 				_ = e.rec.cur.lag.RecordValue(lag)
 				e.rec.mu.Unlock()
+			} else {
+				// The run loop already counted it lost with its stream (loseInFlight); it was due.
+				e.rec.count(func(c *report.Counts) { c.Due++ })
 			}
 			return false
 		}
@@ -809,19 +812,24 @@ func (e *engine) receive(g *generation) {
 			g.recvErr = err
 			return
 		}
-		now := e.now()
-		// The hot path: an invocation response is settled from its id and status alone.
-		if id, status, ok := parseInvocationResponse(frame.Bytes); ok {
-			e.settleID(string(id), status, now)
-			continue
-		}
-		m := new(rpc.StreamingMessage)
-		if err := proto.Unmarshal(frame.Bytes, m); err != nil {
-			e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
-			continue
-		}
-		e.dispatch(g.w, m, now)
+		e.receiveFrame(g.w, frame.Bytes, e.now())
 	}
+}
+
+// receiveFrame handles one message from worker w as it came off the wire, received at now (ns
+// since t0): any bytes at all are settled, logged or counted (FuzzDispatch holds it to that).
+func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
+	// The hot path: an invocation response is settled from its id and status alone.
+	if id, status, ok := parseInvocationResponse(b); ok {
+		e.settleID(string(id), status, now)
+		return
+	}
+	m := new(rpc.StreamingMessage)
+	if err := proto.Unmarshal(b, m); err != nil {
+		e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
+		return
+	}
+	e.dispatch(w, m, now)
 }
 
 // dispatch handles one message from worker w, received at now (ns since t0). It never blocks on

@@ -307,7 +307,7 @@ type Comparison struct {
 	Problems     []string           `json:"problems"`    // crashed and invalid runs (left out): they fail the comparison
 	CrashedRuns  int                `json:"crashed_runs"`
 	InvalidRuns  int                `json:"invalid_runs"`
-	Pass         bool               `json:"pass"`        // no regression, compatible, no crashed or invalid run
+	Pass         bool               `json:"pass"` // no regression, compatible, no crashed or invalid run
 }
 
 // SideInfo describes one side of a comparison.
@@ -754,10 +754,10 @@ func (c *Comparison) header() []string {
 // Verdict is the comparison's one-line result.
 func (c *Comparison) Verdict() string {
 	switch {
-	case len(c.Incompatible) > 0 && len(c.Metrics) == 0:
-		return "cannot compare: " + strings.Join(c.Incompatible, "; ")
 	case len(c.Problems) > 0:
 		return "FAIL: a crashed or invalid run cannot pass (" + strings.Join(c.Problems, "; ") + ")"
+	case len(c.Incompatible) > 0 && len(c.Metrics) == 0:
+		return "cannot compare: " + strings.Join(c.Incompatible, "; ")
 	case len(c.Regressions) > 0:
 		return fmt.Sprintf("FAIL: %d regression(s) beyond the tolerance and the noise: %s", len(c.Regressions), strings.Join(c.Regressions, ", "))
 	}

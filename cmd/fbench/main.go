@@ -9,6 +9,7 @@
 //	fbench probe [flags] [WORKER]     launch, handshake, ping and terminate; print the time line
 //	fbench report [flags] DIR         rebuild a run directory's reports from its interval log
 //	fbench compare [flags] BASE CUR   compare two runs (or sets of repeated runs) for regressions
+//	fbench capacity [flags] [WORKER]  search the highest rate the worker sustains under its objectives
 //	fbench worker [flags]             the reference worker (fbench launches it; not for people)
 package main
 
@@ -58,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	verb := "run"
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "probe", "report", "compare", "worker":
+		case "run", "probe", "report", "compare", "capacity", "worker":
 			verb, args = args[0], args[1:]
 		case "help", "-h", "--help", "-help":
 			fmt.Fprint(stdout, mainUsage)
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReport(args, stdout, stderr)
 	case "compare":
 		err = cmdCompare(args, stdout, stderr)
+	case "capacity":
+		err = cmdCapacity(args, stdout, stderr)
 	case "worker":
 		return cmdWorker(args, stdout, stderr)
 	}
@@ -116,6 +119,7 @@ Usage:
   fbench probe [flags] [WORKER]     launch, handshake, ping, terminate; print the time line
   fbench report [flags] DIR         rebuild DIR's reports from its interval log
   fbench compare [flags] BASE CUR   compare two runs (or sets of --repeat runs) for regressions
+  fbench capacity [flags] [WORKER]  search the highest rate WORKER sustains under its objectives
   fbench help | version
 
 WORKER is an executable, or a directory holding worker.config.json. Flags work with one dash or two

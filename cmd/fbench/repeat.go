@@ -29,7 +29,7 @@ func runRepeat(f *runFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
 		return err
 	}
 	fixedSeed := fs.Changed("seed")
-	worst, failed := exitOK, 0
+	worst, worstRun, failed := exitOK, 0, 0
 	var worstErr error
 	for i := 1; i <= n; i++ {
 		f.out = filepath.Join(out, fmt.Sprintf("run-%d", i))
@@ -51,21 +51,23 @@ func runRepeat(f *runFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
 		}
 		if err != nil {
 			failed++
-			fmt.Fprintf(stderr, "fbench: run-%d: %s\n", i, oneLine(err.Error()))
+			if !f.quiet { // with -q, only the final error line
+				fmt.Fprintf(stderr, "fbench: run-%d: %s\n", i, oneLine(err.Error()))
+			}
 		}
 		if code == exitError || code == 130 {
 			printRepeat(out, f.quiet, stdout, stderr)
 			return err
 		}
 		if code > worst {
-			worst, worstErr = code, err
+			worst, worstRun, worstErr = code, i, err
 		}
 	}
 	printRepeat(out, f.quiet, stdout, stderr)
 	if worst == exitOK {
 		return nil
 	}
-	return withCode(worst, fmt.Errorf("%d of %d runs failed; the worst: %v", failed, n, worstErr))
+	return withCode(worst, fmt.Errorf("%d of %d runs failed; the worst, run-%d: %v", failed, n, worstRun, worstErr))
 }
 
 // printRepeat prints the combined summary of the runs in out.

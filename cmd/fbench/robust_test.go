@@ -450,14 +450,27 @@ func TestInterruptedRuns(t *testing.T) {
 					t.Errorf("intervals.jsonl: %v", err)
 				}
 				var c report.Counts
-				if err := forEachInterval(dir, func(rec report.IntervalRecord) { c.Add(rec.Counts) }); err != nil {
+				phases := map[string]int{}
+				if err := forEachInterval(dir, func(rec report.IntervalRecord) { c.Add(rec.Counts); phases[rec.Phase]++ }); err != nil {
 					t.Fatal(err)
 				}
 				if c.Sent == 0 || c.Settled() != c.Due {
 					t.Errorf("intervals' counts %+v: want sends, every one settled (lost counted)", c)
 				}
-				if phase.name == "warmup" && s.WarmupIntervals == 0 {
-					t.Errorf("interrupted in warm-up but no warm-up interval recorded")
+				// The signal came in the phase the test meant.
+				switch phase.name {
+				case "warmup":
+					if s.WarmupIntervals == 0 || phases["measure"] > 0 {
+						t.Errorf("interval phases %v: want warm-up only", phases)
+					}
+				case "steady":
+					if phases["measure"] == 0 || phases["drain"] > 0 {
+						t.Errorf("interval phases %v: want measure, no drain", phases)
+					}
+				case "drain":
+					if phases["drain"] == 0 {
+						t.Errorf("interval phases %v: want a drain", phases)
+					}
 				}
 			})
 		}
@@ -651,4 +664,28 @@ func TestRunDirectoryModes(t *testing.T) {
 	r := fbench(t, hang, runArgs(dir, "-rps", "200", "-d", "1s")...)
 	expectExit(t, r, exitOK)
 	checkRunDir(t, dir)
+}
+
+// An interrupt while the worker is still starting: exit 130 too, and the run directory says so.
+func TestInterruptedWhileStarting(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	p := startFbench(t, "", runArgs(dir, "-rps", "100", "-d", "2s", "--ref", "fault=slow-start=5s")...)
+	if !waitFor(10*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "worker.log"))
+		return strings.Contains(string(b), "slow-start")
+	}) {
+		t.Fatalf("the worker did not start; stderr: %s", p.err.String())
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r := p.wait(hang)
+	expectExit(t, r, 130)
+	expectLine(t, errorLine(t, r), "fbench: interrupted while starting the worker; run directory: "+dir)
+	if r.took > 4*time.Second {
+		t.Errorf("took %s: the interrupt did not cut the 5 s start short", r.took)
+	}
+	if s := checkRunDir(t, dir); s.Interrupted == "" {
+		t.Error("summary.json does not say the run was interrupted")
+	}
 }

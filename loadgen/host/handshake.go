@@ -388,10 +388,13 @@ func (w *Worker) tolerate(m *rpc.StreamingMessage) {
 	}
 }
 
-// WriteLog writes an RpcLog to the worker log with its level and category.
-func (w *Worker) WriteLog(l *rpc.RpcLog) {
+// WriteLog writes an RpcLog to the worker log with its level and category. It only queues the
+// message (m must not change afterwards): the log's writer formats it.
+func (w *Worker) WriteLog(l *rpc.RpcLog) { w.Log.rpcLog(l) }
+
+// rpcLogText is an RpcLog's line in the worker log: level, category, invocation, message, exception.
+func rpcLogText(l *rpc.RpcLog) string {
 	var b strings.Builder
-	b.WriteString("rpclog ")
 	b.WriteString(l.GetLevel().String())
 	b.WriteByte(' ')
 	b.WriteString(l.GetLogCategory().String())
@@ -406,7 +409,7 @@ func (w *Worker) WriteLog(l *rpc.RpcLog) {
 	if e := l.GetException(); e != nil && e.GetMessage() != "" {
 		b.WriteString(" exception: " + strings.ReplaceAll(e.GetMessage(), "\n", "\\n"))
 	}
-	w.Log.Line("rpclog", b.String()[len("rpclog "):])
+	return b.String()
 }
 
 // Stream is the worker's EventStream, for the load engine once the handshake is done. Exactly one
@@ -537,6 +540,15 @@ func (s *endingStream) Recv() (*rpc.StreamingMessage, error) {
 		s.end()
 	}
 	return m, err
+}
+
+// RecvMsg is Recv for the engine's raw frames: it ends the stream the same way.
+func (s *endingStream) RecvMsg(m any) error {
+	err := s.Stream.RecvMsg(m)
+	if err != nil {
+		s.end()
+	}
+	return err
 }
 
 // EndStream ends the server side of the worker's stream: a Send blocked by flow control (a worker

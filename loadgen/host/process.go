@@ -9,8 +9,11 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/fbench/fbench/protos/rpc"
 )
 
 // process is a started worker process with its output captured line by line.
@@ -111,35 +114,50 @@ func (p *process) kill() {
 // writer goroutine: when the worker logs faster than the disk takes it, lines are dropped and
 // counted instead of slowing the stream down.
 type WorkerLog struct {
-	lines   chan string
+	lines   chan logLine
 	done    chan struct{}
 	mu      sync.Mutex
 	tail    []string // last stderr lines (ring, oldest first)
 	tailMax int
-	dropped int64
-	written int64
+	dropped atomic.Int64
+	written atomic.Int64
 	start   time.Time
 	sendMu  sync.RWMutex // held for reading while queueing, for writing while closing
 	closed  bool
 }
 
+// logLine is one queued line; the writer goroutine formats it, so that a flooding worker costs
+// the stream's reader only the queueing (and, once the queue is full, a counted drop).
+type logLine struct {
+	at     time.Duration
+	source string
+	text   string
+	rpc    *rpc.RpcLog // an RpcLog, formatted by rpcLogText (text unused)
+}
+
 // NewWorkerLog opens path for the worker log (w may be nil: then lines are only counted and the
 // stderr tail kept).
 func NewWorkerLog(w io.Writer) *WorkerLog {
-	l := &WorkerLog{lines: make(chan string, 8192), done: make(chan struct{}), tailMax: 20, start: time.Now()}
+	l := &WorkerLog{lines: make(chan logLine, 8192), done: make(chan struct{}), tailMax: 20, start: time.Now()}
 	go func() {
 		defer close(l.done)
 		var bw *bufio.Writer
 		if w != nil {
 			bw = bufio.NewWriterSize(w, 64<<10)
 		}
+		var buf []byte
 		for line := range l.lines {
-			if bw != nil {
-				bw.WriteString(line)
-				bw.WriteByte('\n')
-				if len(l.lines) == 0 {
-					bw.Flush()
-				}
+			if bw == nil {
+				continue
+			}
+			text := line.text
+			if line.rpc != nil {
+				text = rpcLogText(line.rpc)
+			}
+			buf = fmt.Appendf(buf[:0], "%10.3f %s %s\n", line.at.Seconds(), line.source, text)
+			bw.Write(buf)
+			if len(l.lines) == 0 {
+				bw.Flush()
 			}
 		}
 		if bw != nil {
@@ -151,21 +169,25 @@ func NewWorkerLog(w io.Writer) *WorkerLog {
 
 // Line queues one line for the log file; it never blocks.
 func (l *WorkerLog) Line(source, text string) {
-	stamp := time.Since(l.start).Seconds()
+	l.queue(logLine{at: time.Since(l.start), source: source, text: text})
+}
+
+// rpcLog queues an RpcLog for the log file; it never blocks.
+func (l *WorkerLog) rpcLog(m *rpc.RpcLog) {
+	l.queue(logLine{at: time.Since(l.start), source: "rpclog", rpc: m})
+}
+
+func (l *WorkerLog) queue(line logLine) {
 	l.sendMu.RLock()
 	defer l.sendMu.RUnlock()
 	if l.closed {
 		return
 	}
 	select {
-	case l.lines <- fmt.Sprintf("%10.3f %s %s", stamp, source, text):
-		l.mu.Lock()
-		l.written++
-		l.mu.Unlock()
+	case l.lines <- line:
+		l.written.Add(1)
 	default:
-		l.mu.Lock()
-		l.dropped++
-		l.mu.Unlock()
+		l.dropped.Add(1)
 	}
 }
 
@@ -195,11 +217,7 @@ func (l *WorkerLog) Tail() []string {
 }
 
 // Dropped is the number of lines not written because the writer could not keep up.
-func (l *WorkerLog) Dropped() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.dropped
-}
+func (l *WorkerLog) Dropped() int64 { return l.dropped.Load() }
 
 // Close flushes the queued lines and stops the writer.
 func (l *WorkerLog) Close() {

@@ -1,0 +1,634 @@
+// Command rawceiling measures the raw ceiling of the fbench transport: the fastest a minimal host and
+// worker, built from the same generated code (protos/rpc) and the same grpc options as fbench, push
+// HTTP-shaped invocations over one bidi EventStream on loopback, with no fbench logic. fbench's own
+// figure divided by this one is its saturation ratio.
+//
+//	rawceiling host [--duration 10s] [--depth 4096] [--body-bytes 0] [--pingpong 2s] [--json]
+//
+// The host listens on 127.0.0.1:0, re-executes itself as `rawceiling worker --port P` (a separate
+// process, no shell), accepts the worker's EventStream (StartStream first), then one sender goroutine
+// sends InvocationRequests (input_data "req" = RpcHttp{POST, url, nullable_headers, body bytes},
+// trace_context, a fresh 36-char id each) keeping at most --depth in flight, and one receiver
+// goroutine counts the InvocationResponses (result Success, return_value http{status_code "200",
+// body = the request body}). After --warmup it measures for --duration: completed invocations/s,
+// host CPU per invocation (getrusage RUSAGE_SELF), worker CPU per invocation (/proc/<pid>/stat
+// utime+stime over the same window) and mean round trip. Then, with --pingpong > 0, the same at
+// depth 1 on the same stream.
+//
+// Honest: real proto marshalling and unmarshalling of every message on both sides (grpc's default
+// proto codec), one stream, two processes, the same message shapes fbench sends.
+//
+// What made it fast (2-vCPU VM, host and worker sharing both cores; see the figures in the report):
+//   - Reused messages. The host keeps one StreamingMessage template and only sets invocation_id and
+//     trace_context.traceparent per send, as fbench does; the worker keeps one response and sets
+//     invocation_id and the body slice. Both RecvMsg into one reused StreamingMessage. Marshal cost
+//     is size + encode only; no per-message building of maps/TypedData.
+//   - The worker answers inline on its reader goroutine (--mode inline). grpc's Send only encodes and
+//     queues a frame (its loopy writer goroutine does the socket writes, batching them), so a
+//     separate sender goroutine plus channel (--mode chan) only adds a hand-off and cross-goroutine
+//     wake-ups; inline measured faster and cheaper per invocation.
+//   - No shared per-invocation state between the host's sender and receiver: the send timestamp rides
+//     in the id (seq in the first 16 hex digits, send time in the last 16) and the worker echoes it,
+//     so the receiver computes the round trip from the id alone. In-flight limiting is one buffered
+//     channel of tokens (--depth 0: none, only HTTP/2 flow control).
+//   - GOMAXPROCS 1 in each process (--procs, --worker-procs): with two processes on two cores,
+//     GOMAXPROCS 2 gave no throughput and cost more CPU per invocation (more wake-ups and
+//     cross-core hand-offs between the app goroutines and grpc's reader/writer goroutines).
+//   - A deep pipeline (4096) keeps both processes busy and lets grpc coalesce many frames per write
+//     syscall; unbounded (--depth 0) was no faster and only grows queues and round-trip time.
+//   - GOGC left at 100 (--gc/--worker-gc to try others): the steady state allocates little.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fbench/fbench/protos/rpc"
+)
+
+// The grpc options fbench uses (loadgen/host/server.go).
+const (
+	windowSize = 1 << 24
+	bufferSize = 256 << 10
+	maxMsg     = math.MaxInt32
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "host":
+		os.Exit(hostMain(os.Args[2:], os.Stdout, os.Stderr))
+	case "worker":
+		os.Exit(workerMain(os.Args[2:], os.Stderr))
+	default:
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: rawceiling host [--duration 10s] [--depth 4096] [--body-bytes 0] [--pingpong 2s] [--json]")
+	fmt.Fprintln(w, "       rawceiling worker --port P   (launched by host)")
+}
+
+// hostConfig is one run of the host side.
+type hostConfig struct {
+	Duration   time.Duration
+	Warmup     time.Duration
+	Depth      int // max in flight; 0 = unbounded (HTTP/2 flow control only)
+	BodyBytes  int
+	PingPong   time.Duration // depth-1 phase length; 0 = skip
+	Procs      int           // host GOMAXPROCS; 0 = leave
+	WorkerArgs []string      // extra worker flags (--mode, --procs, --gc)
+	Exe        string        // worker executable; "" = os.Executable()
+	Env        []string      // extra worker environment
+	Stderr     io.Writer
+}
+
+// phase is what one measured window gives.
+type phase struct {
+	InvocationsPerS   float64 `json:"invocations_per_s"`
+	HostCPUUsPerInv   float64 `json:"host_cpu_us_per_inv"`
+	WorkerCPUUsPerInv float64 `json:"worker_cpu_us_per_inv"`
+	MeanRTTUs         float64 `json:"mean_rtt_us"`
+	Completed         int64   `json:"completed"`
+	HostCores         float64 `json:"host_cpu_cores"`
+	WorkerCores       float64 `json:"worker_cpu_cores"`
+}
+
+// Result is the JSON object `host --json` prints.
+type Result struct {
+	phase
+	Depth     int     `json:"depth"`
+	DurationS float64 `json:"duration_s"`
+	BodyBytes int     `json:"body_bytes"`
+	Failed    int64   `json:"failed"` // responses without status Success (expected 0)
+	GOGC      int     `json:"gogc"`   // host and worker; 0 = Go's default
+	Procs     int     `json:"gomaxprocs"`
+	Mode      string  `json:"worker_mode"`
+	PingPong  *phase  `json:"pingpong,omitempty"`
+}
+
+func hostMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("host", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := hostConfig{Stderr: stderr}
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before the window")
+	fs.IntVar(&cfg.Depth, "depth", 4096, "max invocations in flight (0 = unbounded)")
+	fs.IntVar(&cfg.BodyBytes, "body-bytes", 0, "HTTP request body size (echoed back)")
+	fs.DurationVar(&cfg.PingPong, "pingpong", 2*time.Second, "also measure depth 1 for this long (0 = skip)")
+	fs.IntVar(&cfg.Procs, "procs", 1, "host GOMAXPROCS (0 = leave)")
+	workerProcs := fs.Int("worker-procs", 1, "worker GOMAXPROCS (0 = leave)")
+	workerMode := fs.String("worker-mode", "inline", "worker answering: inline or chan")
+	gc := fs.Int("gc", 400, "host GOGC percent (0 = leave the default)")
+	workerGC := fs.Int("worker-gc", 400, "worker GOGC percent (0 = leave the default)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	profile := fs.String("cpuprofile", "", "write CPU profiles to FILE.host and FILE.worker")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *profile != "" {
+		stopProfile, err := startProfile(*profile + ".host")
+		if err != nil {
+			fmt.Fprintln(stderr, "rawceiling:", err)
+			return 1
+		}
+		defer stopProfile()
+	}
+	if cfg.Duration <= 0 || cfg.Depth < 0 || cfg.BodyBytes < 0 {
+		fmt.Fprintln(stderr, "rawceiling: --duration must be positive, --depth and --body-bytes not negative")
+		return 2
+	}
+	if *gc != 0 {
+		defer debug.SetGCPercent(debug.SetGCPercent(*gc))
+	}
+	cfg.WorkerArgs = []string{"--mode", *workerMode, "--procs", strconv.Itoa(*workerProcs), "--gc", strconv.Itoa(*workerGC)}
+	if *profile != "" {
+		cfg.WorkerArgs = append(cfg.WorkerArgs, "--cpuprofile", *profile+".worker")
+	}
+	res, err := runHost(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "rawceiling:", err)
+		return 1
+	}
+	res.GOGC, res.Procs, res.Mode = *gc, cfg.Procs, *workerMode
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		fmt.Fprintln(stdout, res.String())
+	}
+	return 0
+}
+
+// startProfile starts a CPU profile into path; the returned function stops it.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func (r *Result) String() string {
+	depth := strconv.Itoa(r.Depth)
+	if r.Depth == 0 {
+		depth = "unbounded"
+	}
+	s := fmt.Sprintf("depth %s, body %d B, %.1fs: %s", depth, r.BodyBytes, r.DurationS, r.phase.String())
+	if r.PingPong != nil {
+		s += "\ndepth 1 (ping-pong): " + r.PingPong.String()
+	}
+	return s
+}
+
+func (p *phase) String() string {
+	return fmt.Sprintf("%.0f inv/s, host %.2f µs/inv (%.2f cores), worker %.2f µs/inv (%.2f cores), mean round trip %.1f µs",
+		p.InvocationsPerS, p.HostCPUUsPerInv, p.HostCores, p.WorkerCPUUsPerInv, p.WorkerCores, p.MeanRTTUs)
+}
+
+// server is the FunctionRpc service: it hands the first stream that starts with StartStream to the
+// host run and holds it open until done is closed.
+type server struct {
+	rpc.UnimplementedFunctionRpcServer
+	streams chan rpc.FunctionRpc_EventStreamServer
+	done    chan struct{}
+}
+
+func (s *server) EventStream(st rpc.FunctionRpc_EventStreamServer) error {
+	first, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if first.GetStartStream() == nil {
+		return status.Error(codes.FailedPrecondition, "the first message must be StartStream")
+	}
+	select {
+	case s.streams <- st:
+	default:
+		return status.Error(codes.AlreadyExists, "one stream only")
+	}
+	<-s.done
+	return nil
+}
+
+// host is the running host side of one stream.
+type host struct {
+	stream rpc.FunctionRpc_EventStreamServer
+	base   time.Time
+	seq    uint64 // sender goroutine only
+
+	sent      atomic.Int64
+	completed atomic.Int64
+	failed    atomic.Int64
+	rttSum    atomic.Int64                  // ns, over completed
+	tokens    atomic.Pointer[chan struct{}] // nil = unbounded
+	recvErr   atomic.Pointer[error]
+
+	msg *rpc.StreamingMessage
+	req *rpc.InvocationRequest
+}
+
+func (h *host) now() int64 { return int64(time.Since(h.base)) }
+
+func runHost(cfg hostConfig) (_ *Result, err error) {
+	if cfg.Procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Procs))
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxMsg),
+		grpc.MaxSendMsgSize(maxMsg),
+		grpc.InitialWindowSize(windowSize),
+		grpc.InitialConnWindowSize(windowSize),
+		grpc.WriteBufferSize(bufferSize),
+		grpc.ReadBufferSize(bufferSize),
+	)
+	srv := &server{streams: make(chan rpc.FunctionRpc_EventStreamServer, 1), done: make(chan struct{})}
+	rpc.RegisterFunctionRpcServer(gs, srv)
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	var closeOnce atomic.Bool
+	endStream := func() {
+		if closeOnce.CompareAndSwap(false, true) {
+			close(srv.done)
+		}
+	}
+	defer endStream()
+
+	exe := cfg.Exe
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	port := lis.Addr().(*net.TCPAddr).Port
+	cmd := exec.Command(exe, append([]string{"worker", "--port", strconv.Itoa(port)}, cfg.WorkerArgs...)...)
+	cmd.Env = append(os.Environ(), cfg.Env...)
+	cmd.Stdout = cfg.Stderr
+	cmd.Stderr = cfg.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the worker: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		endStream()
+		select {
+		case werr := <-exited:
+			if werr != nil && err == nil {
+				err = fmt.Errorf("worker: %w", werr)
+			}
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	h := &host{base: time.Now()}
+	select {
+	case h.stream = <-srv.streams:
+	case werr := <-exited:
+		exited <- werr
+		return nil, fmt.Errorf("the worker exited before opening its stream: %v", werr)
+	case <-time.After(10 * time.Second):
+		return nil, errors.New("the worker did not open its stream within 10s")
+	}
+	h.build(cfg.BodyBytes)
+	go h.receive()
+
+	pid := cmd.Process.Pid
+	res := &Result{Depth: cfg.Depth, DurationS: cfg.Duration.Seconds(), BodyBytes: cfg.BodyBytes}
+	p, err := h.runPhase(cfg.Depth, cfg.Warmup, cfg.Duration, pid)
+	if err != nil {
+		return nil, err
+	}
+	res.phase = p
+	if cfg.PingPong > 0 {
+		warm := min(cfg.Warmup, 200*time.Millisecond)
+		pp, err := h.runPhase(1, warm, cfg.PingPong, pid)
+		if err != nil {
+			return nil, err
+		}
+		res.PingPong = &pp
+	}
+	res.Failed = h.failed.Load()
+	return res, nil
+}
+
+// runPhase sends at the given depth, warms up, measures one window, then stops sending and waits
+// until every invocation sent is answered.
+func (h *host) runPhase(depth int, warmup, window time.Duration, workerPid int) (phase, error) {
+	var tokens chan struct{}
+	if depth > 0 {
+		tokens = make(chan struct{}, depth)
+		for range depth {
+			tokens <- struct{}{}
+		}
+		h.tokens.Store(&tokens)
+	} else {
+		h.tokens.Store(nil)
+	}
+	var stop atomic.Bool
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- h.send(tokens, &stop) }()
+
+	if err := h.sleep(warmup, sendDone); err != nil {
+		return phase{}, err
+	}
+	s0 := h.snap(workerPid)
+	if err := h.sleep(window, sendDone); err != nil {
+		return phase{}, err
+	}
+	s1 := h.snap(workerPid)
+
+	stop.Store(true)
+	if err := <-sendDone; err != nil {
+		return phase{}, fmt.Errorf("sending: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.completed.Load()+h.failed.Load() < h.sent.Load() {
+		if e := h.recvErr.Load(); e != nil {
+			return phase{}, fmt.Errorf("receiving: %w", *e)
+		}
+		if time.Now().After(deadline) {
+			return phase{}, fmt.Errorf("%d invocations unanswered 10s after sending stopped", h.sent.Load()-h.completed.Load()-h.failed.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return s1.since(s0), nil
+}
+
+// sleep waits d, returning early with an error when the sender or the receiver failed.
+func (h *host) sleep(d time.Duration, sendDone chan error) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.C:
+			return nil
+		case err := <-sendDone:
+			sendDone <- err
+			return fmt.Errorf("sending: %v", err)
+		case <-tick.C:
+			if e := h.recvErr.Load(); e != nil {
+				return fmt.Errorf("receiving: %w", *e)
+			}
+		}
+	}
+}
+
+// build makes the one request template the sender reuses: an HTTP trigger invocation as fbench
+// shapes it for a worker with UseNullableValueDictionaryForHttp and RawHttpBodyBytes.
+func (h *host) build(bodyBytes int) {
+	var body *rpc.TypedData
+	headers := map[string]*rpc.NullableString{
+		"host": {String_: &rpc.NullableString_Value{Value: "localhost:7071"}},
+	}
+	if bodyBytes > 0 {
+		b := make([]byte, bodyBytes)
+		for i := range b {
+			b[i] = byte('a' + i%26)
+		}
+		body = &rpc.TypedData{Data: &rpc.TypedData_Bytes{Bytes: b}}
+		headers["content-type"] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: "application/octet-stream"}}
+		headers["content-length"] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: strconv.Itoa(bodyBytes)}}
+	}
+	httpReq := &rpc.RpcHttp{
+		Method:          "POST",
+		Url:             "http://localhost:7071/api/echo",
+		NullableHeaders: headers,
+		NullableQuery:   map[string]*rpc.NullableString{},
+		NullableParams:  map[string]*rpc.NullableString{},
+		Body:            body,
+	}
+	h.req = &rpc.InvocationRequest{
+		FunctionId: "5f0c6a3e-8b1d-4c2a-9e7f-0123456789ab",
+		InputData: []*rpc.ParameterBinding{{Name: "req", RpcData: &rpc.ParameterBinding_Data{
+			Data: &rpc.TypedData{Data: &rpc.TypedData_Http{Http: httpReq}}}}},
+		TraceContext: &rpc.RpcTraceContext{Attributes: map[string]string{}},
+	}
+	h.msg = &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationRequest{InvocationRequest: h.req}}
+}
+
+// send is the one goroutine writing the stream.
+func (h *host) send(tokens chan struct{}, stop *atomic.Bool) error {
+	for !stop.Load() {
+		if tokens != nil {
+			<-tokens
+		}
+		h.seq++
+		id := makeID(h.seq, h.now())
+		h.req.InvocationId = id
+		h.req.TraceContext.TraceParent = traceParent(id)
+		h.sent.Add(1)
+		if err := h.stream.Send(h.msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receive is the one goroutine reading the stream.
+func (h *host) receive() {
+	in := &rpc.StreamingMessage{}
+	for {
+		if err := h.stream.RecvMsg(in); err != nil {
+			h.recvErr.Store(&err)
+			return
+		}
+		r := in.GetInvocationResponse()
+		if r == nil {
+			continue
+		}
+		now := h.now()
+		if sentAt, ok := idTime(r.InvocationId); ok && r.Result.GetStatus() == rpc.StatusResult_Success {
+			h.rttSum.Add(now - sentAt)
+			h.completed.Add(1)
+		} else {
+			h.failed.Add(1)
+		}
+		if tp := h.tokens.Load(); tp != nil {
+			select {
+			case *tp <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+type snapshot struct {
+	at        time.Time
+	completed int64
+	rttSum    int64
+	hostCPU   time.Duration
+	workerCPU time.Duration
+}
+
+func (h *host) snap(workerPid int) snapshot {
+	return snapshot{
+		at:        time.Now(),
+		completed: h.completed.Load(),
+		rttSum:    h.rttSum.Load(),
+		hostCPU:   selfCPU(),
+		workerCPU: procCPU(workerPid),
+	}
+}
+
+func (s1 snapshot) since(s0 snapshot) phase {
+	n := s1.completed - s0.completed
+	wall := s1.at.Sub(s0.at).Seconds()
+	p := phase{
+		Completed:   n,
+		HostCores:   (s1.hostCPU - s0.hostCPU).Seconds() / wall,
+		WorkerCores: (s1.workerCPU - s0.workerCPU).Seconds() / wall,
+	}
+	if wall > 0 {
+		p.InvocationsPerS = float64(n) / wall
+	}
+	if n > 0 {
+		p.HostCPUUsPerInv = float64((s1.hostCPU - s0.hostCPU).Microseconds()) / float64(n)
+		p.WorkerCPUUsPerInv = float64((s1.workerCPU - s0.workerCPU).Microseconds()) / float64(n)
+		p.MeanRTTUs = float64(s1.rttSum-s0.rttSum) / float64(n) / 1e3
+	}
+	return p
+}
+
+// selfCPU is this process's user+system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is a process's utime+stime from /proc/<pid>/stat (clock ticks of 10 ms).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	return parseStatCPU(string(b))
+}
+
+func parseStatCPU(stat string) time.Duration {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state): utime is field 14, stime 15
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+const hexDigits = "0123456789abcdef"
+
+func putHex(dst []byte, v uint64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = hexDigits[v&15]
+		v >>= 4
+	}
+}
+
+// makeID is a GUID-shaped id (8-4-4-4-12 hex, as fbench's): the first 16 digits are seq, the last
+// 16 the send time in ns since the run began, which the worker echoes back.
+func makeID(seq uint64, sentAt int64) string {
+	var b [36]byte
+	putHex(b[0:8], seq>>32)
+	b[8] = '-'
+	putHex(b[9:13], seq>>16)
+	b[13] = '-'
+	putHex(b[14:18], seq)
+	b[18] = '-'
+	putHex(b[19:23], uint64(sentAt)>>48)
+	b[23] = '-'
+	putHex(b[24:36], uint64(sentAt))
+	return string(b[:])
+}
+
+func parseHex(s string) (uint64, bool) {
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return v, true
+}
+
+// idTime is the send time makeID put in id.
+func idTime(id string) (int64, bool) {
+	if len(id) != 36 || id[23] != '-' {
+		return 0, false
+	}
+	hi, ok1 := parseHex(id[19:23])
+	lo, ok2 := parseHex(id[24:36])
+	return int64(hi<<48 | lo), ok1 && ok2
+}
+
+// traceParent is a W3C traceparent derived from the id, as fbench builds it.
+func traceParent(id string) string {
+	var b [55]byte
+	copy(b[:], "00-")
+	j := 3
+	for i := 0; i < len(id) && j < 35; i++ {
+		if id[i] != '-' {
+			b[j] = id[i]
+			j++
+		}
+	}
+	b[35] = '-'
+	copy(b[36:52], b[3:19])
+	copy(b[52:], "-01")
+	return string(b[:])
+}
