@@ -13,9 +13,9 @@ import (
 
 // Invocation and ping ids the dispatch fuzz target keeps armed: in flight, already settled, timed out.
 const (
-	fuzzInFlight = "inv-1"
-	fuzzSettled  = "dup-1"
-	fuzzTimedOut = "late-1"
+	fuzzInFlight = "11111111-1111-4111-8111-111111111111"
+	fuzzSettled  = "22222222-2222-4222-8222-222222222222"
+	fuzzTimedOut = "33333333-3333-4333-8333-333333333333"
 	fuzzPing     = "ping-1"
 )
 
@@ -33,7 +33,7 @@ func fuzzEngine() *engine {
 	e.tracker.start(fuzzSettled, flight{intended: 1, sent: 2}, false)
 	e.tracker.settle(fuzzSettled)
 	e.tracker.start(fuzzTimedOut, flight{intended: 1, sent: 2}, true)
-	e.tracker.expire(3, func(string, flight) {})
+	e.tracker.expire(3, func(flight) {})
 	return e
 }
 

@@ -239,6 +239,11 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	if s := cfg.Schedule; s != nil && s.Bounded() && (planned <= 0 || s.Duration() < planned) {
 		planned = s.Duration()
 	}
+	if s := cfg.Schedule; s != nil && cfg.Count > 0 {
+		if t := countEnd(s, cfg.Count); t > 0 && (planned <= 0 || t < planned) {
+			planned = t
+		}
+	}
 	if planned > 0 {
 		hardStop = time.After(time.Until(e.t0.Add(planned + cfg.Drain + time.Second)))
 	}
@@ -354,6 +359,26 @@ loop:
 	return res, werr
 }
 
+// countEnd is when s is expected to have made n arrivals, with a tenth more for chance (Poisson);
+// 0 if not within a day.
+func countEnd(s *Schedule, n int64) time.Duration {
+	lo, hi := time.Duration(0), time.Second
+	for s.Expected(0, hi) < float64(n) {
+		if hi > 24*time.Hour {
+			return 0
+		}
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > time.Millisecond {
+		if mid := (lo + hi) / 2; s.Expected(0, mid) < float64(n) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi + hi/10
+}
+
 // newGeneration prepares the targets of a (new) worker.
 func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
 	targets, err := e.prepareTargets(w)
@@ -366,7 +391,7 @@ func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
 // loseInFlight counts every invocation still in flight as lost.
 func (e *engine) loseInFlight() {
 	var lost int64
-	e.tracker.drainAll(func(string, flight) { lost++ })
+	e.tracker.drainAll(func(flight) { lost++ })
 	e.inflight.Store(0)
 	if lost > 0 {
 		e.rec.count(func(c *report.Counts) { c.Lost += lost })
@@ -866,6 +891,11 @@ func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
 // settleID settles the invocation id with the worker's status.
 func (e *engine) settleID(id string, st rpc.StatusResult_Status, now int64) {
 	f, kind := e.tracker.settle(id)
+	e.settled(f, kind, st, now)
+}
+
+// settled records what settling an id in the tracker found.
+func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64) {
 	switch kind {
 	case settleDuplicate:
 		e.rec.count(func(c *report.Counts) { c.Duplicate++ })
@@ -907,7 +937,7 @@ func (e *engine) expire() {
 		return
 	}
 	var n int64
-	e.tracker.expire(e.now()-int64(e.cfg.Timeout), func(string, flight) { n++ })
+	e.tracker.expire(e.now()-int64(e.cfg.Timeout), func(flight) { n++ })
 	if n == 0 {
 		return
 	}

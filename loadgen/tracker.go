@@ -20,12 +20,47 @@ const (
 	settleUnknown                     // never sent by this run
 )
 
+// idKey is an invocation id as the tracker keys it: the 128 bits of the canonical GUID string
+// fbench sent. Keys hold no pointers, so the in-flight table and the memories of settled and
+// timed-out ids cost the garbage collector nothing to scan, and a response's id is looked up from
+// its bytes without making a string.
+type idKey [2]uint64
+
+// keyOf parses a canonical GUID (8-4-4-4-12 hex digits, either case). Anything else cannot be an id
+// fbench sent: ok is false.
+func keyOf[T string | []byte](id T) (k idKey, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return k, false
+	}
+	n := 0
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		c := id[i]
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return k, false
+		}
+		k[n/16] = k[n/16]<<4 | uint64(v)
+		n++
+	}
+	return k, true
+}
+
 // tracker is the in-flight table keyed by invocation id: starts, settles, timeouts and the memory
 // of recently settled ids that tells duplicates and late answers from strangers. Everything it
 // remembers is bounded: in-flight entries, plus recentMax settled and timed-out ids.
 type tracker struct {
 	mu       sync.Mutex
-	inflight map[string]flight
+	inflight map[idKey]flight
 	// order of sends, for timeouts: ids leave in send order (a FIFO of id + sent time).
 	fifo     []fifoEntry
 	fifoHead int
@@ -35,7 +70,7 @@ type tracker struct {
 }
 
 type fifoEntry struct {
-	id   string
+	key  idKey
 	sent int64
 }
 
@@ -43,37 +78,55 @@ const recentMax = 1 << 16
 
 func newTracker() *tracker {
 	return &tracker{
-		inflight: make(map[string]flight, 1024),
+		inflight: make(map[idKey]flight, 1024),
 		settled:  newRecentSet(recentMax),
 		timedOut: newRecentSet(recentMax),
 	}
 }
 
-// start records an invocation as sent.
+// start records an invocation as sent; id must be a canonical GUID (fbench makes them).
 func (t *tracker) start(id string, f flight, trackTimeout bool) {
+	k, _ := keyOf(id)
 	t.mu.Lock()
-	t.inflight[id] = f
+	t.inflight[k] = f
 	if trackTimeout {
-		t.fifo = append(t.fifo, fifoEntry{id, f.sent})
+		t.fifo = append(t.fifo, fifoEntry{k, f.sent})
 	}
 	t.mu.Unlock()
 }
 
 // settle removes id from the in-flight table.
 func (t *tracker) settle(id string) (flight, settleKind) {
+	k, ok := keyOf(id)
+	if !ok {
+		return flight{}, settleUnknown
+	}
+	return t.settleKey(k)
+}
+
+// settleBytes is settle for an id still in a received frame.
+func (t *tracker) settleBytes(id []byte) (flight, settleKind) {
+	k, ok := keyOf(id)
+	if !ok {
+		return flight{}, settleUnknown
+	}
+	return t.settleKey(k)
+}
+
+func (t *tracker) settleKey(k idKey) (flight, settleKind) {
 	t.mu.Lock()
-	f, ok := t.inflight[id]
+	f, ok := t.inflight[k]
 	if ok {
-		delete(t.inflight, id)
-		t.settled.add(id)
+		delete(t.inflight, k)
+		t.settled.add(k)
 		t.mu.Unlock()
 		return f, settleMatched
 	}
 	kind := settleUnknown
 	switch {
-	case t.settled.has(id):
+	case t.settled.has(k):
 		kind = settleDuplicate
-	case t.timedOut.has(id):
+	case t.timedOut.has(k):
 		kind = settleLate
 	}
 	t.mu.Unlock()
@@ -82,29 +135,30 @@ func (t *tracker) settle(id string) (flight, settleKind) {
 
 // markCancel records that a cancel was sent at now; false if id is no longer in flight.
 func (t *tracker) markCancel(id string, now int64) bool {
+	k, _ := keyOf(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f, ok := t.inflight[id]
+	f, ok := t.inflight[k]
 	if !ok {
 		return false
 	}
 	f.cancelSent = now
-	t.inflight[id] = f
+	t.inflight[k] = f
 	return true
 }
 
 // expire removes every invocation sent before deadline and calls fn for each (under the lock).
-func (t *tracker) expire(deadline int64, fn func(id string, f flight)) {
+func (t *tracker) expire(deadline int64, fn func(f flight)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for t.fifoHead < len(t.fifo) && t.fifo[t.fifoHead].sent < deadline {
 		e := t.fifo[t.fifoHead]
 		t.fifo[t.fifoHead] = fifoEntry{}
 		t.fifoHead++
-		if f, ok := t.inflight[e.id]; ok && f.sent == e.sent {
-			delete(t.inflight, e.id)
-			t.timedOut.add(e.id)
-			fn(e.id, f)
+		if f, ok := t.inflight[e.key]; ok && f.sent == e.sent {
+			delete(t.inflight, e.key)
+			t.timedOut.add(e.key)
+			fn(f)
 		}
 	}
 	// Compact the FIFO once its consumed head is large.
@@ -116,12 +170,12 @@ func (t *tracker) expire(deadline int64, fn func(id string, f flight)) {
 }
 
 // drainAll removes every in-flight invocation and calls fn for each.
-func (t *tracker) drainAll(fn func(id string, f flight)) {
+func (t *tracker) drainAll(fn func(f flight)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for id, f := range t.inflight {
-		delete(t.inflight, id)
-		fn(id, f)
+	for k, f := range t.inflight {
+		delete(t.inflight, k)
+		fn(f)
 	}
 	t.fifo, t.fifoHead = nil, 0
 }
@@ -135,28 +189,29 @@ func (t *tracker) len() int {
 
 // recentSet remembers the last max ids added.
 type recentSet struct {
-	m    map[string]struct{}
-	ring []string
+	m    map[idKey]struct{}
+	ring []idKey
+	full []bool
 	next int
 }
 
 func newRecentSet(max int) recentSet {
-	return recentSet{m: make(map[string]struct{}, max), ring: make([]string, max)}
+	return recentSet{m: make(map[idKey]struct{}, max), ring: make([]idKey, max), full: make([]bool, max)}
 }
 
-func (r *recentSet) add(id string) {
-	if old := r.ring[r.next]; old != "" {
-		delete(r.m, old)
+func (r *recentSet) add(k idKey) {
+	if r.full[r.next] {
+		delete(r.m, r.ring[r.next])
 	}
-	r.ring[r.next] = id
-	r.m[id] = struct{}{}
+	r.ring[r.next], r.full[r.next] = k, true
+	r.m[k] = struct{}{}
 	r.next++
 	if r.next == len(r.ring) {
 		r.next = 0
 	}
 }
 
-func (r *recentSet) has(id string) bool {
-	_, ok := r.m[id]
+func (r *recentSet) has(k idKey) bool {
+	_, ok := r.m[k]
 	return ok
 }

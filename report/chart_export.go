@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // Exported chart drawing for pages other than a run's report.html (fbench capacity's
@@ -58,7 +59,7 @@ type XYSeries struct {
 	NoLine bool // dots only (with Dots)
 }
 
-// XYMark is a labelled vertical marker.
+// XYMark is a labelled vertical marker (an empty Label draws the line and its tooltip only).
 type XYMark struct {
 	X     float64
 	Label string
@@ -141,7 +142,13 @@ func (x *XYChart) HTML() (template.HTML, error) {
 		}
 	}
 	for _, m := range x.Marks {
+		n := len(c.Markers)
 		c.markX(m.X, m.Color, m.Label, m.Title)
+		if len(c.Markers) > n && m.Label != "" && c.xs.at(m.X) > c.px+0.6*c.pw {
+			// In the right part of the plot the label goes left of its line (about 6.5 px a character).
+			mk := &c.Markers[n]
+			mk.LX = f1(c.xs.at(m.X) - 3 - 6.5*float64(utf8.RuneCountInString(m.Label)))
+		}
 	}
 	for _, r := range x.Refs {
 		c.refY(r.Y, r.Color, r.Label)

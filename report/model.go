@@ -203,6 +203,8 @@ type FunctionInfo struct {
 
 // WorkerInfo describes the worker process a run drove.
 type WorkerInfo struct {
+	// CPUSeconds is the CPU time of the worker processes fbench reaped (user + system).
+	CPUSeconds   float64           `json:"cpu_seconds,omitempty"`
 	Command      []string          `json:"command,omitempty"`
 	Pid          int               `json:"pid"`
 	ExitCode     *int              `json:"exit_code"` // nil while running or when unknown
@@ -221,6 +223,8 @@ type WorkerInfo struct {
 
 // HarnessInfo describes fbench's own health during the run.
 type HarnessInfo struct {
+	// CPUSeconds is fbench\'s own CPU time (user + system) over its whole life, the worker excluded.
+	CPUSeconds     float64       `json:"cpu_seconds,omitempty"`
 	LagBudget      time.Duration `json:"lag_budget_ns"`
 	PeakCPUPct     float64       `json:"peak_cpu_pct,omitempty"`
 	PeakRSSBytes   int64         `json:"peak_rss_bytes,omitempty"`

@@ -95,7 +95,7 @@ func capWriteHTML(path string, rep *capReport) error {
 		}
 		d.Tiles = append(d.Tiles, capKV{K: "Sustainable", V: sus, Class: capClassIf(!r.Confirmed, "bad")})
 		if r.BrokeAtRPS > 0 {
-			d.Tiles = append(d.Tiles, capKV{K: "Broke at", V: capFmtRate(r.BrokeAtRPS) + "/s"}, capKV{K: "Why", V: r.BrokeCause})
+			d.Tiles = append(d.Tiles, capKV{K: "Broke at · " + r.BrokeCause, V: capFmtRate(r.BrokeAtRPS) + "/s"})
 		} else if r.MaxRateReached {
 			d.Tiles = append(d.Tiles, capKV{K: "Broke at", V: "never"})
 		}
@@ -181,13 +181,22 @@ func capCharts(rep *capReport) ([]template.HTML, error) {
 			failX, failY = append(failX, r), append(failY, float64(st.P99US))
 		}
 	}
+	// The knee: one label for both marks (they are usually a few percent apart), on the sustainable one.
 	var marks []report.XYMark
 	if r := rep.Result; r != nil {
-		if r.Confirmed {
-			marks = append(marks, report.XYMark{X: r.SustainableRPS, Label: "sustainable " + capFmtRate(r.SustainableRPS) + "/s", Title: "the knee: the highest rate confirmed", Color: report.ColorGreen})
+		broke := report.XYMark{X: r.BrokeAtRPS, Title: "broke at " + capFmtRate(r.BrokeAtRPS) + "/s: " + r.BrokeCause + ": " + r.BrokeReason, Color: report.ColorRed}
+		switch {
+		case r.Confirmed:
+			lbl := "sustainable " + capFmtRate(r.SustainableRPS) + "/s"
+			if r.BrokeAtRPS > 0 {
+				lbl += " · broke " + capFmtRate(r.BrokeAtRPS) + "/s"
+			}
+			marks = append(marks, report.XYMark{X: r.SustainableRPS, Label: lbl, Title: "the knee: the highest rate confirmed", Color: report.ColorGreen})
+		case r.BrokeAtRPS > 0:
+			broke.Label = "broke " + capFmtRate(r.BrokeAtRPS) + "/s"
 		}
 		if r.BrokeAtRPS > 0 {
-			marks = append(marks, report.XYMark{X: r.BrokeAtRPS, Label: "broke " + capFmtRate(r.BrokeAtRPS) + "/s", Title: r.BrokeCause + ": " + r.BrokeReason, Color: report.ColorRed})
+			marks = append(marks, broke)
 		}
 	}
 	lat := &report.XYChart{Name: "knee", Title: "rtt latency against offered rate (log scale)", XLabel: "offered rate (invocations/s)",

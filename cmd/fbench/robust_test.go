@@ -95,7 +95,18 @@ func TestFunctionFailsToLoad(t *testing.T) {
 	r := fbench(t, hang, runArgs(dir, "-rps", "200", "-d", "1s", "--drain", "1s", "--ref", "fault=fail-load=work")...)
 	expectExit(t, r, exitOK)
 	errorLine(t, r)
+	note := "fbench: note: function work failed to load and is not invoked: status Failure: fault fail-load: loading work failed on purpose"
+	if !strings.Contains(r.stderr, note+"\n") {
+		t.Errorf("stderr lacks %q:\n%s", note, r.stderr)
+	}
 	s := checkRunDir(t, dir)
+	found := false
+	for _, e := range s.Events {
+		found = found || e.Kind == "notice" && strings.Contains(e.Detail, "function work failed to load")
+	}
+	if !found {
+		t.Errorf("summary events %+v lack the failed load", s.Events)
+	}
 	for _, f := range s.Worker.Functions {
 		if f.Name == "work" {
 			t.Errorf("the function that failed to load is listed as loaded: %+v", s.Worker.Functions)
@@ -177,9 +188,20 @@ func TestWorkerPauses(t *testing.T) {
 // not deadlock or grow: the run ends at its duration plus the drain (and the seconds it gives a
 // stuck Send), the lag shows the stall, and everything is written.
 func TestWorkerStopsReading(t *testing.T) {
+	for _, tc := range []struct{ name, flag, value string }{{"duration", "-d", "3s"}, {"count", "-n", "3000"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "count" && testing.Short() {
+				t.Skip("the same with -n")
+			}
+			testWorkerStopsReading(t, tc.flag, tc.value)
+		})
+	}
+}
+
+func testWorkerStopsReading(t *testing.T, flag, value string) {
 	dir := filepath.Join(t.TempDir(), "run")
 	body := strings.Repeat("x", 4000)
-	p := startFbench(t, "", runArgs(dir, "-rps", "1000", "-d", "3s", "--drain", "1s", "--body", body,
+	p := startFbench(t, "", runArgs(dir, "-rps", "1000", flag, value, "--drain", "1s", "--body", body,
 		"--ref", "fault=stop-reading@500", "--ref", "response-size=2000")...)
 	peak := peakRSS(p.cmd.Process.Pid, p.done)
 	r := p.wait(hang)

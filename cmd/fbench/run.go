@@ -469,6 +469,12 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%v (worker log: %s)", err, filepath.Join(p.out, "worker.log"))
 	}
 	meta.Worker = workerInfo(w)
+	for _, f := range w.Failed {
+		// Not invoked (with no --function or --mix, the mix is the loaded functions): say so.
+		msg := fmt.Sprintf("function %s failed to load and is not invoked: %s", f.Name, f.LoadError)
+		meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: msg})
+		fmt.Fprintf(stderr, "fbench: note: %s\n", msg)
+	}
 	_ = rw.UpdateMeta(meta)
 
 	p.cfg.OnStart = func(t0 time.Time) {
@@ -537,6 +543,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		meta.Worker.StderrTail = w.Log.Tail()
 	}
 	meta.EndedAt = time.Now().UTC()
+	meta.Harness.CPUSeconds, meta.Worker.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF), cpuSeconds(syscall.RUSAGE_CHILDREN)
 	if res != nil {
 		meta.Events = append(meta.Events, res.Events...)
 		for _, n := range res.Notices {
@@ -601,6 +608,15 @@ func removeRunDir(dir, created string) {
 	for _, e := range entries {
 		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
+}
+
+// cpuSeconds is user + system CPU time of this process (RUSAGE_SELF) or of its reaped children.
+func cpuSeconds(who int) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func lastN(s []string, n int) []string {

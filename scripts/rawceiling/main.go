@@ -18,25 +18,29 @@
 // Honest: real proto marshalling and unmarshalling of every message on both sides (grpc's default
 // proto codec), one stream, two processes, the same message shapes fbench sends.
 //
-// What made it fast (2-vCPU VM, host and worker sharing both cores; see the figures in the report):
+// What made it fast (measured on the 2-vCPU dev VM, host and worker sharing both cores; CPU per
+// invocation is the robust figure on a shared machine, throughput swings with other load):
 //   - Reused messages. The host keeps one StreamingMessage template and only sets invocation_id and
 //     trace_context.traceparent per send, as fbench does; the worker keeps one response and sets
-//     invocation_id and the body slice. Both RecvMsg into one reused StreamingMessage. Marshal cost
-//     is size + encode only; no per-message building of maps/TypedData.
-//   - The worker answers inline on its reader goroutine (--mode inline). grpc's Send only encodes and
-//     queues a frame (its loopy writer goroutine does the socket writes, batching them), so a
-//     separate sender goroutine plus channel (--mode chan) only adds a hand-off and cross-goroutine
-//     wake-ups; inline measured faster and cheaper per invocation.
-//   - No shared per-invocation state between the host's sender and receiver: the send timestamp rides
-//     in the id (seq in the first 16 hex digits, send time in the last 16) and the worker echoes it,
-//     so the receiver computes the round trip from the id alone. In-flight limiting is one buffered
-//     channel of tokens (--depth 0: none, only HTTP/2 flow control).
-//   - GOMAXPROCS 1 in each process (--procs, --worker-procs): with two processes on two cores,
-//     GOMAXPROCS 2 gave no throughput and cost more CPU per invocation (more wake-ups and
-//     cross-core hand-offs between the app goroutines and grpc's reader/writer goroutines).
-//   - A deep pipeline (4096) keeps both processes busy and lets grpc coalesce many frames per write
-//     syscall; unbounded (--depth 0) was no faster and only grows queues and round-trip time.
-//   - GOGC left at 100 (--gc/--worker-gc to try others): the steady state allocates little.
+//     invocation_id and the body slice. Both RecvMsg into one reused StreamingMessage. What is left
+//     is proto size+encode and decode, which dominate the profile (the request's maps and oneofs).
+//   - The worker answers inline on its reader goroutine (--worker-mode inline). grpc's Send only
+//     encodes and queues a frame (its loopy writer goroutine does the batched socket writes), so a
+//     sender goroutine fed by a channel (--worker-mode chan) only added a hand-off: 91-169k/s vs
+//     175-195k/s on a quiet machine, more CPU per invocation.
+//   - GOMAXPROCS 1 in each process (--procs, --worker-procs): two processes on two cores, and the
+//     app goroutines hand off to grpc's reader/writer goroutines constantly. GOMAXPROCS 2 gave
+//     106-110k/s at 8.3 µs/inv against 175-195k/s at 4.7-5.2 µs/inv.
+//   - GOGC 400 in both processes (--gc, --worker-gc; 0 = Go's default 100): the live heap is small,
+//     so GC runs less often for little memory; about 15-25% less CPU per invocation (quiet: 243k/s
+//     at 3.9 µs/inv against 175-195k/s at 4.7-5.2 µs/inv).
+//   - A deep pipeline (--depth 4096) keeps both processes busy and lets grpc coalesce many frames
+//     per write syscall; depth 256 was slower (80-106k/s); unbounded (--depth 0, HTTP/2 flow control
+//     only) was no faster and only grows queues and round trips (0.4-0.7 s).
+//   - No shared per-invocation state between the host's sender and receiver: the send time rides in
+//     the id (seq in the first 16 hex digits, send time in the last 16), the worker echoes it, and
+//     the receiver computes the round trip from the id alone. In-flight limiting is one buffered
+//     channel of tokens.
 package main
 
 import (
