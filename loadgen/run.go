@@ -846,7 +846,8 @@ func (e *engine) receive(g *generation) {
 func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
 	// The hot path: an invocation response is settled from its id and status alone.
 	if id, status, ok := parseInvocationResponse(b); ok {
-		e.settleID(string(id), status, now)
+		f, kind := e.tracker.settleBytes(id)
+		e.settled(f, kind, status, now)
 		return
 	}
 	m := new(rpc.StreamingMessage)

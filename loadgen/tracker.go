@@ -74,7 +74,10 @@ type fifoEntry struct {
 	sent int64
 }
 
-const recentMax = 1 << 16
+// recentMax is how many settled (and timed-out) ids the tracker remembers to tell a duplicate or
+// late response from a stranger. A larger memory costs cache misses on every response; a duplicate
+// arriving after more than recentMax other responses is counted as unmatched (still counted).
+const recentMax = 1 << 14
 
 func newTracker() *tracker {
 	return &tracker{
