@@ -19,9 +19,9 @@ const (
 // histSet is one interval's histograms and counts.
 type histSet struct {
 	rtt, service, lag, cancelSettle, statusRTT, harnessLag *hdrhistogram.Histogram
-	fnRTT, fnService                           []*hdrhistogram.Histogram // per target function (nil with one function)
-	byStatus                                   map[string]*hdrhistogram.Histogram
-	counts                                     report.Counts
+	fnRTT, fnService                                       []*hdrhistogram.Histogram // per target function (nil with one function)
+	byStatus                                               map[string]*hdrhistogram.Histogram
+	counts                                                 report.Counts
 }
 
 func newHistSet(functions int) *histSet {

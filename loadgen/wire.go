@@ -11,14 +11,14 @@ import (
 
 // Field numbers the hot path encodes and decodes by hand (FunctionRpc.proto).
 const (
-	fieldStreamingRequestID          = 1  // StreamingMessage.request_id
-	fieldStreamingInvocationRequest  = 4  // StreamingMessage.invocation_request
-	fieldStreamingInvocationResponse = 5  // StreamingMessage.invocation_response
-	fieldInvocationID                = 1  // InvocationRequest.invocation_id / InvocationResponse.invocation_id
-	fieldInvocationTraceContext      = 5  // InvocationRequest.trace_context
-	fieldTraceParent                 = 1  // RpcTraceContext.trace_parent
-	fieldResponseResult              = 3  // InvocationResponse.result
-	fieldResultStatus                = 4  // StatusResult.status
+	fieldStreamingRequestID          = 1 // StreamingMessage.request_id
+	fieldStreamingInvocationRequest  = 4 // StreamingMessage.invocation_request
+	fieldStreamingInvocationResponse = 5 // StreamingMessage.invocation_response
+	fieldInvocationID                = 1 // InvocationRequest.invocation_id / InvocationResponse.invocation_id
+	fieldInvocationTraceContext      = 5 // InvocationRequest.trace_context
+	fieldTraceParent                 = 1 // RpcTraceContext.trace_parent
+	fieldResponseResult              = 3 // InvocationResponse.result
+	fieldResultStatus                = 4 // StatusResult.status
 )
 
 // requestTemplate is an InvocationRequest encoded once, without invocation_id and trace_context:
