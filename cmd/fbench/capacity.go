@@ -43,10 +43,11 @@ A step fails when:
     at least 5ms) or error rate over --max-error-rate; with --slo, the SLOs instead;
   - the achieved rate (responses) is below 98% of the offered rate;
   - invocations pile up: in flight at the end of the step > 2x at its start and > max(16, 20ms
-    of arrivals);
+    of arrivals), or in flight reached --max-inflight;
   - any invocation timed out, was dropped or was never answered;
-  - the harness fell behind (lag p99 over --lag-budget) while the worker kept up: the search then
-    stops, because the harness, not the worker, is the limit (exit 3).
+  - the harness fell behind (lag p99 over --lag-budget) while the worker kept up: the step runs
+    again (--harness-retries), and if it falls behind again the search stops, because the
+    harness, not the worker, is the limit (exit 3).
 
 Writes OUT/capacity.json, OUT/capacity.html (latency-vs-load knee chart) and every step's run
 directory under OUT/steps/NNNN-RATE/. The run flags (--function, --ref, --body, --timeout,
@@ -211,6 +212,7 @@ type capacityFlags struct {
 	precision      string
 	confirm        time.Duration
 	confirmRetries int
+	harnessRetries int
 	p99            time.Duration
 	maxErrors      string
 }
@@ -226,6 +228,7 @@ func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.precision, "precision", "5%", "stop bisecting when the first fail is within this of the last pass (and step down by it when a confirmation fails)")
 	fs.DurationVar(&c.confirm, "confirm", 0, "measured duration of the confirmation run (default 2 × --step)")
 	fs.IntVar(&c.confirmRetries, "confirm-retries", 3, "after a failed confirmation, step down by --precision and confirm again at most this many times")
+	fs.IntVar(&c.harnessRetries, "harness-retries", 1, "run a step again this many times when the harness fell behind before calling the harness the limit")
 	fs.DurationVar(&c.p99, "p99", 0, "objective: rtt p99 at most this (default: 10 × the rtt p50 of the first healthy step, at least 5ms)")
 	fs.StringVar(&c.maxErrors, "max-error-rate", "0.1%", "objective: error rate, (failed + timed out + lost + dropped) ÷ due as in --slo error_rate, at most this (e.g. 0.1% or 0.001; 'off' to skip)")
 	c.runFlags.register(fs)
@@ -310,6 +313,9 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capSetup, error) {
 	if c.confirmRetries < 0 {
 		return nil, fmt.Errorf("invalid --confirm-retries %d: must not be negative", c.confirmRetries)
 	}
+	if c.harnessRetries < 0 {
+		return nil, fmt.Errorf("invalid --harness-retries %d: must not be negative", c.harnessRetries)
+	}
 	if c.p99 < 0 {
 		return nil, fmt.Errorf("invalid --p99 %s: must be positive", c.p99)
 	}
@@ -323,7 +329,7 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capSetup, error) {
 		}
 	}
 	s := &capSetup{warmup: c.stepWarmup, sloExprs: c.slo}
-	s.search = capSearch{start: capRound(c.start), maxRate: capRound(c.maxRate), precision: prec, step: c.step, confirm: confirm, retries: c.confirmRetries}
+	s.search = capSearch{start: capRound(c.start), maxRate: capRound(c.maxRate), precision: prec, step: c.step, confirm: confirm, retries: c.confirmRetries, harnessRetries: c.harnessRetries}
 
 	// Objectives: --slo replaces the defaults; --p99 and --max-error-rate still apply when given.
 	var judges []stepJudge
@@ -381,7 +387,7 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capSetup, error) {
 	s.config = map[string]any{
 		"args": os.Args[1:], "start": c.start, "max_rate": c.maxRate, "step": c.step.String(),
 		"step_warmup": c.stepWarmup.String(), "precision": prec, "confirm": confirm.String(),
-		"confirm_retries": c.confirmRetries, "p99": c.p99.String(), "max_error_rate": maxErr, "slo": c.slo,
+		"confirm_retries": c.confirmRetries, "harness_retries": c.harnessRetries, "p99": c.p99.String(), "max_error_rate": maxErr, "slo": c.slo,
 		"min_achieved": capMinAchieved, "seed": strconv.FormatUint(c.seed, 10), "step_config": p.config,
 	}
 	return s, nil
@@ -590,7 +596,8 @@ type capSearch struct {
 	start, maxRate float64
 	precision      float64
 	step, confirm  time.Duration
-	retries        int
+	retries        int // confirmation step-downs
+	harnessRetries int // runs of a step again when the harness fell behind (a neighbour's burst)
 }
 
 // Search outcomes.
@@ -641,6 +648,9 @@ func (cs capSearch) run(probe capProbe) (capResult, error) {
 	// try runs a step; stop is true when the search must end (harness, crash, error).
 	try := func(stage string, rate float64, d time.Duration) (*capStep, bool, error) {
 		st, err := probe(stage, rate, d)
+		for i := 0; i < cs.harnessRetries && err == nil && st.Cause == capCauseHarness; i++ {
+			st, err = probe(stage, rate, d)
+		}
 		if err != nil {
 			return st, true, err
 		}

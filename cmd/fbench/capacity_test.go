@@ -30,6 +30,7 @@ type capFakeWorker struct {
 	knee        float64
 	confirmKnee float64 // 0: same as knee
 	harnessAt   float64 // the harness falls behind from this rate (0: never)
+	harnessOnce bool    // ... only the first time a rate is stepped (a neighbour's burst)
 	crashAt     float64 // the worker crashes from this rate (0: never)
 	errAt       int     // the probe errors at this step number (0: never)
 }
@@ -46,10 +47,14 @@ func (fw capFakeWorker) probe(steps *[]*capStep) capProbe {
 			knee = fw.confirmKnee
 		}
 		fail := func(cause, why string) { st.Pass, st.Cause, st.Reasons = false, cause, []string{why} }
+		again := false
+		for _, prev := range (*steps)[:len(*steps)-1] {
+			again = again || prev.Rate == rate
+		}
 		switch {
 		case fw.crashAt > 0 && rate >= fw.crashAt:
 			fail(capCauseCrash, "stream ended")
-		case fw.harnessAt > 0 && rate >= fw.harnessAt:
+		case fw.harnessAt > 0 && rate >= fw.harnessAt && !(fw.harnessOnce && again):
 			fail(capCauseHarness, "lag p99 9ms > 5ms")
 		case rate >= knee:
 			fail(capCauseGrowth, "in flight grew 8 → 90")
@@ -60,7 +65,7 @@ func (fw capFakeWorker) probe(steps *[]*capStep) capProbe {
 
 func TestCapacitySearch(t *testing.T) {
 	const step, confirm = 10 * time.Second, 20 * time.Second
-	base := capSearch{start: 100, maxRate: 1_000_000, precision: 0.05, step: step, confirm: confirm, retries: 3}
+	base := capSearch{start: 100, maxRate: 1_000_000, precision: 0.05, step: step, confirm: confirm, retries: 3, harnessRetries: 1}
 	tests := []struct {
 		name       string
 		search     func(capSearch) capSearch
@@ -91,7 +96,12 @@ func TestCapacitySearch(t *testing.T) {
 		{name: "confirmation never holds", worker: capFakeWorker{knee: 800, confirmKnee: 1}, status: capUnconfirmed, exit: exitFailed,
 			brokeCause: capCauseGrowth, maxSteps: 15},
 		{name: "harness is the limit", worker: capFakeWorker{knee: 800, harnessAt: 500}, status: capHarness, exit: exitInvalid,
+			brokeCause: capCauseHarness, maxSteps: 5, stages: "climb climb climb climb climb"},
+		{name: "harness is the limit, no retry", search: func(s capSearch) capSearch { s.harnessRetries = 0; return s },
+			worker: capFakeWorker{knee: 800, harnessAt: 500}, status: capHarness, exit: exitInvalid,
 			brokeCause: capCauseHarness, maxSteps: 4, stages: "climb climb climb climb"},
+		{name: "harness falls behind once: the step runs again", worker: capFakeWorker{knee: 800, harnessAt: 500, harnessOnce: true},
+			status: capFound, exit: exitOK, sustain: [2]float64{760, 799}, brokeCause: capCauseGrowth, maxSteps: 14},
 		{name: "worker crashes", worker: capFakeWorker{knee: 800, crashAt: 350}, status: capCrashed, exit: exitCrashed,
 			brokeCause: capCauseCrash, maxSteps: 3},
 		{name: "probe error stops the search", worker: capFakeWorker{knee: 800, errAt: 3}, wantErr: true, maxSteps: 2},
@@ -299,6 +309,7 @@ func TestCapacityBadInput(t *testing.T) {
 		{"--start", "100", "--max-rate", "50"},
 		{"--step", "10ms"},
 		{"--max-error-rate", "2"},
+		{"--harness-retries", "-1"},
 		{"--slo", "rtt.p99<<50ms"},
 		{"--repeat", "3"},
 		{"--function", "work", "/nonexistent/worker"},
@@ -466,5 +477,26 @@ func TestCapacityWorkerCrash(t *testing.T) {
 	}
 	if r := rep.Result; r == nil || r.Status != capCrashed || r.BrokeAtRPS != 200 || r.BrokeCause != capCauseCrash || r.BestPassRPS != 100 {
 		t.Errorf("result %+v", rep.Result)
+	}
+}
+
+// TestCapacityWorkerFailsToStart: a worker that never completes its handshake is exit 1.
+func TestCapacityWorkerFailsToStart(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cap")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"capacity", "--ref", "fault=exit-at-start", "--env", capWorkerEnv + "=1", "--step", "1s", "--out", out}, &stdout, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "step 1 (100/s)") {
+		t.Fatalf("exit %d, stderr %q; want 1 naming the step", code, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, capJSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep capReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Result == nil || rep.Result.Status != "error" || len(rep.Steps) != 1 || rep.Steps[0].Cause != capCauseStartErr {
+		t.Errorf("capacity.json: result %+v, steps %d", rep.Result, len(rep.Steps))
 	}
 }

@@ -277,7 +277,10 @@ func TestWorkerLogFlood(t *testing.T) {
 	if c.Logs < 50_000 || c.Succeeded != c.Sent {
 		t.Errorf("counts %+v: want >= 50000 logs and every invocation answered", c)
 	}
-	if flooded > 20*base+50_000 {
+	// Loosely: the worker queues its responses behind its logs, so on a busy machine the flood costs
+	// tens of milliseconds; a reader held up by the logs (as before they were queued undecoded)
+	// costs seconds.
+	if flooded > 100*base+250_000 {
 		t.Errorf("rtt p50 %d µs under the flood, %d µs without: not sane", flooded, base)
 	}
 	// Every RpcLog is either in worker.log or counted as dropped.
