@@ -82,6 +82,7 @@ func dispatchSeeds() []*rpc.StreamingMessage {
 		{Content: &rpc.StreamingMessage_RpcLog{RpcLog: &rpc.RpcLog{Message: "a\nb", InvocationId: fuzzInFlight, Level: rpc.RpcLog_Critical,
 			Exception: &rpc.RpcException{Message: "x\ny"}}}},
 		{Content: &rpc.StreamingMessage_RpcLog{}},
+		{RequestId: "r", Content: &rpc.StreamingMessage_RpcLog{RpcLog: &rpc.RpcLog{Message: "m", Category: "c", LogCategory: rpc.RpcLog_System}}},
 		{},
 		{RequestId: "r"},
 		{Content: &rpc.StreamingMessage_WorkerInitRequest{WorkerInitRequest: &rpc.WorkerInitRequest{}}},
@@ -90,9 +91,10 @@ func dispatchSeeds() []*rpc.StreamingMessage {
 }
 
 // FuzzDispatch feeds arbitrary bytes, as they come off the wire, to the engine's receive side
-// (receiveFrame: the hand parse of invocation responses, else proto.Unmarshal and dispatch): it
-// must never panic, count each message exactly once, and keep the in-flight count consistent with
-// the tracker. The bytes are also unmarshalled as a StreamingMessage and handed to dispatch.
+// (receiveFrame: the hand parse of invocation responses and RpcLogs, else proto.Unmarshal and
+// dispatch): it must never panic, count each message exactly once, and keep the in-flight count
+// consistent with the tracker. The bytes are also unmarshalled as a StreamingMessage and handed to
+// dispatch, and the RpcLog shortcut is checked against proto.
 func FuzzDispatch(f *testing.F) {
 	for _, m := range dispatchSeeds() {
 		b, err := proto.Marshal(m)
@@ -104,6 +106,7 @@ func FuzzDispatch(f *testing.F) {
 	e := fuzzEngine()
 	w := &host.Worker{Log: host.NewWorkerLog(nil)}
 	f.Cleanup(w.Log.Close)
+	execs := 0
 	f.Fuzz(func(t *testing.T, data []byte) {
 		check := func(what string, handle func()) {
 			e.arm()
@@ -121,9 +124,17 @@ func FuzzDispatch(f *testing.F) {
 		var m rpc.StreamingMessage
 		if err := proto.Unmarshal(data, &m); err == nil {
 			check("dispatch", func() { e.dispatch(w, &m, 5000) })
+			// The reader's RpcLog shortcut agrees with proto on what proto decodes.
+			if raw, ok := rpcLogBytes(data); ok {
+				var l rpc.RpcLog
+				if m.GetRpcLog() == nil || proto.Unmarshal(raw, &l) != nil || !proto.Equal(&l, m.GetRpcLog()) {
+					t.Fatalf("rpcLogBytes(%x) = %x, proto decodes %v", data, raw, &m)
+				}
+			}
 		}
-		if set := e.rec.rotate(); set != nil {
-			// Histograms stay within range: no panic recording, quantiles answer.
+		if execs++; execs%4096 == 0 {
+			// Now and then (a reset is costly) an interval closes: quantiles answer.
+			set := e.rec.rotate()
 			_ = set.rtt.ValueAtQuantile(99)
 			e.rec.release(set)
 		}

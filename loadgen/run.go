@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fbench/fbench/loadgen/dist"
@@ -143,6 +144,7 @@ type engine struct {
 	rec     *recorder
 
 	inflight  atomic.Int64
+	inSend    atomic.Int64  // when the sender's current Send began (ns since t0), 0 between Sends
 	slotFree  chan struct{} // signalled when an invocation settles (queue mode and closed loop)
 	closedTok chan int64    // closed loop: settle times of freed slots
 	cancels   bool
@@ -232,8 +234,8 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	var relaunch chan relaunched // non-nil while a relaunch is under way
 	recvDone := g.recvDone
 	// A sender blocked in Send (a worker that stopped reading: flow control is full) never reports
-	// sendDone, so the run also ends at its planned end plus the drain, or a second after an
-	// interrupt; the stuck Send is undone after the loop.
+	// sendDone, so the run also ends when, past its planned end plus the drain (or 2 s after an
+	// interrupt), a Send has been stuck for a second; the stuck Send is undone after the loop.
 	var hardStop <-chan time.Time
 	planned := cfg.Duration
 	if s := cfg.Schedule; s != nil && s.Bounded() && (planned <= 0 || s.Duration() < planned) {
@@ -252,7 +254,15 @@ loop:
 	for {
 		select {
 		case <-hardStop:
-			break loop
+			hardStop = nil
+			if at := e.inSend.Load(); sending && at != 0 && e.now()-at >= int64(time.Second) {
+				break loop // stuck in Send
+			}
+			if sending {
+				hardStop = time.After(time.Second) // a backlog (or a Send just begun): look again
+			} else if ctx.Err() != nil {
+				break loop // interrupted: the brief drain is over
+			}
 		case <-boundary.C:
 			flush(nextBoundary)
 			nextBoundary += interval
@@ -600,7 +610,10 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		now := e.now()
 		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti)}, cfg.Timeout > 0)
 		e.inflight.Add(1)
-		if err := g.stream.SendMsg(&frame); err != nil {
+		e.inSend.Store(now)
+		err := g.stream.SendMsg(&frame)
+		e.inSend.Store(0)
+		if err != nil {
 			// Never reached the worker: lost with its stream.
 			if _, k := e.tracker.settle(id); k == settleMatched {
 				e.inflight.Add(-1)
@@ -634,7 +647,10 @@ func (e *engine) send(ctx context.Context, g *generation) {
 				continue // already settled: nothing to cancel
 			}
 			cancelMsg.InvocationId = c.id
-			if err := g.stream.Send(cancelSM); err != nil {
+			e.inSend.Store(now)
+			err := g.stream.Send(cancelSM)
+			e.inSend.Store(0)
+			if err != nil {
 				return false
 			}
 			e.rec.count(func(c *report.Counts) { c.CancelSent++ })
@@ -645,7 +661,10 @@ func (e *engine) send(ctx context.Context, g *generation) {
 			e.pingMu.Lock()
 			e.pings[id] = e.now()
 			e.pingMu.Unlock()
-			if err := g.stream.Send(statusSM); err != nil {
+			e.inSend.Store(now)
+			err := g.stream.Send(statusSM)
+			e.inSend.Store(0)
+			if err != nil {
 				return false
 			}
 			e.rec.count(func(c *report.Counts) { c.StatusSent++ })
@@ -850,12 +869,53 @@ func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
 		e.settled(f, kind, status, now)
 		return
 	}
+	if raw, ok := rpcLogBytes(b); ok {
+		e.rec.count(func(c *report.Counts) { c.Logs++ })
+		w.Log.RPCLogBytes(raw)
+		return
+	}
 	m := new(rpc.StreamingMessage)
 	if err := proto.Unmarshal(b, m); err != nil {
 		e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
 		return
 	}
 	e.dispatch(w, m, now)
+}
+
+// fieldStreamingRPCLog is StreamingMessage.rpc_log.
+const fieldStreamingRPCLog = 2
+
+// rpcLogBytes returns the encoded RpcLog of a StreamingMessage whose content is an rpc_log (the
+// last oneof field, present once) without decoding it: a worker's logs then cost the stream's
+// reader a scan, and decoding and formatting them is left to the worker log's writer, which drops
+// (and counts) what it cannot keep up with, so a log flood does not hold up responses.
+func rpcLogBytes(b []byte) ([]byte, bool) {
+	var log []byte
+	logs := 0
+	last := protowire.Number(0)
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, false
+		}
+		b = b[n:]
+		if num != fieldStreamingRequestID && num >= 2 && num <= 34 {
+			last = num
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return nil, false
+		}
+		if num == fieldStreamingRPCLog && typ == protowire.BytesType {
+			log, _ = protowire.ConsumeBytes(b[:m])
+			logs++
+		}
+		b = b[m:]
+	}
+	if last != fieldStreamingRPCLog || logs != 1 {
+		return nil, false
+	}
+	return log, true
 }
 
 // dispatch handles one message from worker w, received at now (ns since t0). It never blocks on

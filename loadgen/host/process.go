@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/fbench/fbench/protos/rpc"
 )
 
@@ -133,6 +135,7 @@ type logLine struct {
 	source string
 	text   string
 	rpc    *rpc.RpcLog // an RpcLog, formatted by rpcLogText (text unused)
+	raw    []byte      // an encoded RpcLog, decoded and formatted by the writer (text unused)
 }
 
 // NewWorkerLog opens path for the worker log (w may be nil: then lines are only counted and the
@@ -151,6 +154,14 @@ func NewWorkerLog(w io.Writer) *WorkerLog {
 				continue
 			}
 			text := line.text
+			if line.raw != nil {
+				var m rpc.RpcLog
+				if err := proto.Unmarshal(line.raw, &m); err != nil {
+					text = fmt.Sprintf("malformed RpcLog (%d bytes): %v", len(line.raw), err)
+				} else {
+					line.rpc = &m
+				}
+			}
 			if line.rpc != nil {
 				text = rpcLogText(line.rpc)
 			}
@@ -175,6 +186,16 @@ func (l *WorkerLog) Line(source, text string) {
 // rpcLog queues an RpcLog for the log file; it never blocks.
 func (l *WorkerLog) rpcLog(m *rpc.RpcLog) {
 	l.queue(logLine{at: time.Since(l.start), source: "rpclog", rpc: m})
+}
+
+// RPCLogBytes queues an encoded RpcLog (copied) for the log file; it never blocks. The writer
+// decodes it: a flood costs the caller a copy, or a counted drop once the queue is full.
+func (l *WorkerLog) RPCLogBytes(b []byte) {
+	if len(l.lines) == cap(l.lines) {
+		l.dropped.Add(1) // full: spare the copy
+		return
+	}
+	l.queue(logLine{at: time.Since(l.start), source: "rpclog", raw: append(make([]byte, 0, len(b)+1), b...)})
 }
 
 func (l *WorkerLog) queue(line logLine) {
