@@ -528,8 +528,12 @@ func (h *cancelHeap) Pop() any {
 // send is the one goroutine that writes to the stream: invocations at their intended times,
 // cancels when due, status pings every StatusInterval.
 func (e *engine) send(ctx context.Context, g *generation) {
-	defer pinSenderThread()()
 	cfg := e.cfg
+	if e.closedTok == nil {
+		// Open loop paces arrivals with precise sleeps on its own thread; closed loop only waits
+		// on freed slots and is cheaper on an ordinary goroutine.
+		defer pinSenderThread()()
+	}
 	ids := guid.NewGenerator(cfg.Seed)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x63616e63656c)) // mix and cancel choices
 	var cancels cancelHeap

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // The Go runtime's timers wake a parked thread through epoll with millisecond resolution, so a
@@ -21,12 +22,27 @@ func pinSenderThread() func() {
 	return runtime.UnlockOSThread
 }
 
+// rawSleepMax is the longest sleep made without telling the Go scheduler: a short nanosleep keeps
+// the sender's P (fbench runs with spare Ps), which spares the hand-off of the P to another thread
+// and back on every arrival at high rates; a garbage collection's stop-the-world waits at most this
+// long for it. Longer sleeps go through the scheduler as ordinary system calls.
+const rawSleepMax = 250 * time.Microsecond
+
 // nanosleep sleeps d on the current thread.
 func nanosleep(d time.Duration) {
 	ts := syscall.NsecToTimespec(int64(d))
 	for {
 		var rem syscall.Timespec
-		if err := syscall.Nanosleep(&ts, &rem); err != syscall.EINTR {
+		var err error
+		if d <= rawSleepMax {
+			_, _, errno := syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&rem)), 0)
+			if errno != 0 {
+				err = errno
+			}
+		} else {
+			err = syscall.Nanosleep(&ts, &rem)
+		}
+		if err != syscall.EINTR {
 			return
 		}
 		ts = rem

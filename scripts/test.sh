@@ -39,5 +39,5 @@ done < <(for p in $(go list ./...); do for f in $(go test -list '^Fuzz' "$p" 2>/
 
 if [ -x scripts/bench.sh ]; then
   echo "== bench.sh --short"
-  scripts/bench.sh --short
+  scripts/bench.sh --short --out "$(mktemp -d)/bench.json"
 fi

@@ -48,6 +48,7 @@ type config struct {
 	service        dist.Dist
 	cpuWork        bool
 	maxConc        int
+	inline         bool // answer invocations that never wait on the read loop
 	mimic          string
 	defaultIndex   bool
 	userLogs       int
@@ -69,6 +70,7 @@ type flagVars struct {
 	service                   dist.Dist
 	work, mimic               string
 	maxConc                   int
+	dispatch                  string
 	defaultIndex              bool
 	userLogs, systemLogs      int
 	respSize                  string
@@ -98,6 +100,7 @@ func newFlagSet(v *flagVars) *pflag.FlagSet {
 	v.service = dist.NewFixed(0)
 	fs.Var(&v.service, "service-time", "service time `DIST` of the work function: 10ms, uniform:MIN-MAX, exp:MEAN, normal:MEAN,SD or lognormal:MEDIAN,P99")
 	fs.StringVar(&v.work, "work", "sleep", "how work spends its service time (`MODE`): sleep, or cpu (burn one core)")
+	fs.StringVar(&v.dispatch, "dispatch", "goroutine", "how invocations run: goroutine (each on its own, like the .NET worker's Task.Run), or inline (functions that never wait run on the read loop, like an event loop: the zero-work mode of the harness benchmarks)")
 	fs.IntVar(&v.maxConc, "max-concurrency", 0, "at most `N` invocations run at once; the others wait in the worker, cancellable (0 = unlimited)")
 	fs.StringVar(&v.mimic, "mimic", "dotnet", "`RUNTIME` whose capability set is advertised: dotnet (isolated), node, python, java or powershell")
 	fs.BoolVar(&v.defaultIndex, "use-default-indexing", false, "answer FunctionsMetadataRequest with use_default_metadata_indexing=true and no functions")
@@ -135,6 +138,7 @@ func parseArgs(args []string) (*config, error) {
 	c := &config{
 		service:        v.service,
 		maxConc:        v.maxConc,
+		inline:         v.dispatch == "inline",
 		mimic:          strings.ToLower(v.mimic),
 		defaultIndex:   v.defaultIndex,
 		userLogs:       v.userLogs,
@@ -189,6 +193,9 @@ func parseArgs(args []string) (*config, error) {
 		c.maxMsg = n
 	}
 
+	if v.dispatch != "goroutine" && v.dispatch != "inline" {
+		return nil, fmt.Errorf("invalid --dispatch %q: want goroutine or inline", v.dispatch)
+	}
 	switch v.work {
 	case "sleep":
 	case "cpu":

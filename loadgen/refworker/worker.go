@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,11 @@ type worker struct {
 	rng   *rand.Rand
 
 	pauseUntil atomic.Int64 // unix ns; sender holds everything until then
+	// direct: with --dispatch inline and nothing that orders or reshapes responses (logs, faults),
+	// the read loop sends a finished response itself instead of queueing it for the sender
+	// goroutine; sendMu then serialises the two senders.
+	direct bool
+	sendMu sync.Mutex
 
 	padding []byte // --response-size bytes
 	bigBody []byte // big-response fault body, nil = off
@@ -88,6 +94,13 @@ func run(cfg *config, stderr io.Writer) int {
 		stop:     make(chan struct{}),
 	}
 	w.q.wake = make(chan struct{}, 1)
+	if cfg.inline && os.Getenv("GOMAXPROCS") == "" {
+		// An event loop: one P, as a Node worker has one JavaScript thread (and the cheapest way
+		// for this process to answer on a machine it shares with the harness).
+		runtime.GOMAXPROCS(1)
+	}
+	w.direct = cfg.inline && cfg.userLogs == 0 && cfg.systemLogs == 0 && len(f.pauses) == 0 &&
+		!f.duplicateIDs && !f.emptyMessages && !f.unknownMessages && f.closeStreamAt == 0 && f.stopReadingAt == 0
 	if cfg.maxConc > 0 {
 		w.sem = make(chan struct{}, cfg.maxConc)
 	}
@@ -333,7 +346,11 @@ func (w *worker) onInvocation(reqID string, req *rpc.InvocationRequest) action {
 		w.mu.Unlock()
 	}
 	w.wg.Add(1)
-	go w.invoke(fn, c, reqID, req)
+	if w.cfg.inline && c == nil && f.late == 0 {
+		w.invoke(fn, c, reqID, req)
+	} else {
+		go w.invoke(fn, c, reqID, req)
+	}
 	if f.stopReadingAt > 0 && n == f.stopReadingAt {
 		return actStopReading
 	}
@@ -398,6 +415,15 @@ func (w *worker) finish(reqID string, r *response) {
 		r.ir.InvocationId = ""
 	}
 	w.answered.Add(1)
+	if w.direct {
+		w.sendMu.Lock()
+		err := w.stream.Send(&r.sm)
+		w.sendMu.Unlock()
+		if err != nil {
+			w.q.close()
+		}
+		return
+	}
 	w.q.push(&r.sm)
 	if f.duplicateIDs {
 		w.q.push(&r.sm)
@@ -652,7 +678,14 @@ func (w *worker) sendLoop() {
 					time.Sleep(wait)
 				}
 			}
-			if err := w.stream.Send(m); err != nil {
+			if w.direct {
+				w.sendMu.Lock()
+			}
+			err := w.stream.Send(m)
+			if w.direct {
+				w.sendMu.Unlock()
+			}
+			if err != nil {
 				w.sendErr = err
 				w.q.close()
 				return

@@ -4,8 +4,9 @@
 //
 //   - raw ceiling: scripts/rawceiling (a minimal host/worker pair, same generated code, no fbench
 //     logic), invocations per second and host CPU per invocation;
-//   - fbench at saturation: closed loop against the reference worker's zero-work echo (same message
-//     shapes), invocations per second and fbench's CPU per invocation;
+//   - fbench at saturation: closed loop against the reference worker's zero-work echo answered on
+//     its read loop (--ref dispatch=inline, as the raw worker answers), invocations per second and
+//     fbench's CPU per invocation;
 //   - timing accuracy: open loop at 5 000, 20 000 and 50 000 invocations/s: achieved vs offered, lag
 //     and harness_lag p50/p99/max;
 //   - memory: fbench's RSS at 5 000/s after 10 s and after 2 minutes.
@@ -134,7 +135,7 @@ func run(short bool, reps, depth int, outPath string) error {
 
 	fmt.Fprintf(os.Stderr, "bench: fbench at saturation (%d × %s, closed loop %d)\n", reps, satDur, depth)
 	for i := 0; i < reps; i++ {
-		s, _, err := fbench(fb, tmp, "-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0")
+		s, _, err := fbench(fb, tmp, "-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0", "--ref", "dispatch=inline")
 		if err != nil {
 			return err
 		}
