@@ -215,6 +215,9 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	index := 0
 	nextBoundary := interval
 	expireTick := time.NewTicker(50 * time.Millisecond)
+	// Timeouts are found by scanning what is in flight, every tenth of the timeout (10 ms to 500 ms).
+	expirePeriod := min(max(cfg.Timeout/10, 10*time.Millisecond), 500*time.Millisecond)
+	lastExpire := time.Now()
 	defer expireTick.Stop()
 	boundary := time.NewTimer(time.Until(e.t0.Add(nextBoundary)))
 	defer boundary.Stop()
@@ -268,7 +271,10 @@ loop:
 			nextBoundary += interval
 			boundary.Reset(time.Until(e.t0.Add(nextBoundary)))
 		case <-expireTick.C:
-			e.expire()
+			if now := time.Now(); now.Sub(lastExpire) >= expirePeriod {
+				lastExpire = now
+				e.expire()
+			}
 			if !sending && e.inflight.Load() == 0 && relaunch == nil {
 				break loop
 			}

@@ -61,17 +61,9 @@ func keyOf[T string | []byte](id T) (k idKey, ok bool) {
 type tracker struct {
 	mu       sync.Mutex
 	inflight map[idKey]flight
-	// order of sends, for timeouts: ids leave in send order (a FIFO of id + sent time).
-	fifo     []fifoEntry
-	fifoHead int
 	// recently settled and timed-out ids, each with a ring to forget the oldest.
 	settled  recentSet
 	timedOut recentSet
-}
-
-type fifoEntry struct {
-	key  idKey
-	sent int64
 }
 
 // recentMax is how many settled (and timed-out) ids the tracker remembers to tell a duplicate or
@@ -88,13 +80,11 @@ func newTracker() *tracker {
 }
 
 // start records an invocation as sent; id must be a canonical GUID (fbench makes them).
+// (trackTimeout is kept for callers; every in-flight entry can time out.)
 func (t *tracker) start(id string, f flight, trackTimeout bool) {
 	k, _ := keyOf(id)
 	t.mu.Lock()
 	t.inflight[k] = f
-	if trackTimeout {
-		t.fifo = append(t.fifo, fifoEntry{k, f.sent})
-	}
 	t.mu.Unlock()
 }
 
@@ -150,25 +140,18 @@ func (t *tracker) markCancel(id string, now int64) bool {
 	return true
 }
 
-// expire removes every invocation sent before deadline and calls fn for each (under the lock).
+// expire removes every invocation sent before deadline and calls fn for each (under the lock). It
+// scans the in-flight table, so what the tracker holds is only what is in flight: memory follows
+// the in-flight count, never the rate times the timeout.
 func (t *tracker) expire(deadline int64, fn func(f flight)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for t.fifoHead < len(t.fifo) && t.fifo[t.fifoHead].sent < deadline {
-		e := t.fifo[t.fifoHead]
-		t.fifo[t.fifoHead] = fifoEntry{}
-		t.fifoHead++
-		if f, ok := t.inflight[e.key]; ok && f.sent == e.sent {
-			delete(t.inflight, e.key)
-			t.timedOut.add(e.key)
+	for k, f := range t.inflight {
+		if f.sent < deadline {
+			delete(t.inflight, k)
+			t.timedOut.add(k)
 			fn(f)
 		}
-	}
-	// Compact the FIFO once its consumed head is large.
-	if t.fifoHead > 4096 && t.fifoHead*2 > len(t.fifo) {
-		n := copy(t.fifo, t.fifo[t.fifoHead:])
-		t.fifo = t.fifo[:n]
-		t.fifoHead = 0
 	}
 }
 
@@ -180,7 +163,6 @@ func (t *tracker) drainAll(fn func(f flight)) {
 		delete(t.inflight, k)
 		fn(f)
 	}
-	t.fifo, t.fifoHead = nil, 0
 }
 
 // len is the number of invocations in flight.

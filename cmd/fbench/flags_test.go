@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Every long flag works Go-style with one dash and GNU-style with two; shorthands and negative
+// values keep their meaning.
+func TestGoStyleFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		rps     float64
+		dur     time.Duration
+		count   int64
+		wantErr string
+	}{
+		{args: []string{"-rps", "5000"}, rps: 5000, dur: 30 * time.Second},
+		{args: []string{"--rps", "5000"}, rps: 5000, dur: 30 * time.Second},
+		{args: []string{"-rps=250", "-duration=10s"}, rps: 250, dur: 10 * time.Second},
+		{args: []string{"-rps", "100", "-d", "5s"}, rps: 100, dur: 5 * time.Second},
+		{args: []string{"-n", "42", "-duration", "2s"}, rps: 1000, dur: 2 * time.Second, count: 42},
+		{args: []string{"-rps", "-5"}, rps: -5, dur: 30 * time.Second},
+		{args: []string{"-rsp", "5"}, wantErr: "unknown shorthand flag"},
+		{args: []string{"--nope"}, wantErr: "unknown flag: --nope"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			fs := newFlagSet("run", runUsage, io.Discard)
+			var f runFlags
+			f.register(fs)
+			err := parseFlags(fs, tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.rps != tc.rps || f.duration != tc.dur || f.count != tc.count {
+				t.Fatalf("rps %v duration %v count %d", f.rps, f.duration, f.count)
+			}
+		})
+	}
+	// A bad value is one clear line naming the flag.
+	fs := newFlagSet("run", runUsage, io.Discard)
+	var f runFlags
+	f.register(fs)
+	if err := parseFlags(fs, []string{"-d", "abc"}); err == nil || !strings.Contains(err.Error(), `"abc"`) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("-d abc: %v", err)
+	}
+	_ = pflag.ErrHelp
+}
+
+// The reference worker's leak mode makes the worker_memory verdict fail (exit 2 with
+// --gate-verdicts); the same run without it passes.
+func TestLeakVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		extra  []string
+		status string
+		code   int
+	}{
+		{"leak", []string{"--ref", "fault=leak=40000"}, "fail", exitFailed},
+		{"no leak", nil, "pass", exitOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"-rps", "500", "-d", "6s", "--warmup", "1s", "--quiet", "--lag-budget", "10s",
+				"--gate-verdicts", "--min-throughput", "50%", "--max-p99-drift", "100000%", "--out", out}, tc.extra...)
+			r := startFbench(t, "", args...).wait(time.Minute)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", r.code, tc.code, r.stderr)
+			}
+			b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s struct {
+				Verdicts []struct{ Name, Status, Detail string } `json:"verdicts"`
+			}
+			if err := json.Unmarshal(b, &s); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range s.Verdicts {
+				if v.Name == "worker_memory" {
+					if v.Status != tc.status {
+						t.Fatalf("worker_memory %s (%s), want %s", v.Status, v.Detail, tc.status)
+					}
+					return
+				}
+			}
+			t.Fatalf("no worker_memory verdict: %+v", s.Verdicts)
+		})
+	}
+}
