@@ -989,11 +989,19 @@ func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, 
 		status = statusCancelled
 	}
 	e.rec.response(f, now, status)
-	e.inflight.Add(-1)
+	e.freeSlots(1, now)
+}
+
+// freeSlots returns n settled invocations' slots: the in-flight count, closed loop's tokens (their
+// settle time is the next invocation's intended time) and the queue's wake-up.
+func (e *engine) freeSlots(n, now int64) {
+	e.inflight.Add(-n)
 	if e.closedTok != nil {
-		select {
-		case e.closedTok <- now:
-		default:
+		for i := int64(0); i < n; i++ {
+			select {
+			case e.closedTok <- now:
+			default:
+			}
 		}
 	}
 	select {
@@ -1012,21 +1020,8 @@ func (e *engine) expire() {
 	if n == 0 {
 		return
 	}
-	e.inflight.Add(-n)
 	e.rec.count(func(c *report.Counts) { c.TimedOut += n })
-	if e.closedTok != nil {
-		now := e.now()
-		for i := int64(0); i < n; i++ {
-			select {
-			case e.closedTok <- now:
-			default:
-			}
-		}
-	}
-	select {
-	case e.slotFree <- struct{}{}:
-	default:
-	}
+	e.freeSlots(n, e.now())
 }
 
 // closeInterval hands the interval [start, end) to the sink.

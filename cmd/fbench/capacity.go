@@ -107,17 +107,7 @@ type stepJudge func(s *report.Summary) (ok bool, why string)
 // friends as an errors cause, rates as throughput, anything else as latency.
 func capSLOJudge() stepJudge {
 	return func(s *report.Summary) (bool, string) {
-		var failed []string
-		for _, r := range s.SLOs {
-			if r.Pass {
-				continue
-			}
-			scope := ""
-			if r.WindowS > 0 {
-				scope = fmt.Sprintf(" in every %g s window", r.WindowS)
-			}
-			failed = append(failed, fmt.Sprintf("%s%s (observed %s)", r.Expression, scope, r.Observed))
-		}
+		failed := failedSLOs(s)
 		return len(failed) == 0, strings.Join(failed, "; ")
 	}
 }

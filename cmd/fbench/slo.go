@@ -103,17 +103,7 @@ func (sp sloPlan) rebuildOptions(opt *report.RebuildOptions) {
 // sloVerdict is nil when every objective of s passed, else an error with exit code 2 naming the
 // failures.
 func sloVerdict(s *report.Summary) error {
-	var failed []string
-	for _, r := range s.SLOs {
-		if r.Pass {
-			continue
-		}
-		scope := ""
-		if r.WindowS > 0 {
-			scope = fmt.Sprintf(" in every %g s window", r.WindowS)
-		}
-		failed = append(failed, fmt.Sprintf("%s%s (observed %s)", r.Expression, scope, r.Observed))
-	}
+	failed := failedSLOs(s)
 	if len(failed) == 0 {
 		return nil
 	}
@@ -140,4 +130,20 @@ func recordedSLOs(dir string) ([]string, time.Duration, time.Duration) {
 		window, _ = time.ParseDuration(w)
 	}
 	return exprs, window, meta.Interval
+}
+
+// failedSLOs describes each SLO of s that failed: expression, window scope and observed value.
+func failedSLOs(s *report.Summary) []string {
+	var failed []string
+	for _, r := range s.SLOs {
+		if r.Pass {
+			continue
+		}
+		scope := ""
+		if r.WindowS > 0 {
+			scope = fmt.Sprintf(" in every %g s window", r.WindowS)
+		}
+		failed = append(failed, fmt.Sprintf("%s%s (observed %s)", r.Expression, scope, r.Observed))
+	}
+	return failed
 }
