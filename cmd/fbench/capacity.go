@@ -933,19 +933,11 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		slos = report.NewSLOEvaluator(p.slo.slos, p.slo.window)
 		rw.Observe(slos)
 	}
-	logFile, err := os.OpenFile(filepath.Join(p.out, "worker.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("creating the worker log: %w", err)
-	}
-	defer logFile.Close()
-	p.hostOpt.Log = logFile
-
-	srv, err := host.NewServer()
-	if err != nil {
+	srv, w, cleanup, err := startRunWorker(ctx, p)
+	defer cleanup()
+	if srv == nil {
 		return err
 	}
-	defer srv.Close()
-	w, err := host.Start(ctx, srv, p.hostOpt)
 	if err != nil {
 		meta.Events = append(meta.Events, report.Event{Kind: "worker_failed", Detail: err.Error()})
 		_, _ = rw.Finish(meta)

@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -450,19 +451,11 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		return err
 	}
 	p.slo.attach(rw)
-	logFile, err := os.OpenFile(filepath.Join(p.out, "worker.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("creating the worker log: %w", err)
-	}
-	defer logFile.Close()
-	p.hostOpt.Log = logFile
-
-	srv, err := host.NewServer()
-	if err != nil {
+	srv, w, cleanup, err := startRunWorker(ctx, p)
+	defer cleanup()
+	if srv == nil {
 		return err
 	}
-	defer srv.Close()
-	w, err := host.Start(ctx, srv, p.hostOpt)
 	if err != nil {
 		meta.Events = append(meta.Events, report.Event{Kind: "worker_failed", Detail: err.Error()})
 		if ctx.Err() != nil {
@@ -512,7 +505,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		// The engine refused the plan before sending anything (an unknown --function, or one that
 		// failed to load): bad input, so no run directory is left behind.
 		w.Shutdown(time.Second)
-		logFile.Close()
+		cleanup()
 		removeRunDir(p.out, created)
 		return runErr
 	}
@@ -614,6 +607,32 @@ func removeRunDir(dir, created string) {
 	for _, e := range entries {
 		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
+}
+
+// startRunWorker opens the run directory's worker.log, starts fbench's gRPC server and launches the
+// plan's worker through the host's handshake. srv is nil when nothing could be started (err says
+// why); a handshake failure returns the server and the error. cleanup closes the server and the
+// log; call it once the worker is shut down.
+func startRunWorker(ctx context.Context, p *plan) (srv *host.Server, w *host.Worker, cleanup func(), err error) {
+	cleanup = func() {}
+	logFile, err := os.OpenFile(filepath.Join(p.out, "worker.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return nil, nil, cleanup, fmt.Errorf("creating the worker log: %w", err)
+	}
+	p.hostOpt.Log = logFile
+	if srv, err = host.NewServer(); err != nil {
+		logFile.Close()
+		return nil, nil, cleanup, err
+	}
+	var once sync.Once
+	cleanup = func() {
+		once.Do(func() {
+			srv.Close()
+			logFile.Close()
+		})
+	}
+	w, err = host.Start(ctx, srv, p.hostOpt)
+	return srv, w, cleanup, err
 }
 
 // cpuSeconds is user + system CPU time of this process (RUSAGE_SELF) or of its reaped children.
