@@ -250,9 +250,14 @@ func errorDriftVerdict(pts []point, th VerdictThresholds) Verdict {
 
 func harnessVerdict(pts []point, s *Summary, th VerdictThresholds) Verdict {
 	v := Verdict{Name: "harness_health", Status: VerdictPass}
+	// CPU percentages of short stretches (the run's last, partial interval) are noise: judge full ones.
+	full := 0.0
+	for _, p := range pts {
+		full = max(full, p.Seconds)
+	}
 	peak := 0.0
 	for _, p := range pts {
-		if p.FCPUSec > 0 {
+		if p.FCPUSec > 0 && p.Seconds >= full/2 {
 			peak = max(peak, p.FCPU/p.FCPUSec)
 		}
 	}
