@@ -30,9 +30,9 @@ func fuzzEngine() *engine {
 		t0:       time.Now(),
 	}
 	// A settled id and a timed-out id, remembered by the tracker.
-	e.tracker.start(fuzzSettled, flight{intended: 1, sent: 2}, false)
+	e.tracker.start(fuzzSettled, flight{intended: 1, sent: 2})
 	e.tracker.settle(fuzzSettled)
-	e.tracker.start(fuzzTimedOut, flight{intended: 1, sent: 2}, true)
+	e.tracker.start(fuzzTimedOut, flight{intended: 1, sent: 2})
 	e.tracker.expire(3, func(flight) {})
 	return e
 }
@@ -42,7 +42,7 @@ func (e *engine) arm() {
 	if _, kind := e.tracker.settle(fuzzInFlight); kind == settleMatched {
 		e.inflight.Add(-1)
 	}
-	e.tracker.start(fuzzInFlight, flight{intended: 1000, sent: 2000, cancelSent: 0}, true)
+	e.tracker.start(fuzzInFlight, flight{intended: 1000, sent: 2000, cancelSent: 0})
 	e.inflight.Add(1)
 	e.pingMu.Lock()
 	e.pings[fuzzPing] = 500

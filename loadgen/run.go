@@ -618,7 +618,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		id := ids.Next()
 		frame.Bytes = t.tmpl.frame(id, traceParent(id))
 		now := e.now()
-		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti)}, cfg.Timeout > 0)
+		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti)})
 		e.inflight.Add(1)
 		e.inSend.Store(now)
 		err := g.stream.SendMsg(&frame)
@@ -956,13 +956,8 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 
 // settle matches a response to its invocation and records it.
 func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
-	e.settleID(r.InvocationId, r.GetResult().GetStatus(), now)
-}
-
-// settleID settles the invocation id with the worker's status.
-func (e *engine) settleID(id string, st rpc.StatusResult_Status, now int64) {
-	f, kind := e.tracker.settle(id)
-	e.settled(f, kind, st, now)
+	f, kind := e.tracker.settle(r.InvocationId)
+	e.settled(f, kind, r.GetResult().GetStatus(), now)
 }
 
 // settled records what settling an id in the tracker found.

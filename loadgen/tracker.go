@@ -80,8 +80,7 @@ func newTracker() *tracker {
 }
 
 // start records an invocation as sent; id must be a canonical GUID (fbench makes them).
-// (trackTimeout is kept for callers; every in-flight entry can time out.)
-func (t *tracker) start(id string, f flight, trackTimeout bool) {
+func (t *tracker) start(id string, f flight) {
 	k, _ := keyOf(id)
 	t.mu.Lock()
 	t.inflight[k] = f
