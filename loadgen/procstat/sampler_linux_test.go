@@ -4,6 +4,7 @@ package procstat
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -138,17 +139,71 @@ func waitProcesses(t *testing.T, s *Sampler, want int) Sample {
 	return got
 }
 
+// holdMemoryEnv makes the test binary a child that touches holdBytes of
+// memory, says so on stdout, and sleeps until killed.
+const (
+	holdMemoryEnv = "FBENCH_PROCSTAT_HOLD"
+	holdBytes     = 48 << 20
+)
+
+func TestHelperHoldMemory(t *testing.T) {
+	if os.Getenv(holdMemoryEnv) != "1" {
+		t.Skip("helper process only")
+	}
+	buf := make([]byte, holdBytes)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	os.Stdout.WriteString("ready\n")
+	time.Sleep(time.Minute)
+	runtime.KeepAlive(buf)
+	os.Exit(0)
+}
+
+// startHolder starts the test binary as a child holding holdBytes and waits
+// until it has touched them.
+func startHolder(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldMemory$")
+	cmd.Env = append(os.Environ(), holdMemoryEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start helper: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line := make([]byte, 6)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("helper did not become ready: %q %v", line, err)
+	}
+	return cmd
+}
+
 func TestSampleChildren(t *testing.T) {
 	s := NewSampler(os.Getpid())
 	base, err := s.Sample()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startSleep(t, "/bin/sleep", "5")
-	b := startSleep(t, "/bin/sleep", "5")
+	a := startHolder(t)
+	b := startHolder(t)
 	with := waitProcesses(t, s, base.Processes+2)
-	if with.Threads < base.Threads+2 || with.RSSBytes <= base.RSSBytes {
-		t.Fatalf("children not summed: base %+v, with %+v", base, with)
+	// The kernel publishes a process's RSS lazily (per-CPU counters), so
+	// wait for the children's touched pages to show rather than read once.
+	wantRSS := base.RSSBytes + holdBytes // two children of holdBytes each, minus slack
+	for deadline := time.Now().Add(5 * time.Second); with.RSSBytes < wantRSS && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		if with, err = s.Sample(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if with.Threads < base.Threads+2 || with.RSSBytes < wantRSS {
+		t.Fatalf("children not summed (want RSS >= %d): base %+v, with %+v", wantRSS, base, with)
 	}
 	for _, c := range []*exec.Cmd{a, b} {
 		c.Process.Kill()
