@@ -31,9 +31,10 @@ func (p Payload) header(name string) string {
 	return ""
 }
 
-// buildTemplate prepares the InvocationRequest for f once: everything but invocation_id and the
-// trace context, shaped per the worker's capabilities as the host does.
-func buildTemplate(f *host.Function, caps map[string]string, p Payload) (*rpc.InvocationRequest, error) {
+// BuildRequest builds the InvocationRequest fbench sends to f: everything but invocation_id and
+// the trace context, shaped per the worker's capabilities (WorkerInitResponse) as the host does.
+// The engine builds it once per function and encodes it as a template.
+func BuildRequest(f *host.Function, caps map[string]string, p Payload) (*rpc.InvocationRequest, error) {
 	trig := f.Trigger()
 	if trig == nil {
 		return nil, fmt.Errorf("function %s has no trigger binding", f.Name)

@@ -479,7 +479,7 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 		if t.Weight <= 0 {
 			return nil, fmt.Errorf("function %q: weight must be positive", t.Function)
 		}
-		req, err := buildTemplate(f, w.Capabilities, e.cfg.Payload)
+		req, err := BuildRequest(f, w.Capabilities, e.cfg.Payload)
 		if err != nil {
 			return nil, err
 		}

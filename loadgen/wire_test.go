@@ -27,7 +27,7 @@ func TestRequestFrameEqualsProto(t *testing.T) {
 		{"queue", queue, dotnet, Payload{Body: []byte("message")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := buildTemplate(tc.fn, tc.caps, tc.p)
+			req, err := BuildRequest(tc.fn, tc.caps, tc.p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func FuzzParseInvocationResponse(f *testing.F) {
 
 func BenchmarkRequestFrame(b *testing.B) {
 	fn := &host.Function{Name: "echo", ID: "f-1", Bindings: []host.Binding{{Name: "req", Type: "httpTrigger", Raw: map[string]any{}}}}
-	req, _ := buildTemplate(fn, map[string]string{"RpcHttpBodyOnly": "1", "UseNullableValueDictionaryForHttp": "1"}, Payload{Body: bytes.Repeat([]byte("x"), 64)})
+	req, _ := BuildRequest(fn, map[string]string{"RpcHttpBodyOnly": "1", "UseNullableValueDictionaryForHttp": "1"}, Payload{Body: bytes.Repeat([]byte("x"), 64)})
 	req.TraceContext = &rpc.RpcTraceContext{}
 	tmpl, _ := newRequestTemplate(req)
 	id := "1d6c0f7e-8b1c-4a56-9d7e-0123456789ab"

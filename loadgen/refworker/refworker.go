@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ type config struct {
 	connectTimeout time.Duration
 	shutdownGrace  time.Duration
 	faults         faults
+	cpuProfile     string
 }
 
 // flagVars receives the raw flag values.
@@ -77,6 +79,7 @@ type flagVars struct {
 	seed                      uint64
 	connectTimeout, shutGrace time.Duration
 	faults                    []string
+	cpuProfile                string
 }
 
 func newFlagSet(v *flagVars) *pflag.FlagSet {
@@ -110,6 +113,7 @@ func newFlagSet(v *flagVars) *pflag.FlagSet {
 	fs.Uint64Var(&v.seed, "seed", 0, "random `SEED` for service-time sampling (0 = random)")
 	fs.DurationVar(&v.connectTimeout, "connect-timeout", 10*time.Second, "exit 1 if the host cannot be reached within `D`")
 	fs.DurationVar(&v.shutGrace, "shutdown-grace", 5*time.Second, "let in-flight invocations finish for `D` after a WorkerTerminate without grace_period")
+	fs.StringVar(&v.cpuProfile, "cpuprofile", "", "write a Go CPU profile of this worker to `FILE` (for `go tool pprof`)")
 	fs.StringArrayVar(&v.faults, "fault", nil, "misbehave on purpose: `NAME[=VALUE]`, repeatable (see the fault modes below)")
 	return fs
 }
@@ -146,6 +150,7 @@ func parseArgs(args []string) (*config, error) {
 		seed:           v.seed,
 		connectTimeout: v.connectTimeout,
 		shutdownGrace:  v.shutGrace,
+		cpuProfile:     v.cpuProfile,
 	}
 
 	// Endpoint: --functions-uri, else --host + --port.
@@ -267,6 +272,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "%s%v\n", logPrefix, err)
 		return 1
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s--cpuprofile: %v\n", logPrefix, err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	return run(cfg, &lockedWriter{w: stderr})
 }

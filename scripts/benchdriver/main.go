@@ -83,12 +83,13 @@ type results struct {
 	RSSEarlyAt      string            `json:"rss_early_at"`
 	RSSLateAt       string            `json:"rss_late_at"`
 	SaturationRatio float64           `json:"saturation_ratio"`
+	PairRatios      []float64         `json:"saturation_ratio_pairs"`
 	Notes           map[string]string `json:"notes"`
 }
 
 func main() {
 	short := flag.Bool("short", false, "short durations (CI: proves the script works)")
-	reps := flag.Int("reps", 3, "repetitions of each measurement (medians reported)")
+	reps := flag.Int("reps", 5, "repetitions of each measurement (medians reported)")
 	out := flag.String("out", "bench.json", "where to write the figures")
 	depth := flag.Int("depth", 1024, "in-flight depth for the saturation runs (raw and fbench alike)")
 	flag.Parse()
@@ -119,7 +120,10 @@ func run(short bool, reps, depth int, outPath string) error {
 	}
 	r := results{When: time.Now().UTC(), Short: short, Reps: reps, CPUs: runtime.NumCPU(), Notes: map[string]string{}}
 
-	fmt.Fprintf(os.Stderr, "bench: raw ceiling (%d × %s, depth %d)\n", reps, satDur, depth)
+	// Raw and fbench runs alternate, and the ratio is the median of each pair's ratio: this machine's
+	// speed drifts (shared cores), and a pair run back to back sees the same machine.
+	fmt.Fprintf(os.Stderr, "bench: saturation, raw ceiling and fbench alternating (%d × 2 × %s, depth %d)\n", reps, satDur, depth)
+	var pairRatios, pairCPURatios []float64
 	for i := 0; i < reps; i++ {
 		b, err := exec.Command(raw, "host", "--duration", satDur.String(), "--depth", strconv.Itoa(depth), "--pingpong", "0", "--json").Output()
 		if err != nil {
@@ -130,11 +134,7 @@ func run(short bool, reps, depth int, outPath string) error {
 			return fmt.Errorf("rawceiling output: %v", err)
 		}
 		r.RawRuns = append(r.RawRuns, rr)
-	}
-	r.Raw = medianRaw(r.RawRuns)
 
-	fmt.Fprintf(os.Stderr, "bench: fbench at saturation (%d × %s, closed loop %d)\n", reps, satDur, depth)
-	for i := 0; i < reps; i++ {
 		s, _, err := fbench(fb, tmp, "-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0", "--ref", "dispatch=inline")
 		if err != nil {
 			return err
@@ -143,15 +143,19 @@ func run(short bool, reps, depth int, outPath string) error {
 		if s.Counts.Sent > 0 {
 			per = s.Harness.CPUSeconds * 1e6 / float64(s.Counts.Sent)
 		}
-		r.FbenchRuns = append(r.FbenchRuns, rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: per})
+		fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: per}
+		r.FbenchRuns = append(r.FbenchRuns, fr)
+		if rr.InvPerS > 0 && rr.HostCPUUsPerInv > 0 {
+			pairRatios = append(pairRatios, fr.InvPerS/rr.InvPerS)
+			pairCPURatios = append(pairCPURatios, fr.HostCPUUsPerInv/rr.HostCPUUsPerInv)
+		}
+		fmt.Fprintf(os.Stderr, "bench:   pair %d: raw %.0f/s, fbench %.0f/s\n", i+1, rr.InvPerS, fr.InvPerS)
 	}
-	r.Fbench = medianRaw(r.FbenchRuns)
-	if r.Raw.InvPerS > 0 {
-		r.SaturationRatio = r.Fbench.InvPerS / r.Raw.InvPerS
-	}
-	if r.Raw.HostCPUUsPerInv > 0 {
-		r.CPURatio = r.Fbench.HostCPUUsPerInv / r.Raw.HostCPUUsPerInv
-	}
+	r.Raw, r.Fbench = medianRaw(r.RawRuns), medianRaw(r.FbenchRuns)
+	r.PairRatios = pairRatios
+	r.SaturationRatio = median(pairRatios)
+	r.CPURatio = median(pairCPURatios)
+	r.Notes["saturation_ratio"] = "median over the alternating pairs of fbench invocations/s ÷ raw ceiling invocations/s"
 	r.Notes["fbench_cpu"] = "fbench's whole-process CPU (handshake and warm-up included) ÷ invocations sent"
 
 	for _, rate := range rates {
@@ -301,11 +305,20 @@ func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "%-34s %14s %18s\n", "saturation", "invocations/s", "host CPU µs/inv")
 	fmt.Fprintf(w, "%-34s %14.0f %18.2f\n", "raw ceiling (no fbench logic)", r.Raw.InvPerS, r.Raw.HostCPUUsPerInv)
 	fmt.Fprintf(w, "%-34s %14.0f %18.2f\n", "fbench (closed loop, echo)", r.Fbench.InvPerS, r.Fbench.HostCPUUsPerInv)
-	fmt.Fprintf(w, "%-34s %14.3f %18.3f\n\n", "fbench ÷ raw", r.SaturationRatio, r.CPURatio)
+	fmt.Fprintf(w, "%-34s %14.3f %18.3f\n", "fbench ÷ raw (median of pairs)", r.SaturationRatio, r.CPURatio)
+	fmt.Fprintf(w, "%-34s %14s\n\n", "pair ratios", fmtRatios(r.PairRatios))
 	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs")
 	for _, a := range r.Accuracy {
 		fmt.Fprintf(w, "%-12.0f %12.0f %9.2f%% %26s %26s\n", a.Offered, a.Achieved, a.AchievedPct,
 			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max))
 	}
 	fmt.Fprintf(w, "\nfbench RSS at 5000/s: %.1f MiB after %s, %.1f MiB after %s\n\n", float64(r.RSSEarlyBytes)/(1<<20), r.RSSEarlyAt, float64(r.RSSLateBytes)/(1<<20), r.RSSLateAt)
+}
+
+func fmtRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ")
 }

@@ -417,37 +417,51 @@ func (h *host) sleep(d time.Duration, sendDone chan error) error {
 	}
 }
 
-// build makes the one request template the sender reuses: an HTTP trigger invocation as fbench
-// shapes it for a worker with UseNullableValueDictionaryForHttp and RawHttpBodyBytes.
+// build makes the one request template the sender reuses: an HTTP trigger invocation of the
+// function "echo" (binding "req") as fbench shapes it for a worker with the .NET isolated worker's
+// capabilities (nullable maps, body as bytes, trigger metadata without the request), so the raw
+// pair moves the same bytes per invocation as fbench does (TestTemplateMatchesFbench).
 func (h *host) build(bodyBytes int) {
-	var body *rpc.TypedData
-	headers := map[string]*rpc.NullableString{
-		"host": {String_: &rpc.NullableString_Value{Value: "localhost:7071"}},
+	h.req = requestTemplate(bodyBytes)
+	h.msg = &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationRequest{InvocationRequest: h.req}}
+}
+
+func requestTemplate(bodyBytes int) *rpc.InvocationRequest {
+	nullable := func(v string) *rpc.NullableString {
+		return &rpc.NullableString{String_: &rpc.NullableString_Value{Value: v}}
 	}
+	method, headersJSON := "GET", `{"Host":"localhost:7071"}`
+	headers := map[string]*rpc.NullableString{"host": nullable("localhost:7071")}
+	var body *rpc.TypedData
 	if bodyBytes > 0 {
 		b := make([]byte, bodyBytes)
 		for i := range b {
 			b[i] = byte('a' + i%26)
 		}
+		method = "POST"
 		body = &rpc.TypedData{Data: &rpc.TypedData_Bytes{Bytes: b}}
-		headers["content-type"] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: "application/octet-stream"}}
-		headers["content-length"] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: strconv.Itoa(bodyBytes)}}
+		headers["content-type"] = nullable("application/octet-stream")
+		headers["content-length"] = nullable(strconv.Itoa(bodyBytes))
+		headersJSON = `{"Content-Length":"` + strconv.Itoa(bodyBytes) + `","Content-Type":"application/octet-stream","Host":"localhost:7071"}`
 	}
 	httpReq := &rpc.RpcHttp{
-		Method:          "POST",
+		Method:          method,
 		Url:             "http://localhost:7071/api/echo",
 		NullableHeaders: headers,
 		NullableQuery:   map[string]*rpc.NullableString{},
 		NullableParams:  map[string]*rpc.NullableString{},
 		Body:            body,
 	}
-	h.req = &rpc.InvocationRequest{
+	return &rpc.InvocationRequest{
 		FunctionId: "5f0c6a3e-8b1d-4c2a-9e7f-0123456789ab",
 		InputData: []*rpc.ParameterBinding{{Name: "req", RpcData: &rpc.ParameterBinding_Data{
 			Data: &rpc.TypedData{Data: &rpc.TypedData_Http{Http: httpReq}}}}},
+		TriggerMetadata: map[string]*rpc.TypedData{
+			"Headers": {Data: &rpc.TypedData_Json{Json: headersJSON}},
+			"Query":   {Data: &rpc.TypedData_Json{Json: "{}"}},
+		},
 		TraceContext: &rpc.RpcTraceContext{Attributes: map[string]string{}},
 	}
-	h.msg = &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationRequest{InvocationRequest: h.req}}
 }
 
 // send is the one goroutine writing the stream.

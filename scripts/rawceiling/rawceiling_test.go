@@ -7,6 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fbench/fbench/loadgen"
+	fhost "github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/protos/rpc"
 )
 
 // TestMain lets the test binary stand in for the worker: the host re-executes os.Executable() (this
@@ -97,5 +103,31 @@ func TestParseStatCPU(t *testing.T) {
 	}
 	if got := procCPU(os.Getpid()); got < 0 {
 		t.Errorf("procCPU(self) = %v", got)
+	}
+}
+
+// The raw pair must move the same bytes per invocation as fbench: its template equals what
+// fbench builds for the reference worker's echo function under the .NET isolated capabilities.
+func TestTemplateMatchesFbench(t *testing.T) {
+	echo := &fhost.Function{Name: "echo", ID: "5f0c6a3e-8b1d-4c2a-9e7f-0123456789ab",
+		Bindings: []fhost.Binding{{Name: "req", Type: "httpTrigger", Raw: map[string]any{}}}}
+	dotnet := map[string]string{
+		"RpcHttpBodyOnly": "True", "RawHttpBodyBytes": "True", "RpcHttpTriggerMetadataRemoved": "True",
+		"UseNullableValueDictionaryForHttp": "True",
+	}
+	for _, n := range []int{0, 64, 1024} {
+		var p loadgen.Payload
+		if n > 0 {
+			p.Body = requestTemplate(n).InputData[0].GetData().GetHttp().GetBody().GetBytes()
+		}
+		want, err := loadgen.BuildRequest(echo, dotnet, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.TraceContext = &rpc.RpcTraceContext{Attributes: map[string]string{}}
+		got := requestTemplate(n)
+		if !proto.Equal(got, want) {
+			t.Errorf("body %d: raw template differs from fbench's request\nraw:    %v\nfbench: %v", n, got, want)
+		}
 	}
 }

@@ -104,8 +104,10 @@ func newEcho() *echo {
 		resp: &rpc.InvocationResponse{Result: &rpc.StatusResult{Status: rpc.StatusResult_Success}},
 		body: &rpc.TypedData_Bytes{},
 	}
+	// The reference worker's echo answer: status 200, its content type, the body echoed.
 	e.resp.ReturnValue = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: &rpc.RpcHttp{
 		StatusCode: "200",
+		Headers:    map[string]string{"Content-Type": "application/octet-stream"},
 		Body:       &rpc.TypedData{Data: e.body},
 	}}}
 	e.msg = &rpc.StreamingMessage{Content: &rpc.StreamingMessage_InvocationResponse{InvocationResponse: e.resp}}
