@@ -26,7 +26,7 @@ func fuzzEngine() *engine {
 		tracker:  newTracker(),
 		pings:    map[string]int64{},
 		slotFree: make(chan struct{}, 1),
-		rec:      newRecorder(1),
+		rec:      newRecorder(1, time.Second, 0, nil),
 		t0:       time.Now(),
 	}
 	// A settled id and a timed-out id, remembered by the tracker.
@@ -134,7 +134,7 @@ func FuzzDispatch(f *testing.F) {
 		}
 		if execs++; execs%4096 == 0 {
 			// Now and then (a reset is costly) an interval closes: quantiles answer.
-			set := e.rec.rotate()
+			set := e.rec.rotate(false)
 			_ = set.rtt.ValueAtQuantile(99)
 			e.rec.release(set)
 		}

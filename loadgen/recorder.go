@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -15,6 +17,9 @@ const (
 	statusCancelled            = "cancelled"
 	statusCompletedAfterCancel = "completed_after_cancel"
 )
+
+// statuses lists the outcome statuses in a fixed order.
+var statuses = []string{statusSucceeded, statusFailed, statusCancelled, statusCompletedAfterCancel}
 
 // histSet is one interval's histograms and counts.
 type histSet struct {
@@ -36,7 +41,7 @@ func newHistSet(functions int) *histSet {
 			s.fnService = append(s.fnService, report.NewHistogram())
 		}
 	}
-	for _, st := range []string{statusSucceeded, statusFailed, statusCancelled, statusCompletedAfterCancel} {
+	for _, st := range statuses {
 		s.byStatus[st] = report.NewHistogram()
 	}
 	return s
@@ -53,8 +58,8 @@ func (s *histSet) all() []*hdrhistogram.Histogram {
 	out := []*hdrhistogram.Histogram{s.rtt, s.service, s.lag, s.cancelSettle, s.statusRTT, s.harnessLag}
 	out = append(out, s.fnRTT...)
 	out = append(out, s.fnService...)
-	for _, h := range s.byStatus {
-		out = append(out, h)
+	for _, st := range statuses {
+		out = append(out, s.byStatus[st])
 	}
 	return out
 }
@@ -86,14 +91,59 @@ func (s *histSet) tagged(fnNames []string) map[string]*hdrhistogram.Histogram {
 // recorder turns settled invocations into interval histograms and counts. Every method takes its
 // mutex; rotate swaps the current set for a clean one so the caller can write the old set out
 // without holding up the sender or receiver.
+//
+// An event goes to the interval its own timestamp falls in, not to whichever set is current when
+// it is recorded: an event stamped at or after the current interval's end (the run loop has not
+// rotated yet) goes to the next set. And an invocation belongs to the phase of its intended send
+// time: one intended during the warm-up that settles in the measured window is counted as
+// WarmupSettled and kept out of every measured figure, so the measured counts add up (each
+// invocation due in the window ends in exactly one outcome) and its latencies are the window's.
 type recorder struct {
-	mu    sync.Mutex
-	cur   *histSet
-	spare *histSet
+	mu           sync.Mutex
+	cur, next    *histSet
+	spare        *histSet
+	curEnd       int64 // ns since t0: events at or after it belong to next
+	length       int64 // interval length, ns
+	measuredFrom int64 // ns since t0: where the first measured interval starts
+	measuring    atomic.Bool
+	now          func() int64 // ns since t0, for counts without a timestamp of their own
 }
 
-func newRecorder(functions int) *recorder {
-	return &recorder{cur: newHistSet(functions), spare: newHistSet(functions)}
+// newRecorder records intervals of the given length for functions targets; measuredFrom is where
+// the first measured interval starts (0: no warm-up).
+func newRecorder(functions int, length, measuredFrom time.Duration, now func() int64) *recorder {
+	if length <= 0 {
+		length = time.Second
+	}
+	r := &recorder{cur: newHistSet(functions), next: newHistSet(functions), spare: newHistSet(functions),
+		curEnd: int64(length), length: int64(length), measuredFrom: int64(measuredFrom), now: now}
+	r.measuring.Store(measuredFrom <= 0)
+	return r
+}
+
+// warm reports whether an invocation intended at intendedNs, about to be sent, belongs to the
+// warm-up: intended before the measured window while the warm-up's last interval is still open.
+// (One sent after the measured window opened is measured, whatever its intended time.)
+func (r *recorder) warm(intendedNs int64) bool {
+	return intendedNs < r.measuredFrom && !r.measuring.Load()
+}
+
+// at is the set an event stamped ts belongs to (the caller holds mu).
+func (r *recorder) at(ts int64) *histSet {
+	if ts >= r.curEnd {
+		return r.next
+	}
+	return r.cur
+}
+
+// warmupCarry reports whether f is a warm-up invocation ending at now, in the measured window; if
+// so it is counted as such, and nothing else of it is recorded (mu held).
+func (r *recorder) warmupCarry(f flight, now int64) bool {
+	if !f.warm || now < r.measuredFrom {
+		return false
+	}
+	r.at(now).counts.WarmupSettled++
+	return true
 }
 
 // µs converts nanoseconds to the histograms' microseconds, clamped into their range.
@@ -108,14 +158,21 @@ func µs(ns int64) int64 {
 	return v
 }
 
-// sent records one arrival made due and written at sentNs, intended at intendedNs; freeNs is when
-// the last wait the worker imposed ended (see report.MetricHarnessLag).
-func (r *recorder) sent(intendedNs, sentNs, freeNs int64) {
+// sent records one arrival intended at intendedNs and written at sentNs; freeNs is when the last
+// wait the worker imposed ended (see report.MetricHarnessLag); warm is the recorder's warm() of it.
+// The arrival is due in the interval of its intended time and sent in that of its sending, except
+// that a warm-up invocation is all warm-up.
+func (r *recorder) sent(intendedNs, sentNs, freeNs int64, warm bool) {
 	r.mu.Lock()
-	r.cur.counts.Due++
-	r.cur.counts.Sent++
-	_ = r.cur.lag.RecordValue(µs(sentNs - intendedNs))
-	_ = r.cur.harnessLag.RecordValue(µs(sentNs - max(intendedNs, freeNs)))
+	due := r.at(intendedNs)
+	due.counts.Due++
+	s := r.at(sentNs)
+	if warm {
+		s = due
+	}
+	s.counts.Sent++
+	_ = s.lag.RecordValue(µs(sentNs - intendedNs))
+	_ = s.harnessLag.RecordValue(µs(sentNs - max(intendedNs, freeNs)))
 	r.mu.Unlock()
 }
 
@@ -123,7 +180,12 @@ func (r *recorder) sent(intendedNs, sentNs, freeNs int64) {
 func (r *recorder) response(f flight, nowNs int64, status string) {
 	rtt, svc := µs(nowNs-f.intended), µs(nowNs-f.sent)
 	r.mu.Lock()
-	c := &r.cur.counts
+	defer r.mu.Unlock()
+	if r.warmupCarry(f, nowNs) {
+		return
+	}
+	s := r.at(nowNs)
+	c := &s.counts
 	switch status {
 	case statusSucceeded:
 		c.Succeeded++
@@ -134,42 +196,77 @@ func (r *recorder) response(f flight, nowNs int64, status string) {
 	case statusCompletedAfterCancel:
 		c.CompletedAfterCancel++
 	}
-	_ = r.cur.rtt.RecordValue(rtt)
-	_ = r.cur.service.RecordValue(svc)
-	if r.cur.fnRTT != nil {
-		_ = r.cur.fnRTT[f.fn].RecordValue(rtt)
-		_ = r.cur.fnService[f.fn].RecordValue(svc)
+	_ = s.rtt.RecordValue(rtt)
+	_ = s.service.RecordValue(svc)
+	if s.fnRTT != nil {
+		_ = s.fnRTT[f.fn].RecordValue(rtt)
+		_ = s.fnService[f.fn].RecordValue(svc)
 	}
-	_ = r.cur.byStatus[status].RecordValue(rtt)
+	_ = s.byStatus[status].RecordValue(rtt)
 	if f.cancelSent != 0 {
-		_ = r.cur.cancelSettle.RecordValue(µs(nowNs - f.cancelSent))
+		_ = s.cancelSettle.RecordValue(µs(nowNs - f.cancelSent))
 	}
-	r.mu.Unlock()
 }
 
-// statusRTT records one WorkerStatus round trip.
-func (r *recorder) statusRTT(ns int64) {
+// ended counts invocations that ended at nowNs without a response (timed out or lost); each is
+// passed to outcome with the counts it belongs to.
+func (r *recorder) ended(fs []flight, nowNs int64, outcome func(c *report.Counts)) {
 	r.mu.Lock()
-	r.cur.counts.StatusAnswered++
-	_ = r.cur.statusRTT.RecordValue(µs(ns))
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	for _, f := range fs {
+		if !r.warmupCarry(f, nowNs) {
+			outcome(&r.at(nowNs).counts)
+		}
+	}
 }
 
-// count applies fn to the current counts under the lock.
+// statusRTT records one WorkerStatus round trip: sent at sentNs, answered at nowNs. A ping sent
+// during the warm-up and answered after it is left out, as its requests are.
+func (r *recorder) statusRTT(sentNs, nowNs int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sentNs < r.measuredFrom && nowNs >= r.measuredFrom {
+		return
+	}
+	s := r.at(nowNs)
+	s.counts.StatusAnswered++
+	_ = s.statusRTT.RecordValue(µs(nowNs - sentNs))
+}
+
+// count applies fn, under the lock, to the counts of the interval it is now.
 func (r *recorder) count(fn func(c *report.Counts)) {
 	r.mu.Lock()
-	fn(&r.cur.counts)
+	s := r.cur
+	if r.now != nil {
+		s = r.at(r.now())
+	}
+	fn(&s.counts)
 	r.mu.Unlock()
 }
 
-// rotate returns the set recorded so far and starts a clean one. The returned set must be handed
-// back with release before the next rotate.
-func (r *recorder) rotate() *histSet {
+// rotate returns the interval recorded so far and starts the next. With final, events already
+// stamped past the interval's end are folded into it (the run's last interval ends when it ends).
+// The returned set must be handed back with release before the next rotate.
+func (r *recorder) rotate(final bool) *histSet {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	old := r.cur
-	r.cur = r.spare
-	r.spare = nil
-	r.mu.Unlock()
+	if final {
+		into := old.all()
+		for i, h := range r.next.all() {
+			if h.TotalCount() > 0 {
+				into[i].Merge(h)
+			}
+		}
+		old.counts.Add(r.next.counts)
+		r.next.reset()
+		return old
+	}
+	r.cur, r.next, r.spare = r.next, r.spare, nil
+	r.curEnd += r.length
+	if r.curEnd-r.length >= r.measuredFrom {
+		r.measuring.Store(true)
+	}
 	return old
 }
 
@@ -177,6 +274,8 @@ func (r *recorder) rotate() *histSet {
 func (r *recorder) release(s *histSet) {
 	s.reset()
 	r.mu.Lock()
-	r.spare = s
+	if s != r.cur { // a final rotate hands back the current set
+		r.spare = s
+	}
 	r.mu.Unlock()
 }

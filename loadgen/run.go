@@ -185,7 +185,13 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	e.gen = g
-	e.rec = newRecorder(len(g.targets))
+	warmupEnd := cfg.Warmup
+	if cfg.Schedule != nil {
+		warmupEnd = cfg.Schedule.WarmupEnd()
+	}
+	// The first measured interval is the first that starts at or after the warm-up's end.
+	measuredFrom := (warmupEnd + cfg.Interval - 1) / cfg.Interval * cfg.Interval
+	e.rec = newRecorder(len(g.targets), cfg.Interval, measuredFrom, e.now)
 	if cfg.CancelRatio > 0 {
 		if w.Has("HandlesInvocationCancelMessage") || cfg.ForceCancel {
 			e.cancels = true
@@ -224,8 +230,8 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	var drainDeadline <-chan time.Time
 	sending := true
 	var werr error
-	flush := func(end time.Duration) {
-		if err := e.closeInterval(index, nextBoundary-interval, end); err != nil && werr == nil {
+	flush := func(end time.Duration, final bool) {
+		if err := e.closeInterval(index, nextBoundary-interval, end, final); err != nil && werr == nil {
 			werr = err
 		}
 		index++
@@ -267,7 +273,7 @@ loop:
 				break loop // interrupted: the brief drain is over
 			}
 		case <-boundary.C:
-			flush(nextBoundary)
+			flush(nextBoundary, false)
 			nextBoundary += interval
 			boundary.Reset(time.Until(e.t0.Add(nextBoundary)))
 		case <-expireTick.C:
@@ -362,7 +368,7 @@ loop:
 	e.loseInFlight()
 	end := time.Since(e.t0)
 	if end > nextBoundary-interval {
-		flush(end)
+		flush(end, true)
 	}
 	res.Elapsed = end
 	res.Notices = e.notices
@@ -406,11 +412,11 @@ func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
 
 // loseInFlight counts every invocation still in flight as lost.
 func (e *engine) loseInFlight() {
-	var lost int64
-	e.tracker.drainAll(func(flight) { lost++ })
+	var lost []flight
+	e.tracker.drainAll(func(f flight) { lost = append(lost, f) })
 	e.inflight.Store(0)
-	if lost > 0 {
-		e.rec.count(func(c *report.Counts) { c.Lost += lost })
+	if len(lost) > 0 {
+		e.rec.ended(lost, e.now(), func(c *report.Counts) { c.Lost++ })
 	}
 	select {
 	case e.slotFree <- struct{}{}:
@@ -618,7 +624,8 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		id := ids.Next()
 		frame.Bytes = t.tmpl.frame(id, traceParent(id))
 		now := e.now()
-		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti)})
+		warm := e.rec.warm(intended)
+		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti), warm: warm})
 		e.inflight.Add(1)
 		e.inSend.Store(now)
 		err := g.stream.SendMsg(&frame)
@@ -639,7 +646,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 			}
 			return false
 		}
-		e.rec.sent(intended, now, freeSince)
+		e.rec.sent(intended, now, freeSince, warm)
 		if after := e.now(); after-now > blockedSend {
 			freeSince = after // a Send held up by flow control: the worker's wait, not ours
 		}
@@ -940,7 +947,7 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 		delete(e.pings, m.RequestId)
 		e.pingMu.Unlock()
 		if ok {
-			e.rec.statusRTT(now - sent)
+			e.rec.statusRTT(sent, now)
 		} else {
 			e.rec.count(func(c *report.Counts) { c.UnknownMessages++ })
 		}
@@ -971,6 +978,13 @@ func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, 
 		return
 	case settleUnknown:
 		e.rec.count(func(c *report.Counts) { c.Unmatched++ })
+		return
+	}
+	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
+		// Answered after its deadline but before the periodic scan found it: timed out all the
+		// same (as the scan would have judged it), and the answer is late.
+		e.rec.ended([]flight{f}, now, func(c *report.Counts) { c.TimedOut++; c.LateResponses++ })
+		e.freeSlots(1, now)
 		return
 	}
 	status := statusFailed
@@ -1010,18 +1024,19 @@ func (e *engine) expire() {
 	if e.cfg.Timeout <= 0 {
 		return
 	}
-	var n int64
-	e.tracker.expire(e.now()-int64(e.cfg.Timeout), func(flight) { n++ })
-	if n == 0 {
+	now := e.now()
+	var expired []flight
+	e.tracker.expire(now-int64(e.cfg.Timeout), func(f flight) { expired = append(expired, f) })
+	if len(expired) == 0 {
 		return
 	}
-	e.rec.count(func(c *report.Counts) { c.TimedOut += n })
-	e.freeSlots(n, e.now())
+	e.rec.ended(expired, now, func(c *report.Counts) { c.TimedOut++ })
+	e.freeSlots(int64(len(expired)), now)
 }
 
 // closeInterval hands the interval [start, end) to the sink.
-func (e *engine) closeInterval(index int, start, end time.Duration) error {
-	set := e.rec.rotate()
+func (e *engine) closeInterval(index int, start, end time.Duration, final bool) error {
+	set := e.rec.rotate(final)
 	defer e.rec.release(set)
 	rec := &report.IntervalRecord{
 		Index:      index,
@@ -1045,7 +1060,7 @@ func (e *engine) closeInterval(index int, start, end time.Duration) error {
 			rec.OfferedRPS = s.Expected(start, end) / (end - start).Seconds()
 		}
 		if s.Bounded() && start >= s.Duration() {
-			rec.Phase = "drain"
+			rec.Phase = report.PhaseDrain
 		} else {
 			st, _ := s.StageAt(start)
 			rec.Phase = st.Name
@@ -1055,6 +1070,8 @@ func (e *engine) closeInterval(index int, start, end time.Duration) error {
 		rec.Phase = "closed-loop"
 		if start < e.cfg.Warmup {
 			rec.Phase, rec.Warmup = "warmup", true
+		} else if e.cfg.Duration > 0 && start >= e.cfg.Duration {
+			rec.Phase = report.PhaseDrain
 		}
 	}
 	if e.cfg.Sample != nil {

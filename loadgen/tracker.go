@@ -8,6 +8,7 @@ type flight struct {
 	sent       int64
 	cancelSent int64 // 0: no cancel sent
 	fn         int32 // index into the run's targets
+	warm       bool  // a warm-up invocation (recorder.warm)
 }
 
 // Outcome of a response looked up in the tracker.

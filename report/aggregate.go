@@ -49,7 +49,9 @@ type aggregator struct {
 	counts    Counts
 	measured  time.Duration
 	warm      time.Duration
-	expected  float64 // expected arrivals of the measured intervals
+	expected  float64       // expected arrivals of the measured intervals
+	loadTime  time.Duration // measured time under load: the drain after the last arrival excluded
+	loadResp  int64         // responses within loadTime
 	nMeasured int
 	nWarm     int
 	first     bool
@@ -242,6 +244,10 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 	a.nMeasured++
 	a.measured += rec.Length
 	a.expected += p.Expected
+	if rec.Phase != PhaseDrain {
+		a.loadTime += rec.Length
+		a.loadResp += p.Responses
+	}
 	a.counts.Add(c)
 	for tag, h := range hists {
 		t := a.totals[tag]
@@ -412,7 +418,12 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 	if s.Config == nil {
 		s.Config = map[string]any{}
 	}
-	if sec := a.measured.Seconds(); sec > 0 {
+	// Rates are per second under load: the drain after the last arrival only settles what is in
+	// flight, so it adds time to neither rate and its responses to neither count of them.
+	if sec := a.loadTime.Seconds(); sec > 0 {
+		s.OfferedRPS = round3(a.expected / sec)
+		s.AchievedRPS = round3(float64(a.loadResp) / sec)
+	} else if sec := a.measured.Seconds(); sec > 0 {
 		s.OfferedRPS = round3(a.expected / sec)
 		s.AchievedRPS = round3(float64(responses(a.counts)) / sec)
 	}

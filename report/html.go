@@ -147,7 +147,8 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	d.Counts = []kv{
 		{K: "mode", V: s.Mode},
 		{K: "measured duration", V: trimFloat(s.DurationS) + " s (" + strconv.Itoa(s.Intervals) + " intervals)"},
-		{K: "warm-up (excluded)", V: trimFloat(s.WarmupS) + " s (" + strconv.Itoa(s.WarmupIntervals) + " intervals)"},
+		{K: "warm-up (excluded)", V: trimFloat(s.WarmupS) + " s (" + strconv.Itoa(s.WarmupIntervals) + " intervals), " +
+			fmtInt(c.WarmupSettled) + " warm-up invocations settled after it"},
 		{K: "offered rate", V: trimFloat(s.OfferedRPS) + " rps"},
 		{K: "achieved rate", V: trimFloat(s.AchievedRPS) + " rps"},
 		{K: "due", V: fmtInt(c.Due)},

@@ -58,6 +58,9 @@ func sanitizeTag(s string) string {
 	return string(b)
 }
 
+// PhaseDrain is the phase of intervals after the last arrival, while in-flight invocations settle.
+const PhaseDrain = "drain"
+
 // Counts are what happened to invocations within an interval or a whole run. Every invocation that
 // was due ends in exactly one of Succeeded, Failed, Cancelled, CompletedAfterCancel, TimedOut,
 // Dropped or Lost (in flight when the run ended, or when the worker died); the rest are still in flight.
@@ -81,6 +84,9 @@ type Counts struct {
 	LogsDropped          int64 `json:"logs_dropped"`           // RpcLog lines not written to the worker log (it could not keep up)
 	EmptyMessages        int64 `json:"empty_messages"`         // StreamingMessages with no content
 	UnknownMessages      int64 `json:"unknown_messages"`       // content types the harness does not expect from a worker
+	// WarmupSettled counts warm-up invocations (intended before the measured window) that were
+	// answered, timed out or lost within it; they are in no other measured count or latency.
+	WarmupSettled int64 `json:"warmup_settled"`
 }
 
 // Add adds o to c field by field.
@@ -104,6 +110,7 @@ func (c *Counts) Add(o Counts) {
 	c.LogsDropped += o.LogsDropped
 	c.EmptyMessages += o.EmptyMessages
 	c.UnknownMessages += o.UnknownMessages
+	c.WarmupSettled += o.WarmupSettled
 }
 
 // Settled is the number of invocations that reached an outcome.
@@ -247,6 +254,8 @@ type Summary struct {
 	WarmupIntervals int       `json:"warmup_intervals"` // intervals flagged Warmup, excluded from the totals
 	// OfferedRPS is the expected number of arrivals over the measured intervals (Σ offered_rps ×
 	// length) divided by DurationS. Zero in closed mode when the engine reports no schedule rate.
+	// OfferedRPS and AchievedRPS are per second under load: expected arrivals, and responses
+	// received, over the measured intervals but the drain after the last arrival.
 	OfferedRPS float64 `json:"offered_rps"`
 	// AchievedRPS is the number of measured invocations settled by a response from the worker
 	// (succeeded + failed + cancelled + completed_after_cancel; not timed out, dropped, lost or

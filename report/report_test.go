@@ -780,3 +780,35 @@ func TestHTMLRendersInChromium(t *testing.T) {
 		t.Errorf("no screenshot: %v", err)
 	}
 }
+
+// Rates are per second under load: a drain interval adds neither time nor responses to them.
+func TestRatesExcludeDrain(t *testing.T) {
+	meta := synthMeta()
+	meta.Warmup = 0
+	iv := func(i int, phase string, offered float64, due, resp int64, length time.Duration) *IntervalRecord {
+		return &IntervalRecord{Index: i, Start: time.Duration(i) * time.Second, Length: length, Phase: phase, OfferedRPS: offered,
+			Counts: Counts{Due: due, Sent: due, Succeeded: resp}}
+	}
+	for _, tc := range []struct {
+		name              string
+		recs              []*IntervalRecord
+		offered, achieved float64
+	}{
+		// Keeps up: 100 in flight at the end settle during a short drain.
+		{"keeps up", []*IntervalRecord{iv(0, "steady", 1000, 1000, 950, time.Second), iv(1, "steady", 1000, 1000, 950, time.Second),
+			iv(2, PhaseDrain, 0, 0, 100, 50*time.Millisecond)}, 1000, 950},
+		// Falls behind: half the load answered under load, the backlog during a long drain.
+		{"falls behind", []*IntervalRecord{iv(0, "steady", 1000, 1000, 500, time.Second), iv(1, "steady", 1000, 1000, 500, time.Second),
+			iv(2, PhaseDrain, 0, 0, 1000, 2*time.Second)}, 1000, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := writeSynthetic(t, filepath.Join(t.TempDir(), "run"), meta, tc.recs)
+			if s.OfferedRPS != tc.offered || s.AchievedRPS != tc.achieved {
+				t.Errorf("offered %v achieved %v, want %v and %v", s.OfferedRPS, s.AchievedRPS, tc.offered, tc.achieved)
+			}
+			if s.Counts.Succeeded != 2000 {
+				t.Errorf("counts %+v: the drain's responses must still be counted", s.Counts)
+			}
+		})
+	}
+}

@@ -742,6 +742,7 @@ func (w *windowSum) add(s *windowSlot, sign int64) {
 		Duplicate: neg(c.Duplicate), LateResponses: neg(c.LateResponses), StatusSent: neg(c.StatusSent),
 		StatusAnswered: neg(c.StatusAnswered), Logs: neg(c.Logs), LogsDropped: neg(c.LogsDropped),
 		EmptyMessages: neg(c.EmptyMessages), UnknownMessages: neg(c.UnknownMessages),
+		WarmupSettled: neg(c.WarmupSettled),
 	})
 	w.expected += float64(sign) * s.expected
 	w.responses += sign * s.responses

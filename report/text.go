@@ -35,12 +35,15 @@ func WriteText(w io.Writer, s *Summary) error {
 	}
 	c := s.Counts
 	if s.Mode == "closed" {
-		p("\nrate: closed loop (no offered rate), achieved %s rps (responses ÷ measured time)\n", trimFloat(s.AchievedRPS))
+		p("\nrate: closed loop (no offered rate), achieved %s rps (responses ÷ time under load, drain excluded)\n", trimFloat(s.AchievedRPS))
 	} else {
-		p("\nrate: offered %s rps, achieved %s rps (responses ÷ measured time)\n", trimFloat(s.OfferedRPS), trimFloat(s.AchievedRPS))
+		p("\nrate: offered %s rps, achieved %s rps (responses ÷ time under load, drain excluded)\n", trimFloat(s.OfferedRPS), trimFloat(s.AchievedRPS))
 	}
 	p("invocations: due %d, sent %d, succeeded %d, failed %d, timed out %d, dropped %d, lost %d\n",
 		c.Due, c.Sent, c.Succeeded, c.Failed, c.TimedOut, c.Dropped, c.Lost)
+	if c.WarmupSettled > 0 {
+		p("             (and %d warm-up invocations settled after the warm-up, counted in none of these)\n", c.WarmupSettled)
+	}
 	p("cancels: sent %d, cancelled %d, completed after cancel %d\n", c.CancelSent, c.Cancelled, c.CompletedAfterCancel)
 	if c.Unmatched+c.Duplicate+c.LateResponses+c.UnknownMessages+c.EmptyMessages > 0 {
 		p("protocol: unmatched %d, duplicate %d, late %d, unknown messages %d, empty messages %d\n",

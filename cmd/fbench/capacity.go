@@ -956,7 +956,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		_ = rw.UpdateMeta(meta)
 	}
 	p.cfg.OnInterval = func(rec *report.IntervalRecord) error {
-		ivs = append(ivs, capInterval{warmup: rec.Warmup, drain: rec.Phase == "drain", length: rec.Length,
+		ivs = append(ivs, capInterval{warmup: rec.Warmup, drain: rec.Phase == report.PhaseDrain, length: rec.Length,
 			offered: rec.OfferedRPS, inFlight: rec.InFlight, counts: rec.Counts})
 		return rw.WriteInterval(rec)
 	}
