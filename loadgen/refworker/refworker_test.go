@@ -852,7 +852,7 @@ func TestProcessFaults(t *testing.T) {
 		h := newHost(t)
 		cmd, _ := run(t, h.args("w-nss", "--fault=no-start-stream"))
 		h.noMessage(t, 300*time.Millisecond, func(*rpc.StreamingMessage) bool { return true })
-		if !running(cmd.Process.Pid) {
+		if !processRunning(cmd.Process.Pid) {
 			t.Fatal("worker exited")
 		}
 	})
@@ -865,15 +865,15 @@ func TestProcessFaults(t *testing.T) {
 		h.response(t)
 		h.send(&rpc.StreamingMessage{RequestId: "p", Content: &rpc.StreamingMessage_WorkerStatusRequest{WorkerStatusRequest: &rpc.WorkerStatusRequest{}}})
 		h.noMessage(t, 200*time.Millisecond, func(*rpc.StreamingMessage) bool { return true })
-		if !running(cmd.Process.Pid) || !strings.Contains(stderr.String(), "fault stop-reading@1") {
+		if !processRunning(cmd.Process.Pid) || !strings.Contains(stderr.String(), "fault stop-reading@1") {
 			t.Fatalf("stderr:\n%s", stderr)
 		}
 	})
 }
 
-// running reports whether process pid (a child not yet waited for) has not exited: it exists and
+// processRunning reports whether process pid (a child not yet waited for) has not exited: it exists and
 // is not a zombie.
-func running(pid int) bool {
+func processRunning(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false
