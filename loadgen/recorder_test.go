@@ -13,7 +13,7 @@ const sec = int64(time.Second)
 func TestRecorderBucketsByTimestamp(t *testing.T) {
 	clock := int64(0)
 	r := newRecorder(1, time.Second, 0, func() int64 { return clock })
-	r.sent(sec/2, sec/2+1000, 0, false)   // interval 0
+	r.sent(sec/2, sec/2+1000, 0, false)  // interval 0
 	r.sent(sec-1000, sec+5000, 0, false) // due in 0, written in 1 (rotation not yet done)
 	r.response(flight{intended: sec / 2, sent: sec/2 + 1000}, sec+2000, statusSucceeded)
 	clock = sec + 3000

@@ -145,6 +145,7 @@ type engine struct {
 
 	inflight  atomic.Int64
 	inSend    atomic.Int64  // when the sender's current Send began (ns since t0), 0 between Sends
+	lastRecv  atomic.Int64  // when the last message arrived (ns since t0)
 	slotFree  chan struct{} // signalled when an invocation settles (queue mode and closed loop)
 	closedTok chan int64    // closed loop: settle times of freed slots
 	cancels   bool
@@ -259,6 +260,7 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		hardStop = time.After(time.Until(e.t0.Add(planned + cfg.Drain + time.Second)))
 	}
 	ctxDone := ctx.Done()
+	settledAt := int64(-1) // when everything was first seen settled after the last send
 loop:
 	for {
 		select {
@@ -281,15 +283,23 @@ loop:
 				lastExpire = now
 				e.expire()
 			}
+			// All settled: end once the stream has been quiet for a moment (at most quietMax), so
+			// that what a worker sends after its last answer (a duplicate, a stray message) is
+			// still counted.
 			if !sending && e.inflight.Load() == 0 && relaunch == nil {
-				break loop
+				now := e.now()
+				if settledAt < 0 {
+					settledAt = now
+				}
+				if now-e.lastRecv.Load() >= int64(quietEnd) || now-settledAt >= int64(quietMax) {
+					break loop
+				}
+			} else {
+				settledAt = -1
 			}
 		case <-sendDone:
 			sendDone = nil
 			sending = false
-			if e.inflight.Load() == 0 && relaunch == nil {
-				break loop
-			}
 			d := cfg.Drain
 			if ctx.Err() != nil && d > time.Second {
 				d = time.Second // interrupted: drain briefly
@@ -380,6 +390,13 @@ loop:
 	e.totalsMu.Unlock()
 	return res, werr
 }
+
+// quietEnd is how long the stream must be quiet, everything settled, before a run ends; a worker
+// that never goes quiet (a log flood) holds the end up by quietMax at most.
+const (
+	quietEnd = 50 * time.Millisecond
+	quietMax = 500 * time.Millisecond
+)
 
 // countEnd is when s is expected to have made n arrivals, with a tenth more for chance (Poisson);
 // 0 if not within a day.
@@ -880,6 +897,7 @@ func (e *engine) receive(g *generation) {
 // receiveFrame handles one message from worker w as it came off the wire, received at now (ns
 // since t0): any bytes at all are settled, logged or counted (FuzzDispatch holds it to that).
 func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
+	e.lastRecv.Store(now)
 	// The hot path: an invocation response is settled from its id and status alone.
 	if id, status, ok := parseInvocationResponse(b); ok {
 		f, kind := e.tracker.settleBytes(id)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -742,12 +743,13 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	writeSynthetic(t, dir, synthMeta(), synthIntervals(t))
 	page := "file://" + filepath.Join(dir, "report.html")
 	args := func(extra ...string) []string {
-		return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
 			"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
 			"--user-data-dir=" + t.TempDir()}, append(extra, page)...)
 	}
 	run := func(a []string) []byte {
-		ctx := t.Context()
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a hung browser fails, not stalls CI
+		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, a...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

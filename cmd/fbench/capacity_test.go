@@ -381,15 +381,13 @@ func TestCapacityReferenceWorker(t *testing.T) {
 	if r == nil || r.Status != capFound || !r.Confirmed {
 		t.Fatalf("result %+v, want a confirmed rate", r)
 	}
-	if r.SustainableRPS < 720 || r.SustainableRPS > 880 {
-		t.Errorf("sustainable %v/s, want within 10%% of the theoretical 800/s", r.SustainableRPS)
-	}
 	if r.BrokeAtRPS <= r.SustainableRPS || r.BrokeCause == "" {
 		t.Errorf("broke at %v/s (%s), sustainable %v/s", r.BrokeAtRPS, r.BrokeCause, r.SustainableRPS)
 	}
 	if rep.Schema != capSchema || len(rep.Steps) < 4 || rep.Steps[0].Rate != 200 || rep.Steps[len(rep.Steps)-1].Stage != "confirm" {
 		t.Errorf("capacity.json: schema %q, %d steps", rep.Schema, len(rep.Steps))
 	}
+	var firstService int64 // µs
 	for _, st := range rep.Steps {
 		var sum report.Summary
 		sb, err := os.ReadFile(filepath.Join(out, st.Dir, report.SummaryFile))
@@ -411,6 +409,16 @@ func TestCapacityReferenceWorker(t *testing.T) {
 		if st.Pass && (st.AchievedRPS < 0.98*st.Rate || st.P50US < 10000) {
 			t.Errorf("step %d passed with achieved %v/s at %v/s, p50 %dµs", st.N, st.AchievedRPS, st.Rate, st.P50US)
 		}
+		if st.N == 1 {
+			firstService = sum.Latency[report.MetricService].P50
+		}
+	}
+	// 8 slots each busy for one service time: 800/s at exactly 10 ms, less on a machine whose
+	// sleeps overshoot. The first step (200/s, a quarter of the slots) measures the real service time.
+	theory := 8 / (float64(firstService) / 1e6)
+	if firstService < 10_000 || r.SustainableRPS < 0.85*theory || r.SustainableRPS > 1.05*theory || r.SustainableRPS > 880 {
+		t.Errorf("sustainable %v/s, want within 15%% below the %.0f/s that 8 slots at the measured %dµs service allow (800/s at 10 ms)",
+			r.SustainableRPS, theory, firstService)
 	}
 	html, err := os.ReadFile(filepath.Join(out, capHTMLFile))
 	if err != nil {

@@ -262,9 +262,11 @@ func TestWorkerBadMessages(t *testing.T) {
 func TestWorkerLogFlood(t *testing.T) {
 	rttP50 := func(flood bool) (int64, *report.Summary, string) {
 		dir := filepath.Join(t.TempDir(), "run")
-		args := runArgs(dir, "-rps", "500", "-d", "2s", "--drain", "1s")
+		// The drain ends as soon as everything is answered, so a long one costs nothing when
+		// fbench keeps up and lets a busy machine's backlog settle.
+		args := runArgs(dir, "-rps", "500", "-d", "2s", "--drain", "30s")
 		if flood {
-			args = append(args, "--ref", "fault=log-flood=100000")
+			args = append(args, "--ref", "fault=log-flood=40000")
 		}
 		r := fbench(t, hang, args...)
 		expectExit(t, r, exitOK, exitInvalid)
@@ -274,8 +276,8 @@ func TestWorkerLogFlood(t *testing.T) {
 	base, _, _ := rttP50(false)
 	flooded, s, dir := rttP50(true)
 	c := s.Counts
-	if c.Logs < 50_000 || c.Succeeded != c.Sent {
-		t.Errorf("counts %+v: want >= 50000 logs and every invocation answered", c)
+	if c.Logs < 20_000 || c.Succeeded != c.Sent {
+		t.Errorf("counts %+v: want >= 20000 logs and every invocation answered", c)
 	}
 	// Loosely: the worker queues its responses behind its logs, so on a busy machine the flood costs
 	// tens of milliseconds; a reader held up by the logs (as before they were queued undecoded)
@@ -463,7 +465,7 @@ func TestInterruptedRuns(t *testing.T) {
 				r := p.wait(hang)
 				expectExit(t, r, 130)
 				expectLine(t, errorLine(t, r), "fbench: interrupted; everything measured was written to "+dir)
-				if d := time.Since(sent); d > 10*time.Second {
+				if d := time.Since(sent); d > 20*time.Second {
 					t.Errorf("fbench took %s to end after %s", d, sig)
 				}
 				s := checkRunDir(t, dir)
@@ -694,21 +696,22 @@ func TestRunDirectoryModes(t *testing.T) {
 // An interrupt while the worker is still starting: exit 130 too, and the run directory says so.
 func TestInterruptedWhileStarting(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	p := startFbench(t, "", runArgs(dir, "-rps", "100", "-d", "2s", "--ref", "fault=slow-start=5s")...)
+	p := startFbench(t, "", runArgs(dir, "-rps", "100", "-d", "2s", "--ref", "fault=slow-start=60s")...)
 	if !waitFor(10*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "worker.log"))
 		return strings.Contains(string(b), "slow-start")
 	}) {
 		t.Fatalf("the worker did not start; stderr: %s", p.err.String())
 	}
+	sent := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	r := p.wait(hang)
 	expectExit(t, r, 130)
 	expectLine(t, errorLine(t, r), "fbench: interrupted while starting the worker; run directory: "+dir)
-	if r.took > 4*time.Second {
-		t.Errorf("took %s: the interrupt did not cut the 5 s start short", r.took)
+	if d := time.Since(sent); d > 20*time.Second {
+		t.Errorf("took %s after the signal: the interrupt did not cut the 60 s start short", d)
 	}
 	if s := checkRunDir(t, dir); s.Interrupted == "" {
 		t.Error("summary.json does not say the run was interrupted")

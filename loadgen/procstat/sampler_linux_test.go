@@ -255,33 +255,38 @@ func TestSampleGone(t *testing.T) {
 }
 
 func TestCPUPercentBusy(t *testing.T) {
+	ownCPU := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
 	s := NewSelfSampler()
+	cpu0 := ownCPU()
 	prev, err := s.Sample()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for x := uint64(1); ; x = x*6364136223846793005 + 1 {
-			select {
-			case <-stop:
-				runtime.KeepAlive(x)
-				return
-			default:
-			}
+	// Spin until this process has really used 300 ms of CPU (however the machine shares its cores),
+	// then hold the sampler's figure against the kernel's own account of the same window.
+	var x uint64 = 1
+	for deadline := time.Now().Add(10 * time.Second); ownCPU()-cpu0 < 300*time.Millisecond && time.Now().Before(deadline); {
+		for range 100000 {
+			x = x*6364136223846793005 + 1
 		}
-	}()
-	time.Sleep(200 * time.Millisecond)
+	}
+	runtime.KeepAlive(x)
 	cur, err := s.Sample()
-	close(stop)
-	<-done
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := CPUPercent(prev, cur); p <= 30 {
-		t.Fatalf("CPUPercent = %.1f, want > 30 (prev %+v cur %+v)", p, prev, cur)
+	used := ownCPU() - cpu0
+	want := 100 * used.Seconds() / cur.At.Sub(prev.At).Seconds()
+	got := CPUPercent(prev, cur)
+	// /proc counts CPU in 10 ms ticks: allow a quarter plus a few points.
+	if got <= 0 || got < 0.75*want-5 || got > 1.25*want+5 {
+		t.Fatalf("CPUPercent = %.1f, want about %.1f (%s of CPU over %s)", got, want, used, cur.At.Sub(prev.At))
 	}
 }
 
