@@ -413,12 +413,13 @@ func TestCapacityReferenceWorker(t *testing.T) {
 			firstService = sum.Latency[report.MetricService].P50
 		}
 	}
-	// 8 slots each busy for one service time: 800/s at exactly 10 ms, less on a machine whose
-	// sleeps overshoot. The first step (200/s, a quarter of the slots) measures the real service time.
-	theory := 8 / (float64(firstService) / 1e6)
-	if firstService < 10_000 || r.SustainableRPS < 0.85*theory || r.SustainableRPS > 1.05*theory || r.SustainableRPS > 880 {
-		t.Errorf("sustainable %v/s, want within 15%% below the %.0f/s that 8 slots at the measured %dµs service allow (800/s at 10 ms)",
-			r.SustainableRPS, theory, firstService)
+	// 8 slots each held for the 10 ms sleep: at most 800/s, less on a machine whose sleeps
+	// overshoot. The first step (200/s, a quarter of the slots) measures the service time, which
+	// holds a slot and a little more (the answer's trip): 8 ÷ it is a floor of what the worker allows.
+	floor := 8 / (float64(firstService) / 1e6)
+	if firstService < 10_000 || r.SustainableRPS < 0.85*floor || r.SustainableRPS > 880 {
+		t.Errorf("sustainable %v/s, want from 85%% of %.0f/s (8 slots at the measured %dµs service) to 880/s (10%% over 8 slots at 10 ms)",
+			r.SustainableRPS, floor, firstService)
 	}
 	html, err := os.ReadFile(filepath.Join(out, capHTMLFile))
 	if err != nil {
