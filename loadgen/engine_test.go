@@ -408,3 +408,26 @@ func TestRestartWorkerKeepsGoing(t *testing.T) {
 		t.Errorf("harness_lag max %dµs should be below lag max %dµs (the restart was the worker's wait)", hl, l)
 	}
 }
+
+// A worker that stops reading its stream ends a run that has no planned end (closed loop, count
+// only) once a Send has been held by flow control for StuckSend, with everything in flight lost.
+func TestWorkerStopsReadingEndsUnplannedRun(t *testing.T) {
+	w := startWorker(t, "--fault stop-reading@10")
+	t0 := time.Now()
+	res, c := runEngine(t, w, Config{Concurrency: 64, Count: 100_000_000, Targets: []Target{{"echo", 1}},
+		Timeout: 5 * time.Millisecond, StuckSend: time.Second})
+	if d := time.Since(t0); d > 30*time.Second {
+		t.Errorf("the run took %s", d)
+	}
+	k := c.counts
+	if k.Succeeded < 9 || k.Succeeded > 10 || k.Sent < 100 || k.Settled() != k.Due {
+		t.Errorf("counts %+v: want the 9 or 10 answers before it stopped, and every other invocation settled", k)
+	}
+	var noticed bool
+	for _, ev := range res.Events {
+		noticed = noticed || strings.Contains(ev.Detail, "stopped reading its stream")
+	}
+	if !noticed {
+		t.Errorf("no event says the worker stopped reading: %+v", res.Events)
+	}
+}

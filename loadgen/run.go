@@ -84,6 +84,7 @@ type Config struct {
 
 	StatusInterval time.Duration // WorkerStatusRequest period; 0: no pings
 	Drain          time.Duration // how long to wait for in-flight invocations at the end
+	StuckSend      time.Duration // one Send held this long by flow control ends the run: the worker stopped reading (default 30 s)
 
 	Seed uint64
 
@@ -259,6 +260,10 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	if planned > 0 {
 		hardStop = time.After(time.Until(e.t0.Add(planned + cfg.Drain + time.Second)))
 	}
+	stuckSend := cfg.StuckSend
+	if stuckSend <= 0 {
+		stuckSend = 30 * time.Second
+	}
 	ctxDone := ctx.Done()
 	settledAt := int64(-1) // when everything was first seen settled after the last send
 loop:
@@ -279,6 +284,12 @@ loop:
 			nextBoundary += interval
 			boundary.Reset(time.Until(e.t0.Add(nextBoundary)))
 		case <-expireTick.C:
+			if at := e.inSend.Load(); at != 0 && e.now()-at >= int64(stuckSend) {
+				// One Send held by flow control this long: the worker stopped reading its stream.
+				// (A run with a planned end notices at that end; this covers the others, such as
+				// a closed loop stopped by count alone.)
+				break loop
+			}
 			if now := time.Now(); now.Sub(lastExpire) >= expirePeriod {
 				lastExpire = now
 				e.expire()
