@@ -431,3 +431,55 @@ func TestWorkerStopsReadingEndsUnplannedRun(t *testing.T) {
 		t.Errorf("no event says the worker stopped reading: %+v", res.Events)
 	}
 }
+
+// schedPolicies counts this process's threads per scheduling policy (/proc/self/task/*/stat field 41).
+func schedPolicies(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // from field 3 on
+		if len(f) > 38 {
+			out[f[38]]++
+		}
+	}
+	return out
+}
+
+// --realtime-sender puts the open-loop sender's thread, and only it, in SCHED_FIFO for the run,
+// and gives it back ordinary; where that is not permitted the run says so and goes on.
+func TestRealtimeSender(t *testing.T) {
+	w := startWorker(t, "")
+	done := make(chan *Result, 1)
+	go func() {
+		res, _ := runEngine(t, w, Config{Schedule: constant(t, 1000, 1500*time.Millisecond), Targets: []Target{{"echo", 1}}, RealtimeSender: true})
+		done <- res
+	}()
+	maxFIFO := 0
+	var res *Result
+	for res == nil {
+		select {
+		case res = <-done:
+		case <-time.After(20 * time.Millisecond):
+			maxFIFO = max(maxFIFO, schedPolicies(t)["1"])
+		}
+	}
+	refused := slices.ContainsFunc(res.Notices, func(n string) bool { return strings.Contains(n, "realtime sender refused") })
+	switch {
+	case refused && maxFIFO != 0:
+		t.Errorf("refused, yet %d SCHED_FIFO threads seen", maxFIFO)
+	case !refused && maxFIFO != 1:
+		t.Errorf("%d SCHED_FIFO threads during the run, want the sender's alone (notices %q)", maxFIFO, res.Notices)
+	}
+	if n := schedPolicies(t)["1"]; n != 0 {
+		t.Errorf("%d threads still SCHED_FIFO after the run", n)
+	}
+}

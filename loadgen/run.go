@@ -84,6 +84,9 @@ type Config struct {
 
 	StatusInterval time.Duration // WorkerStatusRequest period; 0: no pings
 	Drain          time.Duration // how long to wait for in-flight invocations at the end
+	// RealtimeSender runs the open-loop sender's thread in SCHED_FIFO: more precise arrivals
+	// (its wake-ups preempt ordinary threads) at the cost of preempting the worker on a small machine.
+	RealtimeSender bool
 	StuckSend      time.Duration // one Send held this long by flow control ends the run: the worker stopped reading (default 30 s)
 
 	Seed uint64
@@ -144,12 +147,13 @@ type engine struct {
 	tracker *tracker
 	rec     *recorder
 
-	inflight  atomic.Int64
-	inSend    atomic.Int64  // when the sender's current Send began (ns since t0), 0 between Sends
-	lastRecv  atomic.Int64  // when the last message arrived (ns since t0)
-	slotFree  chan struct{} // signalled when an invocation settles (queue mode and closed loop)
-	closedTok chan int64    // closed loop: settle times of freed slots
-	cancels   bool
+	inflight     atomic.Int64
+	inSend       atomic.Int64  // when the sender's current Send began (ns since t0), 0 between Sends
+	lastRecv     atomic.Int64  // when the last message arrived (ns since t0)
+	senderNotice string        // set by the sender before it ends (read after sendDone)
+	slotFree     chan struct{} // signalled when an invocation settles (queue mode and closed loop)
+	closedTok    chan int64    // closed loop: settle times of freed slots
+	cancels      bool
 
 	pingMu   sync.Mutex
 	pings    map[string]int64 // request_id → sent (ns since t0)
@@ -392,6 +396,9 @@ loop:
 		flush(end, true)
 	}
 	res.Elapsed = end
+	if e.senderNotice != "" {
+		e.notices = append(e.notices, e.senderNotice)
+	}
 	res.Notices = e.notices
 	res.Events = e.events
 	res.Restarts = e.restarts
@@ -572,7 +579,13 @@ func (e *engine) send(ctx context.Context, g *generation) {
 	if e.closedTok == nil {
 		// Open loop paces arrivals with precise sleeps on its own thread; closed loop only waits
 		// on freed slots and is cheaper on an ordinary goroutine.
-		defer pinSenderThread()()
+		unpin, err := pinSenderThread(cfg.RealtimeSender)
+		defer unpin()
+		if err != nil {
+			e.senderNotice = fmt.Sprintf("realtime sender refused (%v): it needs CAP_SYS_NICE or an RLIMIT_RTPRIO above 0; the sender ran at ordinary priority", err)
+		}
+	} else if cfg.RealtimeSender {
+		e.senderNotice = "realtime sender ignored: it applies to open loop only"
 	}
 	ids := guid.NewGenerator(cfg.Seed)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x63616e63656c)) // mix and cancel choices

@@ -14,13 +14,32 @@ import (
 
 const prSetTimerSlack = 29 // prctl(PR_SET_TIMERSLACK)
 
-// pinSenderThread locks the calling goroutine to its thread and makes that thread's sleeps precise.
-// It returns the function that undoes it.
-func pinSenderThread() func() {
+// pinSenderThread locks the calling goroutine to its thread and makes that thread's sleeps precise;
+// with realtime it also puts the thread in the SCHED_FIFO class (lowest priority), so that its
+// wake-ups preempt every ordinary thread, the worker's included. It returns the function that
+// undoes the lock, and why realtime was refused (nil if granted or not asked).
+func pinSenderThread(realtime bool) (func(), error) {
 	runtime.LockOSThread()
 	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 1, 0)
-	return runtime.UnlockOSThread
+	if !realtime {
+		return runtime.UnlockOSThread, nil
+	}
+	param := struct{ priority int32 }{1}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedFIFO, uintptr(unsafe.Pointer(&param))); errno != 0 {
+		return runtime.UnlockOSThread, errno
+	}
+	return func() {
+		// Back to the ordinary class before the thread returns to the Go scheduler's pool.
+		param := struct{ priority int32 }{0}
+		_, _, _ = syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedOther, uintptr(unsafe.Pointer(&param)))
+		runtime.UnlockOSThread()
+	}, nil
 }
+
+const (
+	schedOther = 0 // SCHED_OTHER
+	schedFIFO  = 1 // SCHED_FIFO
+)
 
 // rawSleepMax is the longest sleep made without telling the Go scheduler: a short nanosleep keeps
 // the sender's P (fbench runs with spare Ps), which spares the hand-off of the P to another thread

@@ -68,6 +68,7 @@ type runFlags struct {
 	statusInterval time.Duration
 	drain          time.Duration
 	lagBudget      time.Duration
+	realtimeSender bool
 	out            string
 	quiet          bool
 	restart        bool
@@ -102,6 +103,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.statusInterval, "status-interval", time.Second, "WorkerStatusRequest period (0: no pings)")
 	fs.DurationVar(&f.drain, "drain", 10*time.Second, "at the end, how long to wait for in-flight invocations")
 	fs.DurationVar(&f.lagBudget, "lag-budget", 5*time.Millisecond, "lag p99 above this makes the run invalid (exit 3): the harness fell behind")
+	fs.BoolVar(&f.realtimeSender, "realtime-sender", false, "open loop: run the sender thread in SCHED_FIFO for tighter arrival times (needs CAP_SYS_NICE; preempts the worker on a small machine)")
 	fs.StringVar(&f.out, "out", "", "run directory (default fbench-results/<UTC timestamp>)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line and no summary on stdout")
 	fs.BoolVar(&f.restart, "restart-worker", false, "relaunch a worker that exits or breaks its stream mid-run (new worker id, handshake, functions reloaded) and go on")
@@ -193,7 +195,7 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		Count: f.count, Interval: f.interval, Targets: targets, Payload: payload,
 		CancelRatio: f.cancelRatio, CancelAfter: cancelAfter, ForceCancel: f.forceCancel,
 		MaxInFlight: f.maxInFlight, OnFull: onFull, Timeout: f.timeout,
-		StatusInterval: f.statusInterval, Drain: f.drain, Seed: f.seed,
+		StatusInterval: f.statusInterval, Drain: f.drain, Seed: f.seed, RealtimeSender: f.realtimeSender,
 	}
 	p.mode = "open"
 	if f.concurrency > 0 {
@@ -279,7 +281,8 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		"cancel_ratio": f.cancelRatio, "cancel_after": cancelAfter.String(), "force_cancel": f.forceCancel,
 		"max_inflight": f.maxInFlight, "on_full": string(onFull), "timeout": f.timeout.String(),
 		"status_interval": f.statusInterval.String(), "drain": f.drain.String(), "lag_budget": f.lagBudget.String(),
-		"worker": p.hostOpt.Launch.Worker, "worker_args": p.hostOpt.Launch.Args, "app": f.app, "env": f.env,
+		"realtime_sender": f.realtimeSender,
+		"worker":          p.hostOpt.Launch.Worker, "worker_args": p.hostOpt.Launch.Args, "app": f.app, "env": f.env,
 		"indexing": string(p.hostOpt.Indexing), "host_version": f.hostVersion,
 		"restart_worker": f.restart, "max_restarts": f.maxRestarts,
 	}
