@@ -7,7 +7,8 @@
 //   - fbench at saturation: closed loop against the reference worker's zero-work echo answered on
 //     its read loop (--ref dispatch=inline, as the raw worker answers), invocations per second and
 //     fbench's CPU per invocation;
-//   - timing accuracy: open loop at 5 000, 20 000 and 50 000 invocations/s: achieved vs offered, lag
+//   - timing accuracy: open loop at 5 000, 20 000 and 50 000 invocations/s (and 5 000/s again with
+//     --realtime-sender): achieved vs offered, lag
 //     and harness_lag p50/p99/max;
 //   - memory: fbench's RSS at 5 000/s after 10 s and after 2 minutes.
 //
@@ -65,6 +66,7 @@ type accuracy struct {
 	Lag         latency `json:"lag"`
 	HarnessLag  latency `json:"harness_lag"`
 	Valid       bool    `json:"valid"`
+	Realtime    bool    `json:"realtime_sender"`
 }
 
 type results struct {
@@ -158,15 +160,30 @@ func run(short bool, reps, depth int, outPath string) error {
 	r.Notes["saturation_ratio"] = "median over the alternating pairs of fbench invocations/s ÷ raw ceiling invocations/s"
 	r.Notes["fbench_cpu"] = "fbench's whole-process CPU (handshake and warm-up included) ÷ invocations sent"
 
+	type accRun struct {
+		rate     float64
+		realtime bool
+	}
+	var accRuns []accRun
 	for _, rate := range rates {
-		fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s)\n", rate, reps, accDur)
+		accRuns = append(accRuns, accRun{rate, false})
+	}
+	accRuns = append(accRuns, accRun{5000, true}) // --realtime-sender (where permitted)
+	for _, ar := range accRuns {
+		rate := ar.rate
+		fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s, realtime sender %v)\n", rate, reps, accDur, ar.realtime)
 		var runs []accuracy
 		for i := 0; i < reps; i++ {
-			s, _, err := fbench(fb, tmp, "-rps", strconv.FormatFloat(rate, 'f', -1, 64), "-d", accDur.String(), "--warmup", "1s", "--lag-budget", "1h")
+			args := []string{"-rps", strconv.FormatFloat(rate, 'f', -1, 64), "-d", accDur.String(), "--warmup", "1s", "--lag-budget", "1h"}
+			if ar.realtime {
+				args = append(args, "--realtime-sender")
+			}
+			s, _, err := fbench(fb, tmp, args...)
 			if err != nil {
 				return err
 			}
-			a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid}
+			a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid,
+				Realtime: ar.realtime}
 			if a.Offered > 0 {
 				a.AchievedPct = 100 * a.Achieved / a.Offered
 			}
@@ -296,6 +313,7 @@ func medianAccuracy(rs []accuracy) accuracy {
 	m.HarnessLag = latency{P50: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.P50) })), P99: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.P99) })), Max: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.Max) }))}
 	for _, r := range rs {
 		m.Valid = m.Valid && r.Valid
+		m.Realtime = r.Realtime
 	}
 	return m
 }
@@ -309,9 +327,14 @@ func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "%-34s %14s\n\n", "pair ratios", fmtRatios(r.PairRatios))
 	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs")
 	for _, a := range r.Accuracy {
-		fmt.Fprintf(w, "%-12.0f %12.0f %9.2f%% %26s %26s\n", a.Offered, a.Achieved, a.AchievedPct,
+		label := strconv.FormatFloat(a.Offered, 'f', 0, 64)
+		if a.Realtime {
+			label += " rt"
+		}
+		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s\n", label, a.Achieved, a.AchievedPct,
 			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max))
 	}
+	fmt.Fprintf(w, "(rt: --realtime-sender)\n")
 	fmt.Fprintf(w, "\nfbench RSS at 5000/s: %.1f MiB after %s, %.1f MiB after %s\n\n", float64(r.RSSEarlyBytes)/(1<<20), r.RSSEarlyAt, float64(r.RSSLateBytes)/(1<<20), r.RSSLateAt)
 }
 
