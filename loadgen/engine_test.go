@@ -190,7 +190,9 @@ func countAtLeast(h *hdrhistogram.Histogram, v int64) int64 {
 }
 
 func TestCancelRatioHolds(t *testing.T) {
-	w := startWorker(t, "--service-time 30ms")
+	// Cancels come 1–10 ms after the send and the work takes 200 ms: nearly every one lands while
+	// the work runs, however busy the machine.
+	w := startWorker(t, "--service-time 200ms")
 	const n = 2000
 	_, c := runEngine(t, w, Config{Schedule: constant(t, 1000, 0), Count: n, Targets: []Target{{"work", 1}},
 		CancelRatio: 0.25, CancelAfter: dist.MustParse("uniform:1ms-10ms"), Seed: 5})
@@ -403,9 +405,10 @@ func TestRestartWorkerKeepsGoing(t *testing.T) {
 	if kinds["stream_ended"] != 1 || kinds["worker_restart"] != 1 {
 		t.Fatalf("events %v", res.Events)
 	}
-	// The wait for the new worker shows in lag, not in harness_lag.
-	if hl, l := c.hist(report.MetricHarnessLag).Max(), c.hist(report.MetricLag).Max(); hl >= l {
-		t.Errorf("harness_lag max %dµs should be below lag max %dµs (the restart was the worker's wait)", hl, l)
+	// The wait for the new worker shows in lag, not in harness_lag: the arrivals held up by the
+	// restart (several percent of them) would put harness_lag's p99 near lag's max if it were blamed.
+	if hl, l := c.hist(report.MetricHarnessLag).ValueAtQuantile(99), c.hist(report.MetricLag).Max(); hl >= l/2 {
+		t.Errorf("harness_lag p99 %dµs should be far below lag max %dµs (the restart was the worker's wait)", hl, l)
 	}
 }
 

@@ -501,13 +501,18 @@ func (a *aggregator) warnings(s *Summary) []string {
 	if s.Interrupted != "" {
 		add("run interrupted (%s): the last interval may be partial", s.Interrupted)
 	}
-	if s.Worker.Crashed || (s.Worker.ExitCode != nil && *s.Worker.ExitCode != 0) {
+	switch {
+	case s.Worker.Crashed:
 		code := "unknown"
 		if s.Worker.ExitCode != nil {
 			code = strconv.Itoa(*s.Worker.ExitCode)
 		}
-		add("worker crashed or exited with an error (exit code %s, restarts %d)", code, s.Worker.Restarts)
-	} else if s.Worker.Restarts > 0 {
+		add("worker crashed or ended its stream mid-run (exit code %s, restarts %d)", code, s.Worker.Restarts)
+	case s.Worker.KilledByFbench:
+		add("worker did not exit on WorkerTerminate within its grace (or its stream could no longer take one): fbench killed it")
+	case s.Worker.ExitCode != nil && *s.Worker.ExitCode != 0:
+		add("worker exited with an error at the end (exit code %d, restarts %d)", *s.Worker.ExitCode, s.Worker.Restarts)
+	case s.Worker.Restarts > 0:
 		add("worker restarted %d time(s)", s.Worker.Restarts)
 	}
 	if s.Mode != "closed" && s.OfferedRPS > 0 && s.AchievedRPS < 0.95*s.OfferedRPS {

@@ -219,7 +219,9 @@ type WorkerInfo struct {
 	Functions    []FunctionInfo    `json:"functions"`
 	Restarts     int               `json:"restarts"`
 	Crashed      bool              `json:"crashed"`
-	StderrTail   []string          `json:"stderr_tail,omitempty"`
+	// KilledByFbench: the worker outlived the grace after WorkerTerminate and fbench killed it.
+	KilledByFbench bool     `json:"killed_by_fbench,omitempty"`
+	StderrTail     []string `json:"stderr_tail,omitempty"`
 	// Peak and final resource figures (soak); zero when not sampled.
 	PeakRSSBytes  int64   `json:"peak_rss_bytes,omitempty"`
 	FinalRSSBytes int64   `json:"final_rss_bytes,omitempty"`

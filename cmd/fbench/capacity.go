@@ -982,6 +982,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 	meta.Worker = workerInfo(w)
 	meta.Worker.ExitCode = &exitCode
 	meta.Worker.Crashed = crashed
+	meta.Worker.KilledByFbench = w.KilledAtShutdown()
 	if crashed {
 		meta.Worker.StderrTail = w.Log.Tail()
 	}

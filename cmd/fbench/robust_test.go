@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -227,6 +228,11 @@ func testWorkerStopsReading(t *testing.T, flag, value string) {
 	}
 	if !found {
 		t.Errorf("no event says the worker stopped reading: %+v", s.Events)
+	}
+	// It cannot take a WorkerTerminate on the ended stream, so fbench kills it, and says so
+	// rather than calling it a crash.
+	if !s.Worker.KilledByFbench || s.Worker.Crashed || !slices.ContainsFunc(s.Warnings, func(w string) bool { return strings.Contains(w, "fbench killed it") }) {
+		t.Errorf("worker %+v, warnings %q: want killed by fbench, not crashed", s.Worker, s.Warnings)
 	}
 }
 

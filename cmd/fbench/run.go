@@ -538,6 +538,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	meta.Worker = workerInfo(w)
 	meta.Worker.ExitCode = &exitCode
 	meta.Worker.Crashed = crashed
+	meta.Worker.KilledByFbench = w.KilledAtShutdown()
 	if res != nil {
 		meta.Worker.Restarts = res.Restarts
 	}

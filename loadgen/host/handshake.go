@@ -95,6 +95,7 @@ type Worker struct {
 	recvCh  chan recvResult
 	pending bool
 	ended   bool
+	killed  bool // Shutdown had to kill the process: it outlived WorkerTerminate's grace
 	endOnce sync.Once
 	// handedOut is set once the engine took the stream (it then reads until the stream ends).
 	handedOut bool
@@ -506,6 +507,7 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 			}
 		}
 		if w.proc.alive() {
+			w.killed = true
 			w.step("kill", "")
 		}
 	}
@@ -513,6 +515,10 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 	w.step("exit", w.proc.state)
 	return w.proc.code
 }
+
+// KilledAtShutdown reports whether Shutdown had to kill the worker: it was still running when the
+// grace after WorkerTerminate (or none, when it cannot take one) ran out.
+func (w *Worker) KilledAtShutdown() bool { return w.killed }
 
 // abort kills the process if it is alive, ends the stream and closes the log.
 func (w *Worker) abort() {
