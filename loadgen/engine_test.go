@@ -418,12 +418,13 @@ func TestWorkerStopsReadingEndsUnplannedRun(t *testing.T) {
 	w := startWorker(t, "--fault stop-reading@10")
 	t0 := time.Now()
 	res, c := runEngine(t, w, Config{Concurrency: 64, Count: 100_000_000, Targets: []Target{{"echo", 1}},
-		Timeout: 5 * time.Millisecond, StuckSend: time.Second})
+		Timeout: 20 * time.Millisecond, StuckSend: time.Second})
 	if d := time.Since(t0); d > 30*time.Second {
 		t.Errorf("the run took %s", d)
 	}
 	k := c.counts
-	if k.Succeeded < 9 || k.Succeeded > 10 || k.Sent < 100 || k.Settled() != k.Due {
+	// The answers before it stopped (a busy machine may deliver some after their short timeout).
+	if answered := k.Succeeded + k.LateResponses; answered < 9 || answered > 10 || k.Sent < 100 || k.Settled() != k.Due {
 		t.Errorf("counts %+v: want the 9 or 10 answers before it stopped, and every other invocation settled", k)
 	}
 	var noticed bool

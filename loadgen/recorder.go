@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -105,7 +104,6 @@ type recorder struct {
 	curEnd       int64 // ns since t0: events at or after it belong to next
 	length       int64 // interval length, ns
 	measuredFrom int64 // ns since t0: where the first measured interval starts
-	measuring    atomic.Bool
 	now          func() int64 // ns since t0, for counts without a timestamp of their own
 }
 
@@ -117,15 +115,7 @@ func newRecorder(functions int, length, measuredFrom time.Duration, now func() i
 	}
 	r := &recorder{cur: newHistSet(functions), next: newHistSet(functions), spare: newHistSet(functions),
 		curEnd: int64(length), length: int64(length), measuredFrom: int64(measuredFrom), now: now}
-	r.measuring.Store(measuredFrom <= 0)
 	return r
-}
-
-// warm reports whether an invocation intended at intendedNs, about to be sent, belongs to the
-// warm-up: intended before the measured window while the warm-up's last interval is still open.
-// (One sent after the measured window opened is measured, whatever its intended time.)
-func (r *recorder) warm(intendedNs int64) bool {
-	return intendedNs < r.measuredFrom && !r.measuring.Load()
 }
 
 // at is the set an event stamped ts belongs to (the caller holds mu).
@@ -158,21 +148,37 @@ func µs(ns int64) int64 {
 	return v
 }
 
-// sent records one arrival intended at intendedNs and written at sentNs; freeNs is when the last
-// wait the worker imposed ended (see report.MetricHarnessLag); warm is the recorder's warm() of it.
-// The arrival is due in the interval of its intended time and sent in that of its sending, except
-// that a warm-up invocation is all warm-up.
-func (r *recorder) sent(intendedNs, sentNs, freeNs int64, warm bool) {
+// sent records one arrival intended at intendedNs and handed to the stream at sentNs; freeNs is
+// when the last wait the worker imposed ended (see report.MetricHarnessLag). It reports whether
+// the invocation belongs to the warm-up: intended before the measured window while the warm-up's
+// last interval is still open (one sent after that is measured, whatever its intended time). The
+// decision and the counting happen under one lock, so that an invocation is due, sent and settled
+// in one phase. The arrival is due in the interval of its intended time and sent in that of its
+// sending; a warm-up invocation is all in the open warm-up interval.
+func (r *recorder) sent(intendedNs, sentNs, freeNs int64) (warm bool) {
 	r.mu.Lock()
-	due := r.at(intendedNs)
-	due.counts.Due++
-	s := r.at(sentNs)
+	warm = intendedNs < r.measuredFrom && r.curEnd <= r.measuredFrom
+	due, s := r.at(intendedNs), r.at(sentNs)
 	if warm {
-		s = due
+		due, s = r.cur, r.cur
 	}
+	due.counts.Due++
 	s.counts.Sent++
 	_ = s.lag.RecordValue(µs(sentNs - intendedNs))
 	_ = s.harnessLag.RecordValue(µs(sentNs - max(intendedNs, freeNs)))
+	r.mu.Unlock()
+	return warm
+}
+
+// dropped records an arrival intended at intendedNs that was not sent (the in-flight limit).
+func (r *recorder) dropped(intendedNs int64) {
+	r.mu.Lock()
+	s := r.at(intendedNs)
+	if intendedNs < r.measuredFrom && r.curEnd <= r.measuredFrom {
+		s = r.cur
+	}
+	s.counts.Due++
+	s.counts.Dropped++
 	r.mu.Unlock()
 }
 
@@ -264,9 +270,6 @@ func (r *recorder) rotate(final bool) *histSet {
 	}
 	r.cur, r.next, r.spare = r.next, r.spare, nil
 	r.curEnd += r.length
-	if r.curEnd-r.length >= r.measuredFrom {
-		r.measuring.Store(true)
-	}
 	return old
 }
 

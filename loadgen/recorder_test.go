@@ -13,8 +13,8 @@ const sec = int64(time.Second)
 func TestRecorderBucketsByTimestamp(t *testing.T) {
 	clock := int64(0)
 	r := newRecorder(1, time.Second, 0, func() int64 { return clock })
-	r.sent(sec/2, sec/2+1000, 0, false)  // interval 0
-	r.sent(sec-1000, sec+5000, 0, false) // due in 0, written in 1 (rotation not yet done)
+	r.sent(sec/2, sec/2+1000, 0)  // interval 0
+	r.sent(sec-1000, sec+5000, 0) // due in 0, written in 1 (rotation not yet done)
 	r.response(flight{intended: sec / 2, sent: sec/2 + 1000}, sec+2000, statusSucceeded)
 	clock = sec + 3000
 	r.count(func(c *report.Counts) { c.StatusSent++ }) // now is in interval 1
@@ -23,7 +23,7 @@ func TestRecorderBucketsByTimestamp(t *testing.T) {
 		t.Fatalf("interval 0: %+v (lag count %d)", c, first.lag.TotalCount())
 	}
 	r.release(first)
-	r.sent(2*sec+10, 2*sec+20, 0, false) // interval 2, seen before interval 1 is rotated
+	r.sent(2*sec+10, 2*sec+20, 0) // interval 2, seen before interval 1 is rotated
 	second := r.rotate(false)
 	if c := second.counts; c.Due != 0 || c.Sent != 1 || c.Succeeded != 1 || c.StatusSent != 1 || second.rtt.TotalCount() != 1 {
 		t.Fatalf("interval 1: %+v", c)
@@ -32,7 +32,7 @@ func TestRecorderBucketsByTimestamp(t *testing.T) {
 		t.Errorf("rtt %dµs, want about 500 ms", got)
 	}
 	r.release(second)
-	r.sent(3*sec+10, 3*sec+20, 0, false) // interval 3; the run ends before interval 2 rotates
+	r.sent(3*sec+10, 3*sec+20, 0) // interval 3; the run ends before interval 2 rotates
 	last := r.rotate(true)
 	if c := last.counts; c.Due != 2 || c.Sent != 2 || last.lag.TotalCount() != 2 {
 		t.Fatalf("final interval must fold in what was stamped after it: %+v", c)
@@ -43,17 +43,15 @@ func TestRecorderBucketsByTimestamp(t *testing.T) {
 	}
 }
 
-// Warm-up invocations (by intended time, while the warm-up is open) stay out of the measured window.
+// Warm-up invocations (intended in the warm-up while it is open) stay out of the measured window.
 func TestRecorderKeepsWarmupOutOfMeasuredWindow(t *testing.T) {
 	r := newRecorder(2, time.Second, time.Second, nil) // first measured interval starts at 1 s
-	if !r.warm(sec-1) || r.warm(sec) {
-		t.Fatal("warm() before the first rotation")
-	}
 	warm := flight{intended: sec - 100, sent: sec - 50, fn: 1, cancelSent: sec - 10, warm: true}
-	late := flight{intended: sec - 20, sent: sec + 30, warm: true} // intended in the warm-up, written after it
+	late := flight{intended: sec - 20, sent: sec + 30, warm: true} // intended in the warm-up, handed over after it
 	meas := flight{intended: sec + 100, sent: sec + 150}
-	r.sent(warm.intended, warm.sent, 0, true)
-	r.sent(late.intended, late.sent, 0, true)
+	if !r.sent(warm.intended, warm.sent, 0) || !r.sent(late.intended, late.sent, 0) {
+		t.Fatal("invocations intended in the open warm-up must be warm-up")
+	}
 	r.response(flight{intended: 100, sent: 200, warm: true}, sec/2, statusSucceeded) // settles in the warm-up: counted there
 	r.statusRTT(sec/2, sec/2+10)
 	warmup := r.rotate(false)
@@ -61,11 +59,15 @@ func TestRecorderKeepsWarmupOutOfMeasuredWindow(t *testing.T) {
 		t.Fatalf("warm-up interval %+v", c)
 	}
 	r.release(warmup)
-	if r.warm(sec - 1) {
+	if r.sent(meas.intended, meas.sent, 0) {
+		t.Fatal("an invocation intended in the measured window must be measured")
+	}
+	// Intended in the warm-up but handed over after its last interval closed: measured.
+	tardy := flight{intended: sec - 1, sent: sec + 200}
+	if r.sent(tardy.intended, tardy.sent, 0) {
 		t.Fatal("an invocation sent after the warm-up closed must be measured")
 	}
-
-	r.sent(meas.intended, meas.sent, 0, false)
+	r.response(tardy, sec+300, statusSucceeded)
 	r.response(warm, sec+sec/10, statusCancelled)
 	r.response(late, sec+sec/10, statusSucceeded)
 	r.response(meas, sec+sec/5, statusSucceeded)
@@ -74,10 +76,10 @@ func TestRecorderKeepsWarmupOutOfMeasuredWindow(t *testing.T) {
 	r.statusRTT(sec+10, sec+20) // counted
 	m := r.rotate(false)
 	c := m.counts
-	if c.Due != 1 || c.Sent != 1 || c.Succeeded != 1 || c.Cancelled != 0 || c.Lost != 1 || c.WarmupSettled != 3 || c.StatusAnswered != 1 {
+	if c.Due != 2 || c.Sent != 2 || c.Succeeded != 2 || c.Cancelled != 0 || c.Lost != 1 || c.WarmupSettled != 3 || c.StatusAnswered != 1 {
 		t.Fatalf("measured interval %+v", c)
 	}
-	if m.rtt.TotalCount() != 1 || m.lag.TotalCount() != 1 || m.byStatus[statusCancelled].TotalCount() != 0 ||
+	if m.rtt.TotalCount() != 2 || m.lag.TotalCount() != 2 || m.byStatus[statusCancelled].TotalCount() != 0 ||
 		m.cancelSettle.TotalCount() != 0 || m.fnRTT[1].TotalCount() != 0 || m.statusRTT.TotalCount() != 1 {
 		t.Fatal("a warm-up invocation reached the measured histograms")
 	}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -150,6 +151,7 @@ type engine struct {
 	inflight     atomic.Int64
 	inSend       atomic.Int64  // when the sender's current Send began (ns since t0), 0 between Sends
 	lastRecv     atomic.Int64  // when the last message arrived (ns since t0)
+	nextDue      atomic.Int64  // open loop: the intended time of the next arrival the sender will handle
 	senderNotice string        // set by the sender before it ends (read after sendDone)
 	slotFree     chan struct{} // signalled when an invocation settles (queue mode and closed loop)
 	closedTok    chan int64    // closed loop: settle times of freed slots
@@ -284,6 +286,13 @@ loop:
 				break loop // interrupted: the brief drain is over
 			}
 		case <-boundary.C:
+			if nextBoundary == measuredFrom && sending && cfg.Schedule != nil {
+				// Closing the warm-up: let a lagging sender hand over the warm-up's last arrivals
+				// first (1 s at most), so that they are recorded as the warm-up's.
+				for deadline := time.Now().Add(time.Second); e.nextDue.Load() < int64(measuredFrom) && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+			}
 			flush(nextBoundary, false)
 			nextBoundary += interval
 			boundary.Reset(time.Until(e.t0.Add(nextBoundary)))
@@ -619,6 +628,11 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		at, ok := cfg.Schedule.Next()
 		haveNext = ok && (endAt < 0 || int64(at) < endAt)
 		nextAt = int64(at)
+		if haveNext {
+			e.nextDue.Store(nextAt)
+		} else {
+			e.nextDue.Store(math.MaxInt64)
+		}
 	}
 	if e.closedTok != nil {
 		for i := 0; i < cfg.Concurrency; i++ {
@@ -665,29 +679,24 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		id := ids.Next()
 		frame.Bytes = t.tmpl.frame(id, traceParent(id))
 		now := e.now()
-		warm := e.rec.warm(intended)
-		e.tracker.start(id, flight{intended: intended, sent: now, fn: int32(ti), warm: warm})
+		// Recorded before the Send so that a fast answer never finds it unrecorded; "sent" is
+		// handed to the stream.
+		warm := e.rec.sent(intended, now, freeSince)
+		f := flight{intended: intended, sent: now, fn: int32(ti), warm: warm}
+		e.tracker.start(id, f)
 		e.inflight.Add(1)
 		e.inSend.Store(now)
 		err := g.stream.SendMsg(&frame)
 		e.inSend.Store(0)
 		if err != nil {
-			// Never reached the worker: lost with its stream.
+			// Never reached the worker: lost with its stream (unless the run loop already counted
+			// it lost with everything else in flight).
 			if _, k := e.tracker.settle(id); k == settleMatched {
 				e.inflight.Add(-1)
-				// A Send stuck behind flow control until the stream ended shows in lag.
-				lag := µs(e.now() - intended)
-				e.rec.count(func(c *report.Counts) { c.Due++; c.Lost++ })
-				e.rec.mu.Lock()
-				_ = e.rec.cur.lag.RecordValue(lag)
-				e.rec.mu.Unlock()
-			} else {
-				// The run loop already counted it lost with its stream (loseInFlight); it was due.
-				e.rec.count(func(c *report.Counts) { c.Due++ })
+				e.rec.ended([]flight{f}, e.now(), func(c *report.Counts) { c.Lost++ })
 			}
 			return false
 		}
-		e.rec.sent(intended, now, freeSince, warm)
 		if after := e.now(); after-now > blockedSend {
 			freeSince = after // a Send held up by flow control: the worker's wait, not ours
 		}
@@ -839,7 +848,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		// The arrival is due. Saturation policy first.
 		if cfg.MaxInFlight > 0 && e.inflight.Load() >= int64(cfg.MaxInFlight) {
 			if cfg.OnFull == OnFullDrop {
-				e.rec.count(func(c *report.Counts) { c.Due++; c.Dropped++ })
+				e.rec.dropped(nextAt)
 				sent++ // counts towards -n: it was an arrival
 				advance()
 				continue

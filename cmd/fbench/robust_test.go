@@ -219,8 +219,9 @@ func testWorkerStopsReading(t *testing.T, flag, value string) {
 	if s.Counts.Succeeded < 450 || s.Counts.Succeeded > 500 || s.Counts.Lost < 1 {
 		t.Errorf("counts %+v: want about 500 answered, the rest lost", s.Counts)
 	}
-	if lag := s.Latency[report.MetricLag]; lag.Max < 1_000_000 {
-		t.Errorf("lag max %d µs: the stalled stream does not show", lag.Max)
+	// The stall shows as arrivals the schedule wanted and never got: the sender was held in one Send.
+	if s.AchievedRPS > 0.5*s.OfferedRPS {
+		t.Errorf("achieved %v/s of %v/s offered: the stalled stream does not show", s.AchievedRPS, s.OfferedRPS)
 	}
 	found := false
 	for _, e := range s.Events {
