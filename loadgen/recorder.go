@@ -101,9 +101,9 @@ type recorder struct {
 	mu           sync.Mutex
 	cur, next    *histSet
 	spare        *histSet
-	curEnd       int64 // ns since t0: events at or after it belong to next
-	length       int64 // interval length, ns
-	measuredFrom int64 // ns since t0: where the first measured interval starts
+	curEnd       int64        // ns since t0: events at or after it belong to next
+	length       int64        // interval length, ns
+	measuredFrom int64        // ns since t0: where the first measured interval starts
 	now          func() int64 // ns since t0, for counts without a timestamp of their own
 }
 
