@@ -198,8 +198,9 @@ func TestCancelRatioHolds(t *testing.T) {
 		CancelRatio: 0.25, CancelAfter: dist.MustParse("uniform:1ms-10ms"), Seed: 5})
 	k := c.counts
 	sigma := math.Sqrt(n * 0.25 * 0.75)
-	if d := math.Abs(float64(k.CancelSent) - n*0.25); d > 4*sigma {
-		t.Errorf("cancel sent %d, want %v ± %.0f", k.CancelSent, n*0.25, 4*sigma)
+	// Every drawn cancel is sent, or counted as skipped when its invocation settled first.
+	if d := math.Abs(float64(k.CancelSent+k.CancelSkipped) - n*0.25); d > 4*sigma {
+		t.Errorf("cancels sent %d + skipped %d, want %v ± %.0f", k.CancelSent, k.CancelSkipped, n*0.25, 4*sigma)
 	}
 	if k.Cancelled < k.CancelSent*9/10 {
 		t.Errorf("cancelled %d of %d cancels sent", k.Cancelled, k.CancelSent)
@@ -296,6 +297,12 @@ func TestTimeoutsAndLateResponses(t *testing.T) {
 	k := c.counts
 	if k.TimedOut != 200 || k.Succeeded != 0 {
 		t.Fatalf("counts %+v: want 200 timed out", k)
+	}
+	// Timed-out invocations weigh on rtt, at no less than the timeout; service has none of them.
+	rtt := c.hist(report.MetricRTT)
+	if rtt.TotalCount() != 200 || rtt.Min() < 50_000 || c.hist(report.MetricService).TotalCount() != 0 {
+		t.Errorf("rtt count %d min %dµs, service count %d: want 200 timeouts at ≥ 50ms in rtt only",
+			rtt.TotalCount(), rtt.Min(), c.hist(report.MetricService).TotalCount())
 	}
 }
 

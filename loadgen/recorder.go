@@ -214,6 +214,29 @@ func (r *recorder) response(f flight, nowNs int64, status string) {
 	}
 }
 
+// timedOut counts invocations given up at nowNs (their deadline passed; late reports whether an
+// answer came after it) and puts them in rtt at that moment: a lower bound of what they took, so
+// that timeouts weigh on the tail instead of vanishing from it.
+func (r *recorder) timedOut(fs []flight, nowNs int64, late bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range fs {
+		if r.warmupCarry(f, nowNs) {
+			continue
+		}
+		s := r.at(nowNs)
+		s.counts.TimedOut++
+		if late {
+			s.counts.LateResponses++
+		}
+		rtt := µs(nowNs - f.intended)
+		_ = s.rtt.RecordValue(rtt)
+		if s.fnRTT != nil {
+			_ = s.fnRTT[f.fn].RecordValue(rtt)
+		}
+	}
+}
+
 // ended counts invocations that ended at nowNs without a response (timed out or lost); each is
 // passed to outcome with the counts it belongs to.
 func (r *recorder) ended(fs []flight, nowNs int64, outcome func(c *report.Counts)) {

@@ -711,7 +711,8 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		for len(cancels) > 0 && cancels[0].at <= now {
 			c := heap.Pop(&cancels).(pendingCancel)
 			if !e.tracker.markCancel(c.id, now) {
-				continue // already settled: nothing to cancel
+				e.rec.count(func(c *report.Counts) { c.CancelSkipped++ }) // already settled: nothing to cancel
+				continue
 			}
 			cancelMsg.InvocationId = c.id
 			e.inSend.Store(now)
@@ -1034,7 +1035,7 @@ func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, 
 	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
 		// Answered after its deadline but before the periodic scan found it: timed out all the
 		// same (as the scan would have judged it), and the answer is late.
-		e.rec.ended([]flight{f}, now, func(c *report.Counts) { c.TimedOut++; c.LateResponses++ })
+		e.rec.timedOut([]flight{f}, now, true)
 		e.freeSlots(1, now)
 		return
 	}
@@ -1081,7 +1082,7 @@ func (e *engine) expire() {
 	if len(expired) == 0 {
 		return
 	}
-	e.rec.ended(expired, now, func(c *report.Counts) { c.TimedOut++ })
+	e.rec.timedOut(expired, now, false)
 	e.freeSlots(int64(len(expired)), now)
 }
 

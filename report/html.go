@@ -155,7 +155,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		{K: "sent", V: fmtInt(c.Sent)},
 		{K: "succeeded", V: fmtInt(c.Succeeded)},
 		{K: "failed", V: fmtInt(c.Failed), Class: warnIf(c.Failed)},
-		{K: "cancels sent", V: fmtInt(c.CancelSent)},
+		{K: "cancels sent", V: fmtInt(c.CancelSent) + " (" + fmtInt(c.CancelSkipped) + " drawn but not sent: already settled)"},
 		{K: "cancelled", V: fmtInt(c.Cancelled)},
 		{K: "completed after cancel", V: fmtInt(c.CompletedAfterCancel)},
 		{K: "timed out", V: fmtInt(c.TimedOut), Class: warnIf(c.TimedOut)},
@@ -385,10 +385,12 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			case MetricService:
 				name, title = "latency-service", "Service time (response − actual send) over time"
 			case MetricLag:
-				name, title = "latency-lag", "Harness lag (actual send − intended send) over time"
+				name, title = "latency-lag", "Send lag (actual send − intended send: the harness's delays and the worker's back-pressure) over time"
+			case MetricHarnessLag:
+				name, title = "latency-harness-lag", "Harness lag (actual send − the later of intended send and the end of the worker's last hold-up) over time"
 			}
 			c := newTime(name, title, "latency (log)")
-			if m == MetricLag && s.Harness.LagBudgetUS > 0 {
+			if m == MetricHarnessLag && s.Harness.LagBudgetUS > 0 {
 				hi = max(hi, float64(s.Harness.LagBudgetUS))
 			}
 			c.setYLog(lo, hi, fmtLatencyTick)
@@ -396,7 +398,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			for qi := range rowPercentiles {
 				c.line(percentileLabels[qi], percentileColors[qi], "", xs, lat(mi, qi))
 			}
-			if m == MetricLag && s.Harness.LagBudgetUS > 0 {
+			if m == MetricHarnessLag && s.Harness.LagBudgetUS > 0 {
 				c.refY(float64(s.Harness.LagBudgetUS), colRed, "lag budget "+fmtMicros(s.Harness.LagBudgetUS))
 			}
 			charts = append(charts, c)
@@ -546,7 +548,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 		charts = append(charts, cancelChart(c))
 	}
 	// Lay out the charts in report order: latency, rates, spectrum, outcomes, resources.
-	order := []string{"latency", "spectrum", "throughput", "inflight", "errors", "cancels", "latency-service", "latency-lag", "cpu", "memory", "handles"}
+	order := []string{"latency", "spectrum", "throughput", "inflight", "errors", "cancels", "latency-service", "latency-lag", "latency-harness-lag", "cpu", "memory", "handles"}
 	sort.SliceStable(charts, func(i, j int) bool { return indexOf(order, charts[i].Name) < indexOf(order, charts[j].Name) })
 	return charts
 }

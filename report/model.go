@@ -70,6 +70,7 @@ type Counts struct {
 	Succeeded            int64 `json:"succeeded"`              // status Success (no cancel sent)
 	Failed               int64 `json:"failed"`                 // status Failure (with or without a cancel)
 	CancelSent           int64 `json:"cancel_sent"`            // InvocationCancels written
+	CancelSkipped        int64 `json:"cancel_skipped"`         // cancels drawn (--cancel-ratio) but not sent: the invocation had settled first
 	Cancelled            int64 `json:"cancelled"`              // status Cancelled
 	CompletedAfterCancel int64 `json:"completed_after_cancel"` // status Success although a cancel was sent
 	TimedOut             int64 `json:"timed_out"`              // no response within --timeout
@@ -96,6 +97,7 @@ func (c *Counts) Add(o Counts) {
 	c.Succeeded += o.Succeeded
 	c.Failed += o.Failed
 	c.CancelSent += o.CancelSent
+	c.CancelSkipped += o.CancelSkipped
 	c.Cancelled += o.Cancelled
 	c.CompletedAfterCancel += o.CompletedAfterCancel
 	c.TimedOut += o.TimedOut

@@ -737,7 +737,7 @@ func (w *windowSum) add(s *windowSlot, sign int64) {
 	neg := func(v int64) int64 { return sign * v }
 	w.counts.Add(Counts{
 		Due: neg(c.Due), Sent: neg(c.Sent), Succeeded: neg(c.Succeeded), Failed: neg(c.Failed),
-		CancelSent: neg(c.CancelSent), Cancelled: neg(c.Cancelled), CompletedAfterCancel: neg(c.CompletedAfterCancel),
+		CancelSent: neg(c.CancelSent), CancelSkipped: neg(c.CancelSkipped), Cancelled: neg(c.Cancelled), CompletedAfterCancel: neg(c.CompletedAfterCancel),
 		TimedOut: neg(c.TimedOut), Dropped: neg(c.Dropped), Lost: neg(c.Lost), Unmatched: neg(c.Unmatched),
 		Duplicate: neg(c.Duplicate), LateResponses: neg(c.LateResponses), StatusSent: neg(c.StatusSent),
 		StatusAnswered: neg(c.StatusAnswered), Logs: neg(c.Logs), LogsDropped: neg(c.LogsDropped),

@@ -44,7 +44,11 @@ func WriteText(w io.Writer, s *Summary) error {
 	if c.WarmupSettled > 0 {
 		p("             (and %d warm-up invocations settled after the warm-up, counted in none of these)\n", c.WarmupSettled)
 	}
-	p("cancels: sent %d, cancelled %d, completed after cancel %d\n", c.CancelSent, c.Cancelled, c.CompletedAfterCancel)
+	p("cancels: sent %d, cancelled %d, completed after cancel %d", c.CancelSent, c.Cancelled, c.CompletedAfterCancel)
+	if c.CancelSkipped > 0 {
+		p(" (%d more drawn but not sent: their invocation had already settled)", c.CancelSkipped)
+	}
+	p("\n")
 	if c.Unmatched+c.Duplicate+c.LateResponses+c.UnknownMessages+c.EmptyMessages > 0 {
 		p("protocol: unmatched %d, duplicate %d, late %d, unknown messages %d, empty messages %d\n",
 			c.Unmatched, c.Duplicate, c.LateResponses, c.UnknownMessages, c.EmptyMessages)
