@@ -152,6 +152,7 @@ type engine struct {
 	inSend       atomic.Int64  // when the sender's current Send began (ns since t0), 0 between Sends
 	lastRecv     atomic.Int64  // when the last message arrived (ns since t0)
 	nextDue      atomic.Int64  // open loop: the intended time of the next arrival the sender will handle
+	loadEnd      atomic.Int64  // where the load ended (ns since t0; -1 while arrivals go on)
 	senderNotice string        // set by the sender before it ends (read after sendDone)
 	slotFree     chan struct{} // signalled when an invocation settles (queue mode and closed loop)
 	closedTok    chan int64    // closed loop: settle times of freed slots
@@ -188,6 +189,7 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	}
 	e := &engine{cfg: cfg, tracker: newTracker(), pings: map[string]int64{},
 		slotFree: make(chan struct{}, 1), stopSend: make(chan struct{}), resume: make(chan *generation, 1)}
+	e.loadEnd.Store(-1)
 	g, err := e.newGeneration(w)
 	if err != nil {
 		return nil, err
@@ -310,7 +312,8 @@ loop:
 			// All settled: end once the stream has been quiet for a moment (at most quietMax), so
 			// that what a worker sends after its last answer (a duplicate, a stray message) is
 			// still counted.
-			if !sending && e.inflight.Load() == 0 && relaunch == nil {
+			// (and not before the load's planned end: the last interval is then whole)
+			if !sending && e.inflight.Load() == 0 && relaunch == nil && (ctx.Err() != nil || e.now() >= e.loadEnd.Load()) {
 				now := e.now()
 				if settledAt < 0 {
 					settledAt = now
@@ -616,9 +619,32 @@ func (e *engine) send(ctx context.Context, g *generation) {
 	// next arrival
 	var nextAt int64
 	haveNext := false
+	// The load ends where the next arrival would have been: the count's first arrival not made, the
+	// schedule's or the duration's end; cut short (an interrupt, a stream that ended), when the
+	// sender stopped.
+	defer func() { e.loadEnd.CompareAndSwap(-1, e.now()) }()
+	scheduleEnd := func() int64 {
+		if cfg.Schedule.Bounded() {
+			return int64(cfg.Schedule.Duration())
+		}
+		return e.now()
+	}
 	advance := func() {
 		if limit > 0 && sent >= limit {
 			haveNext = false
+			if e.closedTok != nil {
+				e.loadEnd.Store(e.now())
+				return
+			}
+			at, ok := cfg.Schedule.Next()
+			switch {
+			case !ok:
+				e.loadEnd.Store(scheduleEnd())
+			case endAt >= 0 && int64(at) > endAt:
+				e.loadEnd.Store(endAt)
+			default:
+				e.loadEnd.Store(int64(at))
+			}
 			return
 		}
 		if e.closedTok != nil {
@@ -628,6 +654,12 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		at, ok := cfg.Schedule.Next()
 		haveNext = ok && (endAt < 0 || int64(at) < endAt)
 		nextAt = int64(at)
+		switch {
+		case !ok:
+			e.loadEnd.Store(scheduleEnd())
+		case !haveNext:
+			e.loadEnd.Store(endAt)
+		}
 		if haveNext {
 			e.nextDue.Store(nextAt)
 		} else {
@@ -1124,6 +1156,17 @@ func (e *engine) closeInterval(index int, start, end time.Duration, final bool) 
 			rec.Phase, rec.Warmup = "warmup", true
 		} else if e.cfg.Duration > 0 && start >= e.cfg.Duration {
 			rec.Phase = report.PhaseDrain
+		}
+	}
+	// Past the load's end the interval is drain; one it ends in is under load only up to it.
+	if le := e.loadEnd.Load(); le >= 0 && int64(end) > le {
+		if int64(start) >= le {
+			rec.Phase, rec.OfferedRPS = report.PhaseDrain, 0
+		} else {
+			rec.LoadLength = time.Duration(le) - start
+			if s := e.cfg.Schedule; s != nil {
+				rec.OfferedRPS = s.Expected(start, time.Duration(le)) / rec.LoadLength.Seconds()
+			}
 		}
 	}
 	if e.cfg.Sample != nil {

@@ -210,7 +210,11 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		}
 	}
 	c := rec.Counts
-	p.Expected = rec.OfferedRPS * p.Seconds
+	loadLen := rec.Length
+	if rec.LoadLength > 0 && rec.LoadLength < rec.Length {
+		loadLen = rec.LoadLength
+	}
+	p.Expected = rec.OfferedRPS * loadLen.Seconds()
 	p.Responses = responses(c)
 	p.Sent = c.Sent
 	p.InFlight = rec.InFlight
@@ -245,7 +249,7 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 	a.measured += rec.Length
 	a.expected += p.Expected
 	if rec.Phase != PhaseDrain {
-		a.loadTime += rec.Length
+		a.loadTime += loadLen
 		a.loadResp += p.Responses
 	}
 	a.counts.Add(c)

@@ -136,10 +136,12 @@ type Resources struct {
 // every metric (keyed by hlog tag), and resource samples. Histograms hold values in microseconds.
 // The same records come back from disk (latency.hlog + intervals.jsonl) when a report is rebuilt.
 type IntervalRecord struct {
-	Index      int                                `json:"index"`
-	Start      time.Duration                      `json:"start_ns"`  // offset from the run's time zero (first arrival due)
-	Length     time.Duration                      `json:"length_ns"` // interval length
-	Phase      string                             `json:"phase,omitempty"`
+	Index  int           `json:"index"`
+	Start  time.Duration `json:"start_ns"`  // offset from the run's time zero (first arrival due)
+	Length time.Duration `json:"length_ns"` // interval length
+	Phase  string        `json:"phase,omitempty"`
+	// LoadLength, when set, is the part of the interval under load (the load ended within it).
+	LoadLength time.Duration                      `json:"load_length_ns,omitempty"`
 	Warmup     bool                               `json:"warmup,omitempty"` // excluded from the summary
 	OfferedRPS float64                            `json:"offered_rps"`      // the schedule's mean rate over the interval
 	InFlight   int64                              `json:"in_flight"`        // at the interval's end
