@@ -960,7 +960,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			offered: rec.OfferedRPS, inFlight: rec.InFlight, counts: rec.Counts})
 		return rw.WriteInterval(rec)
 	}
-	p.cfg.Sample = newSampler().sample
+	p.cfg.Sample = newSampler(w).sample
 	res, runErr := loadgen.Run(ctx, w, p.cfg)
 	if res == nil && runErr != nil {
 		// The engine refused the plan before sending anything (an unknown --function...): bad input.

@@ -430,6 +430,9 @@ func environment() report.Environment {
 func execute(p *plan, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// CPU counters are the process's: this run's share is what they gained from here (--repeat
+	// runs several in one process).
+	cpuSelf0, cpuChildren0 := cpuSeconds(syscall.RUSAGE_SELF), cpuSeconds(syscall.RUSAGE_CHILDREN)
 
 	meta := report.Meta{
 		Schema: report.RunSchema, Version: version, Mode: p.mode, StartedAt: time.Now().UTC(),
@@ -501,7 +504,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 			return host.Start(ctx, srv, p.hostOpt)
 		}
 	}
-	p.cfg.Sample = newSampler().sample
+	p.cfg.Sample = newSampler(w).sample
 	res, runErr := loadgen.Run(ctx, w, p.cfg)
 	prog.done()
 	if res == nil && runErr != nil {
@@ -546,7 +549,8 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		meta.Worker.StderrTail = w.Log.Tail()
 	}
 	meta.EndedAt = time.Now().UTC()
-	meta.Harness.CPUSeconds, meta.Worker.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF), cpuSeconds(syscall.RUSAGE_CHILDREN)
+	meta.Harness.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF) - cpuSelf0
+	meta.Worker.CPUSeconds = cpuSeconds(syscall.RUSAGE_CHILDREN) - cpuChildren0
 	if res != nil {
 		meta.Events = append(meta.Events, res.Events...)
 		for _, n := range res.Notices {

@@ -21,12 +21,20 @@ type sampler struct {
 	unsupported bool
 }
 
-func newSampler() *sampler {
+// newSampler starts sampling fbench and worker w (nil: none yet): both get a baseline now, so
+// that the first interval has CPU figures too.
+func newSampler(w *host.Worker) *sampler {
 	s := &sampler{self: procstat.NewSelfSampler()}
 	if cur, err := s.self.Sample(); err == nil {
 		s.prevS, s.haveS = cur, true
 	} else {
 		s.unsupported = true
+	}
+	if w != nil && !s.unsupported {
+		s.pid, s.worker = w.Pid, procstat.NewSampler(w.Pid)
+		if cur, err := s.worker.Sample(); err == nil {
+			s.prevW, s.haveW = cur, true
+		}
 	}
 	return s
 }
