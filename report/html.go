@@ -390,7 +390,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 				name, title = "latency-harness-lag", "Harness lag (actual send − the later of intended send and the end of the worker's last hold-up) over time"
 			}
 			c := newTime(name, title, "latency (log)")
-			if m == MetricHarnessLag && s.Harness.LagBudgetUS > 0 {
+			if (m == MetricLag || m == MetricHarnessLag) && s.Harness.LagBudgetUS > 0 {
 				hi = max(hi, float64(s.Harness.LagBudgetUS))
 			}
 			c.setYLog(lo, hi, fmtLatencyTick)
@@ -398,7 +398,8 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			for qi := range rowPercentiles {
 				c.line(percentileLabels[qi], percentileColors[qi], "", xs, lat(mi, qi))
 			}
-			if m == MetricHarnessLag && s.Harness.LagBudgetUS > 0 {
+			if (m == MetricLag || m == MetricHarnessLag) && s.Harness.LagBudgetUS > 0 {
+				// The budget is judged on harness_lag; on lag it shows what back-pressure added.
 				c.refY(float64(s.Harness.LagBudgetUS), colRed, "lag budget "+fmtMicros(s.Harness.LagBudgetUS))
 			}
 			charts = append(charts, c)

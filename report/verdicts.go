@@ -113,9 +113,9 @@ func memoryVerdict(pts []point, th VerdictThresholds) Verdict {
 	}
 	span := x[len(x)-1] - x[0]
 	seen := slope * span
-	v.Detail = fmt.Sprintf("worker RSS %s → %s; trend %s/h (Theil–Sen), %s over the measured %s; limit %s/h",
+	v.Detail = fmt.Sprintf("worker RSS %s → %s; trend %s/h (Theil–Sen), %s over the measured %s; limit %s/h once growth seen passes %s",
 		fmtBytes(y[0]), fmtBytes(y[len(y)-1]), fmtBytesSigned(slope), fmtBytesSigned(seen),
-		fmtHours(span), fmtBytes(float64(th.MemoryGrowthPerHour)))
+		fmtHours(span), fmtBytes(float64(th.MemoryGrowthPerHour)), fmtBytes(float64(th.MemoryGrowthFloor)))
 	switch {
 	case slope > float64(th.MemoryGrowthPerHour) && seen > float64(th.MemoryGrowthFloor):
 		v.Status = VerdictFail
