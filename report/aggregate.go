@@ -514,12 +514,18 @@ func (a *aggregator) warnings(s *Summary) []string {
 		add("run interrupted (%s): the last interval may be partial", s.Interrupted)
 	}
 	switch {
+	case s.Worker.Crashed && s.Worker.Restarts > 0:
+		code := "unknown"
+		if s.Worker.ExitCode != nil {
+			code = strconv.Itoa(*s.Worker.ExitCode)
+		}
+		add("worker crashed or ended its stream mid-run and was restarted %d time(s) (how each ended is in the events); the last one's exit code at the end: %s", s.Worker.Restarts, code)
 	case s.Worker.Crashed:
 		code := "unknown"
 		if s.Worker.ExitCode != nil {
 			code = strconv.Itoa(*s.Worker.ExitCode)
 		}
-		add("worker crashed or ended its stream mid-run (exit code %s, restarts %d)", code, s.Worker.Restarts)
+		add("worker crashed or ended its stream mid-run (exit code %s)", code)
 	case s.Worker.KilledByFbench:
 		add("worker did not exit on WorkerTerminate within its grace (or its stream could no longer take one): fbench killed it")
 	case s.Worker.ExitCode != nil && *s.Worker.ExitCode != 0:

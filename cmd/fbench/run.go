@@ -561,6 +561,11 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 			meta.Interrupted = "signal"
 		}
 	}
+	if n := srv.Refused(); n > 0 {
+		note := fmt.Sprintf("%d EventStream(s) refused: not opened by the worker fbench launched, or a second one (a worker has one stream)", n)
+		meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: note})
+		fmt.Fprintf(stderr, "fbench: note: %s\n", note)
+	}
 	summary, ferr := rw.Finish(meta)
 	if ferr != nil {
 		return fmt.Errorf("writing reports: %w", ferr)
