@@ -170,15 +170,20 @@ func (r *recorder) sent(intendedNs, sentNs, freeNs int64) (warm bool) {
 	return warm
 }
 
-// dropped records an arrival intended at intendedNs that was not sent (the in-flight limit).
-func (r *recorder) dropped(intendedNs int64) {
+// notSent records an arrival intended at intendedNs that was due and not sent: dropped at the
+// in-flight limit, or unsent when the stream would not take it before the run ended.
+func (r *recorder) notSent(intendedNs int64, unsent bool) {
 	r.mu.Lock()
 	s := r.at(intendedNs)
 	if intendedNs < r.measuredFrom && r.curEnd <= r.measuredFrom {
 		s = r.cur
 	}
 	s.counts.Due++
-	s.counts.Dropped++
+	if unsent {
+		s.counts.Unsent++
+	} else {
+		s.counts.Dropped++
+	}
 	r.mu.Unlock()
 }
 

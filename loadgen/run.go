@@ -619,10 +619,6 @@ func (e *engine) send(ctx context.Context, g *generation) {
 	// next arrival
 	var nextAt int64
 	haveNext := false
-	// The load ends where the next arrival would have been: the count's first arrival not made, the
-	// schedule's or the duration's end; cut short (an interrupt, a stream that ended), when the
-	// sender stopped.
-	defer func() { e.loadEnd.CompareAndSwap(-1, e.now()) }()
 	scheduleEnd := func() int64 {
 		if cfg.Schedule.Bounded() {
 			return int64(cfg.Schedule.Duration())
@@ -672,6 +668,24 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		}
 	}
 	advance()
+	// The load ends where the next arrival would have been: the count's first arrival not made, the
+	// schedule's or the duration's end; cut short (an interrupt, a stream that ended), when the
+	// sender stopped. Arrivals due before then that the sender never got to (held in a Send the
+	// worker's stream would not take) are counted as due and unsent.
+	defer func() {
+		stop := e.now()
+		if endAt >= 0 && stop > endAt {
+			stop = endAt
+		}
+		if e.closedTok == nil {
+			for haveNext && nextAt < stop {
+				e.rec.notSent(nextAt, true)
+				sent++
+				advance()
+			}
+		}
+		e.loadEnd.CompareAndSwap(-1, stop)
+	}()
 
 	var frame host.Frame // reused; its bytes are fresh for every send (gRPC owns them once sent)
 	// freeSince is when the last wait the worker imposed ended (harness_lag counts from it).
@@ -881,7 +895,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		// The arrival is due. Saturation policy first.
 		if cfg.MaxInFlight > 0 && e.inflight.Load() >= int64(cfg.MaxInFlight) {
 			if cfg.OnFull == OnFullDrop {
-				e.rec.dropped(nextAt)
+				e.rec.notSent(nextAt, false)
 				sent++ // counts towards -n: it was an arrival
 				advance()
 				continue

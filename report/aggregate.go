@@ -541,6 +541,7 @@ func (a *aggregator) warnings(s *Summary) []string {
 		what string
 	}{
 		{c.Lost, "invocations were never answered (in flight when the run or the worker ended)"},
+		{c.Unsent, "arrivals were due but never sent: the worker's stream would not take them"},
 		{c.TimedOut, "invocations timed out"},
 		{c.Dropped, "arrivals were dropped at the in-flight limit"},
 		{c.Unmatched, "responses carried an unknown invocation id"},

@@ -127,7 +127,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	c := s.Counts
 	errRate := "–"
 	if c.Settled() > 0 {
-		bad := c.Failed + c.TimedOut + c.Dropped + c.Lost
+		bad := c.Failed + c.TimedOut + c.Dropped + c.Lost + c.Unsent
 		errRate = trimFloat(100*float64(bad)/float64(c.Settled())) + "%"
 	}
 	rtt := s.Latency[MetricRTT]
@@ -161,6 +161,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		{K: "timed out", V: fmtInt(c.TimedOut), Class: warnIf(c.TimedOut)},
 		{K: "dropped", V: fmtInt(c.Dropped), Class: warnIf(c.Dropped)},
 		{K: "lost", V: fmtInt(c.Lost), Class: warnIf(c.Lost)},
+		{K: "unsent (the stream would not take them)", V: fmtInt(c.Unsent), Class: warnIf(c.Unsent)},
 		{K: "unmatched", V: fmtInt(c.Unmatched), Class: warnIf(c.Unmatched)},
 		{K: "duplicate", V: fmtInt(c.Duplicate), Class: warnIf(c.Duplicate)},
 		{K: "late responses", V: fmtInt(c.LateResponses), Class: warnIf(c.LateResponses)},

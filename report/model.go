@@ -63,7 +63,7 @@ const PhaseDrain = "drain"
 
 // Counts are what happened to invocations within an interval or a whole run. Every invocation that
 // was due ends in exactly one of Succeeded, Failed, Cancelled, CompletedAfterCancel, TimedOut,
-// Dropped or Lost (in flight when the run ended, or when the worker died); the rest are still in flight.
+// Dropped, Unsent or Lost (in flight when the run ended, or when the worker died); the rest are still in flight.
 type Counts struct {
 	Due                  int64 `json:"due"`                    // arrivals the schedule made due
 	Sent                 int64 `json:"sent"`                   // InvocationRequests written to the stream
@@ -76,6 +76,7 @@ type Counts struct {
 	TimedOut             int64 `json:"timed_out"`              // no response within --timeout
 	Dropped              int64 `json:"dropped"`                // not sent: --max-inflight reached with --on-full drop
 	Lost                 int64 `json:"lost"`                   // never answered: in flight when the run or the worker ended
+	Unsent               int64 `json:"unsent"`                 // due but never sent: the stream would not take them (a Send held by flow control) before the run ended
 	Unmatched            int64 `json:"unmatched"`              // responses with an unknown invocation id
 	Duplicate            int64 `json:"duplicate"`              // second responses for an already settled id
 	LateResponses        int64 `json:"late_responses"`         // responses for an invocation already timed out
@@ -103,6 +104,7 @@ func (c *Counts) Add(o Counts) {
 	c.TimedOut += o.TimedOut
 	c.Dropped += o.Dropped
 	c.Lost += o.Lost
+	c.Unsent += o.Unsent
 	c.Unmatched += o.Unmatched
 	c.Duplicate += o.Duplicate
 	c.LateResponses += o.LateResponses
@@ -117,7 +119,7 @@ func (c *Counts) Add(o Counts) {
 
 // Settled is the number of invocations that reached an outcome.
 func (c Counts) Settled() int64 {
-	return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel + c.TimedOut + c.Dropped + c.Lost
+	return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel + c.TimedOut + c.Dropped + c.Lost + c.Unsent
 }
 
 // Resources are samples of the worker process tree and of fbench itself, taken at an interval's end.

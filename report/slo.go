@@ -99,7 +99,7 @@ var SLOStats = []string{"min", "mean", "p50", "p90", "p99", "p999", "max"}
 
 // sloRatios are the ratio metrics: numerator and denominator over Counts.
 var sloRatios = map[string]func(c Counts) (num, den int64){
-	"error_rate":   func(c Counts) (int64, int64) { return c.Failed + c.TimedOut + c.Lost + c.Dropped, c.Due },
+	"error_rate":   func(c Counts) (int64, int64) { return c.Failed + c.TimedOut + c.Lost + c.Dropped + c.Unsent, c.Due },
 	"failure_rate": func(c Counts) (int64, int64) { return c.Failed, c.Due },
 	"timeout_rate": func(c Counts) (int64, int64) { return c.TimedOut, c.Due },
 	"lost_rate":    func(c Counts) (int64, int64) { return c.Lost, c.Due },
@@ -126,6 +126,7 @@ var sloCounts = map[string]func(c Counts) int64{
 	"timed_out":              func(c Counts) int64 { return c.TimedOut },
 	"dropped":                func(c Counts) int64 { return c.Dropped },
 	"lost":                   func(c Counts) int64 { return c.Lost },
+	"unsent":                 func(c Counts) int64 { return c.Unsent },
 	"unmatched":              func(c Counts) int64 { return c.Unmatched },
 	"duplicate":              func(c Counts) int64 { return c.Duplicate },
 	"late_responses":         func(c Counts) int64 { return c.LateResponses },
@@ -738,7 +739,7 @@ func (w *windowSum) add(s *windowSlot, sign int64) {
 	w.counts.Add(Counts{
 		Due: neg(c.Due), Sent: neg(c.Sent), Succeeded: neg(c.Succeeded), Failed: neg(c.Failed),
 		CancelSent: neg(c.CancelSent), CancelSkipped: neg(c.CancelSkipped), Cancelled: neg(c.Cancelled), CompletedAfterCancel: neg(c.CompletedAfterCancel),
-		TimedOut: neg(c.TimedOut), Dropped: neg(c.Dropped), Lost: neg(c.Lost), Unmatched: neg(c.Unmatched),
+		TimedOut: neg(c.TimedOut), Dropped: neg(c.Dropped), Lost: neg(c.Lost), Unsent: neg(c.Unsent), Unmatched: neg(c.Unmatched),
 		Duplicate: neg(c.Duplicate), LateResponses: neg(c.LateResponses), StatusSent: neg(c.StatusSent),
 		StatusAnswered: neg(c.StatusAnswered), Logs: neg(c.Logs), LogsDropped: neg(c.LogsDropped),
 		EmptyMessages: neg(c.EmptyMessages), UnknownMessages: neg(c.UnknownMessages),

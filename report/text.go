@@ -39,8 +39,12 @@ func WriteText(w io.Writer, s *Summary) error {
 	} else {
 		p("\nrate: offered %s rps, achieved %s rps (responses ÷ time under load, drain excluded)\n", trimFloat(s.OfferedRPS), trimFloat(s.AchievedRPS))
 	}
-	p("invocations: due %d, sent %d, succeeded %d, failed %d, timed out %d, dropped %d, lost %d\n",
+	p("invocations: due %d, sent %d, succeeded %d, failed %d, timed out %d, dropped %d, lost %d",
 		c.Due, c.Sent, c.Succeeded, c.Failed, c.TimedOut, c.Dropped, c.Lost)
+	if c.Unsent > 0 {
+		p(", unsent %d", c.Unsent)
+	}
+	p("\n")
 	if c.WarmupSettled > 0 {
 		p("             (and %d warm-up invocations settled after the warm-up, counted in none of these)\n", c.WarmupSettled)
 	}
