@@ -96,9 +96,16 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printProbe(stdout, &out)
 	}
-	printProbe(stdout, &out)
+	// The handshake is not complete when a function failed to load: the probe says so by its exit.
+	if n := len(w.Failed); n > 0 {
+		return fmt.Errorf("probe: %d function(s) failed to load; first: %s: %s", n, w.Failed[0].Name, oneLine(w.Failed[0].LoadError))
+	}
 	return nil
 }
 

@@ -94,3 +94,14 @@ func TestProbeWorkerConfigAndFunctionJSON(t *testing.T) {
 		t.Fatalf("run (exit %d): %s", r.code, r.stderr)
 	}
 }
+
+// A function that fails to load leaves the handshake incomplete: probe prints everything it saw and
+// exits 1 with one line naming the function.
+func TestProbeFailedLoadExits1(t *testing.T) {
+	r := fbench(t, time.Minute, "probe", "--ref", "fault=fail-load=echo")
+	expectExit(t, r, 1)
+	expectLine(t, errorLine(t, r), "fbench: probe: 1 function(s) failed to load; first: echo: ")
+	if !strings.Contains(r.stdout, "FAILED") {
+		t.Errorf("probe output does not show the failed load:\n%s", r.stdout)
+	}
+}
