@@ -340,12 +340,13 @@ type SLOResult struct {
 const (
 	VerdictPass = "pass"
 	VerdictWarn = "warn"
+	VerdictSkip = "skip" // not judged: the run is too short, or the figure was not sampled
 	VerdictFail = "fail"
 )
 
 // Verdict is one named judgement on the run (regression gate, leak check, drift...).
 type Verdict struct {
 	Name   string `json:"name"`
-	Status string `json:"status"` // VerdictPass, VerdictWarn or VerdictFail
+	Status string `json:"status"` // VerdictPass, VerdictWarn, VerdictFail or VerdictSkip
 	Detail string `json:"detail"`
 }

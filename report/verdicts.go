@@ -104,11 +104,13 @@ func memoryVerdict(pts []point, th VerdictThresholds) Verdict {
 	}
 	if len(x) < 3 {
 		v.Detail = "not sampled (fewer than 3 measured intervals with worker RSS)"
+		v.Status = VerdictSkip
 		return v
 	}
 	slope, _, ok := procstat.RobustSlope(x, y)
 	if !ok {
 		v.Detail = "no slope (intervals too close in time)"
+		v.Status = VerdictSkip
 		return v
 	}
 	span := x[len(x)-1] - x[0]
@@ -161,6 +163,7 @@ func driftVerdict(pts []point, th VerdictThresholds) Verdict {
 	v := Verdict{Name: "latency_drift", Status: VerdictPass}
 	if len(pts) < minDriftPoints {
 		v.Detail = fmt.Sprintf("too short to judge (%d measured intervals, need %d)", len(pts), minDriftPoints)
+		v.Status = VerdictSkip
 		return v
 	}
 	first, last := quarters(pts)
@@ -234,6 +237,7 @@ func errorDriftVerdict(pts []point, th VerdictThresholds) Verdict {
 	v := Verdict{Name: "error_rate_drift", Status: VerdictPass}
 	if len(pts) < minDriftPoints {
 		v.Detail = fmt.Sprintf("too short to judge (%d measured intervals, need %d)", len(pts), minDriftPoints)
+		v.Status = VerdictSkip
 		return v
 	}
 	first, last := quarters(pts)
