@@ -44,21 +44,23 @@ func init() {
 const spectrumTicks = 5
 
 type aggregator struct {
-	totals    map[string]*hdrhistogram.Histogram // per tag, measured intervals only
-	dropped   map[string]int64                   // values a merge could not record, per tag
-	counts    Counts
-	measured  time.Duration
-	warm      time.Duration
-	expected  float64       // expected arrivals of the measured intervals
-	loadTime  time.Duration // measured time under load: the drain after the last arrival excluded
-	loadResp  int64         // responses within loadTime
-	nMeasured int
-	nWarm     int
-	first     bool
-	start     time.Duration // first interval's start
-	end       time.Duration // last interval's end
-	interval  time.Duration // most common length seen (the first one)
-	emptyTags int
+	totals   map[string]*hdrhistogram.Histogram // per tag, measured intervals only
+	dropped  map[string]int64                   // values a merge could not record, per tag
+	counts   Counts
+	measured time.Duration
+	warm     time.Duration
+	expected float64       // expected arrivals of the measured intervals
+	loadTime time.Duration // measured time under load: the drain after the last arrival excluded
+	// fbench's CPU over the measured intervals: Σ percent × seconds, and Σ seconds
+	harnessCPU, harnessCPUSec float64
+	loadResp                  int64 // responses within loadTime
+	nMeasured                 int
+	nWarm                     int
+	first                     bool
+	start                     time.Duration // first interval's start
+	end                       time.Duration // last interval's end
+	interval                  time.Duration // most common length seen (the first one)
+	emptyTags                 int
 
 	worker  peaks
 	harness peaks
@@ -236,6 +238,9 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 	}
 	if r.FbenchRSSBytes > 0 || r.FbenchCPUPct > 0 {
 		p.FCPU, p.FCPUSec = r.FbenchCPUPct*p.Seconds, p.Seconds
+		if !rec.Warmup {
+			a.harnessCPU, a.harnessCPUSec = a.harnessCPU+p.FCPU, a.harnessCPUSec+p.FCPUSec
+		}
 		p.FRSS = r.FbenchRSSBytes
 		a.harness.observe(peakCPU(r.FbenchCPUPct), r.FbenchRSSBytes, 0, 0, r.Goroutines)
 	}
@@ -494,6 +499,10 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.Valid = false
 		h.InvalidReason = fmt.Sprintf("%s p99 %s exceeds the lag budget %s: fbench, not the worker, fell behind its schedule, so latencies are not trustworthy",
 			what, fmtMicros(judged), fmtMicros(h.LagBudgetUS))
+	} else if b := meta.Harness.CPUBudgetPct; b > 0 && a.harnessCPUSec > 0 && a.harnessCPU/a.harnessCPUSec > b {
+		h.Valid = false
+		h.InvalidReason = fmt.Sprintf("fbench used %.0f%% of a core on average, over its CPU budget of %.0f%%: the harness took the machine from the worker, so the worker's figures are not trustworthy",
+			a.harnessCPU/a.harnessCPUSec, b)
 	}
 	s.Verdicts = a.verdicts(meta, s)
 	s.Warnings = a.warnings(s)

@@ -241,6 +241,7 @@ type HarnessInfo struct {
 	// CPUSeconds is fbench\'s own CPU time (user + system) over its whole life, the worker excluded.
 	CPUSeconds     float64       `json:"cpu_seconds,omitempty"`
 	LagBudget      time.Duration `json:"lag_budget_ns"`
+	CPUBudgetPct   float64       `json:"cpu_budget_pct,omitempty"` // fbench's mean CPU (percent of one core) above which the run is invalid; 0: none
 	PeakCPUPct     float64       `json:"peak_cpu_pct,omitempty"`
 	PeakRSSBytes   int64         `json:"peak_rss_bytes,omitempty"`
 	FinalRSSBytes  int64         `json:"final_rss_bytes,omitempty"`

@@ -814,3 +814,18 @@ func TestRatesExcludeDrain(t *testing.T) {
 		})
 	}
 }
+
+// A harness that uses more CPU than its budget makes the run invalid, as lag over its budget does.
+func TestInvalidHarnessCPU(t *testing.T) {
+	meta := synthMeta()
+	meta.Harness.LagBudget = time.Hour
+	meta.Harness.CPUBudgetPct = 0.001
+	s := writeSynthetic(t, filepath.Join(t.TempDir(), "run"), meta, synthIntervals(t))
+	if s.Harness.Valid || !strings.Contains(s.Harness.InvalidReason, "over its CPU budget of 0%") {
+		t.Errorf("harness %+v", s.Harness)
+	}
+	meta.Harness.CPUBudgetPct = 10000
+	if s := writeSynthetic(t, filepath.Join(t.TempDir(), "run"), meta, synthIntervals(t)); !s.Harness.Valid {
+		t.Errorf("within its CPU budget, yet invalid: %s", s.Harness.InvalidReason)
+	}
+}

@@ -915,7 +915,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 	meta := report.Meta{
 		Schema: report.RunSchema, Version: version, Mode: p.mode, StartedAt: time.Now().UTC(),
 		Interval: p.cfg.Interval, Config: p.config, Environment: environment(),
-		Harness: report.HarnessInfo{LagBudget: p.lag},
+		Harness: report.HarnessInfo{LagBudget: p.lag, CPUBudgetPct: p.cpuBudget},
 	}
 	meta.VerdictThresholds = p.thresholds
 	if s := p.schedule; s != nil {

@@ -33,7 +33,7 @@ const (
 	exitInvalid  = 3 // the harness fell behind: the numbers cannot be trusted
 	exitCrashed  = 4 // the worker crashed
 	exitUsageMsg = `Exit codes: 0 pass; 1 fbench could not run (bad input, worker failed to start); 2 an SLO or
-comparison failed; 3 the run is invalid (the harness fell behind); 4 the worker crashed; 130
+comparison failed; 3 the run is invalid (the harness fell behind: lag or CPU over budget); 4 the worker crashed; 130
 interrupted. When several apply the first of 4, 130, 3, 2 wins: a crashed or invalid run cannot pass.`
 )
 

@@ -68,6 +68,7 @@ type runFlags struct {
 	statusInterval time.Duration
 	drain          time.Duration
 	lagBudget      time.Duration
+	cpuBudget      float64
 	realtimeSender bool
 	out            string
 	quiet          bool
@@ -103,6 +104,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.statusInterval, "status-interval", time.Second, "WorkerStatusRequest period (0: no pings)")
 	fs.DurationVar(&f.drain, "drain", 10*time.Second, "at the end, how long to wait for in-flight invocations")
 	fs.DurationVar(&f.lagBudget, "lag-budget", 5*time.Millisecond, "lag p99 above this makes the run invalid (exit 3): the harness fell behind")
+	fs.Float64Var(&f.cpuBudget, "cpu-budget", 90*float64(runtime.NumCPU()), "fbench's mean CPU, in percent of one core, above which the run is invalid (exit 3): the harness starved the machine (0: none; default 90% of every core)")
 	fs.BoolVar(&f.realtimeSender, "realtime-sender", false, "open loop: run the sender thread in SCHED_FIFO for tighter arrival times (needs CAP_SYS_NICE; preempts the worker on a small machine)")
 	fs.StringVar(&f.out, "out", "", "run directory (default fbench-results/<UTC timestamp>)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line and no summary on stdout")
@@ -122,6 +124,7 @@ type plan struct {
 	mode        string
 	config      map[string]any
 	lag         time.Duration
+	cpuBudget   float64 // percent of one core; 0: none
 	quiet       bool
 	schedule    *loadgen.Schedule
 	slo         sloPlan
@@ -132,7 +135,7 @@ type plan struct {
 }
 
 func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
-	p := &plan{quiet: f.quiet, lag: f.lagBudget, restart: f.restart, maxRestarts: f.maxRestarts}
+	p := &plan{quiet: f.quiet, lag: f.lagBudget, cpuBudget: f.cpuBudget, restart: f.restart, maxRestarts: f.maxRestarts}
 	p.verdict = &f.verdict
 	var verr error
 	if p.thresholds, verr = f.verdict.thresholds(); verr != nil {
@@ -437,7 +440,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	meta := report.Meta{
 		Schema: report.RunSchema, Version: version, Mode: p.mode, StartedAt: time.Now().UTC(),
 		Interval: p.cfg.Interval, Config: p.config, Environment: environment(),
-		Harness: report.HarnessInfo{LagBudget: p.lag},
+		Harness: report.HarnessInfo{LagBudget: p.lag, CPUBudgetPct: p.cpuBudget},
 	}
 	meta.Warmup = p.cfg.Warmup
 	meta.VerdictThresholds = p.thresholds
