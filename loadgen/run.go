@@ -723,7 +723,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		ti := e.pick(rng)
 		t := &g.targets[ti]
 		id := ids.Next()
-		frame.Bytes = t.tmpl.frame(id, traceParent(id))
+		frame.Bytes = t.tmpl.frame(id, guid.TraceParent(id))
 		now := e.now()
 		// Recorded before the Send so that a fast answer never finds it unrecorded; "sent" is
 		// handed to the stream.
@@ -943,23 +943,6 @@ const blockedSend = int64(200 * time.Microsecond)
 // preciseWindow is how long before an arrival the sender stops using Go timers (millisecond
 // resolution when the runtime is idle) and sleeps precisely.
 const preciseWindow = 2 * time.Millisecond
-
-// traceParent is a W3C traceparent derived from an invocation id (unique per invocation).
-func traceParent(id string) string {
-	var b [55]byte
-	copy(b[:], "00-")
-	j := 3
-	for i := 0; i < len(id) && j < 35; i++ {
-		if id[i] != '-' {
-			b[j] = id[i]
-			j++
-		}
-	}
-	b[35] = '-'
-	copy(b[36:52], b[3:19])
-	copy(b[52:], "-01")
-	return string(b[:])
-}
 
 // receive is the one goroutine that reads the stream.
 func (e *engine) receive(g *generation) {

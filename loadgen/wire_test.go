@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fbench/fbench/loadgen/guid"
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/protos/rpc"
 )
@@ -38,12 +39,12 @@ func TestRequestFrameEqualsProto(t *testing.T) {
 			}
 			id := "1d6c0f7e-8b1c-4a56-9d7e-0123456789ab"
 			var got rpc.StreamingMessage
-			if err := proto.Unmarshal(tmpl.frame(id, traceParent(id)), &got); err != nil {
+			if err := proto.Unmarshal(tmpl.frame(id, guid.TraceParent(id)), &got); err != nil {
 				t.Fatal(err)
 			}
 			want := proto.Clone(req).(*rpc.InvocationRequest)
 			want.InvocationId = id
-			want.TraceContext.TraceParent = traceParent(id)
+			want.TraceContext.TraceParent = guid.TraceParent(id)
 			if !proto.Equal(got.GetInvocationRequest(), want) {
 				t.Fatalf("frame decodes to\n%v\nwant\n%v", got.GetInvocationRequest(), want)
 			}
@@ -51,13 +52,6 @@ func TestRequestFrameEqualsProto(t *testing.T) {
 				t.Fatal("trace_context must always be present")
 			}
 		})
-	}
-}
-
-func TestTraceParentFormat(t *testing.T) {
-	tp := traceParent("1d6c0f7e-8b1c-4a56-9d7e-0123456789ab")
-	if tp != "00-1d6c0f7e8b1c4a569d7e0123456789ab-1d6c0f7e8b1c4a56-01" {
-		t.Fatalf("traceparent %q", tp)
 	}
 }
 
@@ -144,7 +138,7 @@ func BenchmarkRequestFrame(b *testing.B) {
 	b.Run("template", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			_ = tmpl.frame(id, traceParent(id))
+			_ = tmpl.frame(id, guid.TraceParent(id))
 		}
 	})
 	b.Run("proto.Marshal", func(b *testing.B) {
@@ -152,7 +146,7 @@ func BenchmarkRequestFrame(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			req.InvocationId = id
-			req.TraceContext.TraceParent = traceParent(id)
+			req.TraceContext.TraceParent = guid.TraceParent(id)
 			_, _ = proto.Marshal(msg)
 		}
 	})

@@ -56,3 +56,21 @@ func format(b *[16]byte) string {
 	}
 	return string(out[:])
 }
+
+// TraceParent is the W3C traceparent fbench sends with an invocation, derived from its id (unique
+// per invocation): version 00, the id's 32 hex digits as trace id, its first 16 as parent id, sampled.
+func TraceParent(id string) string {
+	var b [55]byte
+	copy(b[:], "00-")
+	j := 3
+	for i := 0; i < len(id) && j < 35; i++ {
+		if id[i] != '-' {
+			b[j] = id[i]
+			j++
+		}
+	}
+	b[35] = '-'
+	copy(b[36:52], b[3:19])
+	copy(b[52:], "-01")
+	return string(b[:])
+}

@@ -43,3 +43,10 @@ func BenchmarkGenerator(b *testing.B) {
 		_ = g.Next()
 	}
 }
+
+func TestTraceParentFormat(t *testing.T) {
+	tp := TraceParent("1d6c0f7e-8b1c-4a56-9d7e-0123456789ab")
+	if tp != "00-1d6c0f7e8b1c4a569d7e0123456789ab-1d6c0f7e8b1c4a56-01" {
+		t.Fatalf("traceparent %q", tp)
+	}
+}

@@ -66,6 +66,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fbench/fbench/loadgen/guid"
 	"github.com/fbench/fbench/protos/rpc"
 )
 
@@ -473,7 +474,7 @@ func (h *host) send(tokens chan struct{}, stop *atomic.Bool) error {
 		h.seq++
 		id := makeID(h.seq, h.now())
 		h.req.InvocationId = id
-		h.req.TraceContext.TraceParent = traceParent(id)
+		h.req.TraceContext.TraceParent = guid.TraceParent(id)
 		h.sent.Add(1)
 		if err := h.stream.Send(h.msg); err != nil {
 			return err
@@ -632,21 +633,4 @@ func idTime(id string) (int64, bool) {
 	hi, ok1 := parseHex(id[19:23])
 	lo, ok2 := parseHex(id[24:36])
 	return int64(hi<<48 | lo), ok1 && ok2
-}
-
-// traceParent is a W3C traceparent derived from the id, as fbench builds it.
-func traceParent(id string) string {
-	var b [55]byte
-	copy(b[:], "00-")
-	j := 3
-	for i := 0; i < len(id) && j < 35; i++ {
-		if id[i] != '-' {
-			b[j] = id[i]
-			j++
-		}
-	}
-	b[35] = '-'
-	copy(b[36:52], b[3:19])
-	copy(b[52:], "-01")
-	return string(b[:])
 }

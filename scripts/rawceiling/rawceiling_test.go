@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fbench/fbench/loadgen"
+	"github.com/fbench/fbench/loadgen/guid"
 	fhost "github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/protos/rpc"
 )
@@ -90,7 +91,7 @@ func TestIDCarriesSendTime(t *testing.T) {
 	if _, ok := idTime("not-an-id"); ok {
 		t.Error("idTime accepted a foreign id")
 	}
-	tp := traceParent(makeID(7, 9))
+	tp := guid.TraceParent(makeID(7, 9))
 	if len(tp) != 55 || !strings.HasPrefix(tp, "00-") || !strings.HasSuffix(tp, "-01") {
 		t.Errorf("traceparent %q", tp)
 	}
