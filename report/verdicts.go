@@ -66,7 +66,7 @@ func (t VerdictThresholds) withDefaults() VerdictThresholds {
 	return d
 }
 
-// minDriftPoints is the fewest measured points that drift verdicts judge; fewer pass with a note.
+// minDriftPoints is the fewest measured points that drift verdicts judge; with fewer they skip.
 const minDriftPoints = 8
 
 // verdicts judges the measured phase's time series: worker memory growth, latency drift,

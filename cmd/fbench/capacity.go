@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/loadgen"
-	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/report"
 )
 
@@ -978,14 +977,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			crashed = true
 		}
 	}
-	exitCode := w.Shutdown(host.TerminateGrace)
-	meta.Worker = workerInfo(w)
-	meta.Worker.ExitCode = &exitCode
-	meta.Worker.Crashed = crashed
-	meta.Worker.KilledByFbench = w.KilledAtShutdown()
-	if crashed {
-		meta.Worker.StderrTail = w.Log.Tail()
-	}
+	meta.Worker = shutdownInfo(w, crashed)
 	meta.EndedAt = time.Now().UTC()
 	if res != nil {
 		meta.Events = append(meta.Events, res.Events...)

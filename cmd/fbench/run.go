@@ -540,16 +540,9 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	exitCode := w.Shutdown(host.TerminateGrace)
-	meta.Worker = workerInfo(w)
-	meta.Worker.ExitCode = &exitCode
-	meta.Worker.Crashed = crashed
-	meta.Worker.KilledByFbench = w.KilledAtShutdown()
+	meta.Worker = shutdownInfo(w, crashed)
 	if res != nil {
 		meta.Worker.Restarts = res.Restarts
-	}
-	if crashed {
-		meta.Worker.StderrTail = w.Log.Tail()
 	}
 	meta.EndedAt = time.Now().UTC()
 	meta.Harness.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF) - cpuSelf0
@@ -679,6 +672,20 @@ func describePlan(p *plan) string {
 }
 
 // workerInfo describes the worker for run.json and summary.json.
+// shutdownInfo ends worker w as the host does (WorkerTerminate, grace, kill) and describes how it
+// ended; crashed says its stream ended mid-run.
+func shutdownInfo(w *host.Worker, crashed bool) report.WorkerInfo {
+	exitCode := w.Shutdown(host.TerminateGrace)
+	info := workerInfo(w)
+	info.ExitCode = &exitCode
+	info.Crashed = crashed
+	info.KilledByFbench = w.KilledAtShutdown()
+	if crashed {
+		info.StderrTail = w.Log.Tail()
+	}
+	return info
+}
+
 func workerInfo(w *host.Worker) report.WorkerInfo {
 	info := report.WorkerInfo{Command: w.Command.Args, Pid: w.Pid, Capabilities: w.Capabilities}
 	for _, f := range w.Functions {
