@@ -25,7 +25,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fbench/fbench/loadgen/dist"
@@ -980,40 +979,12 @@ func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
 	e.dispatch(w, m, now)
 }
 
-// fieldStreamingRPCLog is StreamingMessage.rpc_log.
-const fieldStreamingRPCLog = 2
-
 // rpcLogBytes returns the encoded RpcLog of a StreamingMessage whose content is an rpc_log (the
 // last oneof field, present once) without decoding it: a worker's logs then cost the stream's
 // reader a scan, and decoding and formatting them is left to the worker log's writer, which drops
 // (and counts) what it cannot keep up with, so a log flood does not hold up responses.
 func rpcLogBytes(b []byte) ([]byte, bool) {
-	var log []byte
-	logs := 0
-	last := protowire.Number(0)
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, false
-		}
-		b = b[n:]
-		if num != fieldStreamingRequestID && num >= 2 && num <= 34 {
-			last = num
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return nil, false
-		}
-		if num == fieldStreamingRPCLog && typ == protowire.BytesType {
-			log, _ = protowire.ConsumeBytes(b[:m])
-			logs++
-		}
-		b = b[m:]
-	}
-	if last != fieldStreamingRPCLog || logs != 1 {
-		return nil, false
-	}
-	return log, true
+	return streamingContent(b, fieldStreamingRPCLog)
 }
 
 // dispatch handles one message from worker w, received at now (ns since t0). It never blocks on

@@ -12,6 +12,7 @@ import (
 // Field numbers the hot path encodes and decodes by hand (FunctionRpc.proto).
 const (
 	fieldStreamingRequestID          = 1 // StreamingMessage.request_id
+	fieldStreamingRPCLog             = 2 // StreamingMessage.rpc_log
 	fieldStreamingInvocationRequest  = 4 // StreamingMessage.invocation_request
 	fieldStreamingInvocationResponse = 5 // StreamingMessage.invocation_response
 	fieldInvocationID                = 1 // InvocationRequest.invocation_id / InvocationResponse.invocation_id
@@ -79,36 +80,8 @@ func (t *requestTemplate) frame(id, traceParent string) []byte {
 // giving its invocation_id (a sub-slice of b) and result.status (Failure when absent, as the
 // proto default). Anything else, or malformed bytes, gives ok=false: decode it fully instead.
 func parseInvocationResponse(b []byte) (id []byte, status rpc.StatusResult_Status, ok bool) {
-	var resp []byte
-	responses := 0
-	last := protowire.Number(0)
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, 0, false
-		}
-		b = b[n:]
-		if num != fieldStreamingRequestID && num >= 2 && num <= 34 {
-			last = num
-		}
-		if num == fieldStreamingInvocationResponse && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return nil, 0, false
-			}
-			resp = v
-			responses++
-			b = b[m:]
-			continue
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return nil, 0, false
-		}
-		b = b[m:]
-	}
-	if last != fieldStreamingInvocationResponse || responses != 1 {
-		// Not a response, or one split over several occurrences (proto merges them): decode fully.
+	resp, ok := streamingContent(b, fieldStreamingInvocationResponse)
+	if !ok {
 		return nil, 0, false
 	}
 	status = rpc.StatusResult_Failure
@@ -145,6 +118,43 @@ func parseInvocationResponse(b []byte) (id []byte, status rpc.StatusResult_Statu
 		}
 	}
 	return id, status, true
+}
+
+// streamingContent returns the bytes of field want of an encoded StreamingMessage when want is its
+// content (the last oneof field, as proto decides) and appears once, without decoding anything.
+// Any other message, one whose content is split over several occurrences (proto merges them), or
+// malformed bytes give ok=false: decode those fully instead.
+func streamingContent(b []byte, want protowire.Number) (field []byte, ok bool) {
+	seen := 0
+	last := protowire.Number(0)
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, false
+		}
+		b = b[n:]
+		if num != fieldStreamingRequestID && num >= 2 && num <= 34 {
+			last = num
+		}
+		if num == want && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return nil, false
+			}
+			field, b = v, b[m:]
+			seen++
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return nil, false
+		}
+		b = b[m:]
+	}
+	if last != want || seen != 1 {
+		return nil, false
+	}
+	return field, true
 }
 
 // parseStatus reads StatusResult.status (the last occurrence wins; absent is Failure).
