@@ -369,14 +369,7 @@ func TestCapacityReferenceWorker(t *testing.T) {
 		}
 		break
 	}
-	b, err := os.ReadFile(filepath.Join(out, capJSONFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep capReport
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := loadCapReport(t, out)
 	r := rep.Result
 	if r == nil || r.Status != capFound || !r.Confirmed {
 		t.Fatalf("result %+v, want a confirmed rate", r)
@@ -389,14 +382,7 @@ func TestCapacityReferenceWorker(t *testing.T) {
 	}
 	var firstService int64 // µs
 	for _, st := range rep.Steps {
-		var sum report.Summary
-		sb, err := os.ReadFile(filepath.Join(out, st.Dir, report.SummaryFile))
-		if err != nil {
-			t.Fatalf("step %d: %v", st.N, err)
-		}
-		if err := json.Unmarshal(sb, &sum); err != nil {
-			t.Fatal(err)
-		}
+		sum := loadSummary(t, filepath.Join(out, st.Dir))
 		var v *report.Verdict
 		for i := range sum.Verdicts {
 			if strings.HasPrefix(sum.Verdicts[i].Name, "capacity step") {
@@ -476,14 +462,7 @@ func TestCapacityWorkerCrash(t *testing.T) {
 	if !strings.Contains(stderr.String(), "the worker crashed at 200/s (step 2)") || !strings.Contains(stderr.String(), "crash-after=150") {
 		t.Errorf("stderr %q does not say where and why the worker crashed", stderr.String())
 	}
-	b, err := os.ReadFile(filepath.Join(out, capJSONFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep capReport
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := loadCapReport(t, out)
 	if r := rep.Result; r == nil || r.Status != capCrashed || r.BrokeAtRPS != 200 || r.BrokeCause != capCauseCrash || r.BestPassRPS != 100 {
 		t.Errorf("result %+v", rep.Result)
 	}
@@ -497,15 +476,22 @@ func TestCapacityWorkerFailsToStart(t *testing.T) {
 	if code != exitError || !strings.Contains(stderr.String(), "step 1 (100/s)") {
 		t.Fatalf("exit %d, stderr %q; want 1 naming the step", code, stderr.String())
 	}
-	b, err := os.ReadFile(filepath.Join(out, capJSONFile))
+	rep := loadCapReport(t, out)
+	if rep.Result == nil || rep.Result.Status != "error" || len(rep.Steps) != 1 || rep.Steps[0].Cause != capCauseStartErr {
+		t.Errorf("capacity.json: result %+v, steps %d", rep.Result, len(rep.Steps))
+	}
+}
+
+// loadCapReport reads the capacity.json a search wrote to dir.
+func loadCapReport(t testing.TB, dir string) capReport {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, capJSONFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var rep capReport
 	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", capJSONFile, err)
 	}
-	if rep.Result == nil || rep.Result.Status != "error" || len(rep.Steps) != 1 || rep.Steps[0].Cause != capCauseStartErr {
-		t.Errorf("capacity.json: result %+v, steps %d", rep.Result, len(rep.Steps))
-	}
+	return rep
 }
