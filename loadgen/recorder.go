@@ -148,6 +148,13 @@ func µs(ns int64) int64 {
 	return v
 }
 
+// warmupArrival reports whether an arrival intended at intendedNs, handled now, belongs to the
+// warm-up: intended before the measured window while the warm-up's last interval is still open, so
+// that it is counted there (mu held).
+func (r *recorder) warmupArrival(intendedNs int64) bool {
+	return intendedNs < r.measuredFrom && r.curEnd <= r.measuredFrom
+}
+
 // sent records one arrival intended at intendedNs and handed to the stream at sentNs; freeNs is
 // when the last wait the worker imposed ended (see report.MetricHarnessLag). It reports whether
 // the invocation belongs to the warm-up: intended before the measured window while the warm-up's
@@ -157,7 +164,7 @@ func µs(ns int64) int64 {
 // sending; a warm-up invocation is all in the open warm-up interval.
 func (r *recorder) sent(intendedNs, sentNs, freeNs int64) (warm bool) {
 	r.mu.Lock()
-	warm = intendedNs < r.measuredFrom && r.curEnd <= r.measuredFrom
+	warm = r.warmupArrival(intendedNs)
 	due, s := r.at(intendedNs), r.at(sentNs)
 	if warm {
 		due, s = r.cur, r.cur
@@ -175,7 +182,7 @@ func (r *recorder) sent(intendedNs, sentNs, freeNs int64) (warm bool) {
 func (r *recorder) notSent(intendedNs int64, unsent bool) {
 	r.mu.Lock()
 	s := r.at(intendedNs)
-	if intendedNs < r.measuredFrom && r.curEnd <= r.measuredFrom {
+	if r.warmupArrival(intendedNs) {
 		s = r.cur
 	}
 	s.counts.Due++
@@ -242,14 +249,14 @@ func (r *recorder) timedOut(fs []flight, nowNs int64, late bool) {
 	}
 }
 
-// ended counts invocations that ended at nowNs without a response (timed out or lost); each is
-// passed to outcome with the counts it belongs to.
-func (r *recorder) ended(fs []flight, nowNs int64, outcome func(c *report.Counts)) {
+// lost counts invocations never answered, given up at nowNs (in flight when the run or the worker
+// ended, or never reaching the worker).
+func (r *recorder) lost(fs []flight, nowNs int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, f := range fs {
 		if !r.warmupCarry(f, nowNs) {
-			outcome(&r.at(nowNs).counts)
+			r.at(nowNs).counts.Lost++
 		}
 	}
 }

@@ -71,7 +71,7 @@ func TestRecorderKeepsWarmupOutOfMeasuredWindow(t *testing.T) {
 	r.response(warm, sec+sec/10, statusCancelled)
 	r.response(late, sec+sec/10, statusSucceeded)
 	r.response(meas, sec+sec/5, statusSucceeded)
-	r.ended([]flight{warm, meas}, sec+sec/2, func(c *report.Counts) { c.Lost++ })
+	r.lost([]flight{warm, meas}, sec+sec/2)
 	r.statusRTT(sec-5, sec+5)   // sent in the warm-up: left out
 	r.statusRTT(sec+10, sec+20) // counted
 	m := r.rotate(false)

@@ -462,7 +462,7 @@ func (e *engine) loseInFlight() {
 	e.tracker.drainAll(func(f flight) { lost = append(lost, f) })
 	e.inflight.Store(0)
 	if len(lost) > 0 {
-		e.rec.ended(lost, e.now(), func(c *report.Counts) { c.Lost++ })
+		e.rec.lost(lost, e.now())
 	}
 	select {
 	case e.slotFree <- struct{}{}:
@@ -738,7 +738,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 			// it lost with everything else in flight).
 			if _, k := e.tracker.settle(id); k == settleMatched {
 				e.inflight.Add(-1)
-				e.rec.ended([]flight{f}, e.now(), func(c *report.Counts) { c.Lost++ })
+				e.rec.lost([]flight{f}, e.now())
 			}
 			return false
 		}
