@@ -16,6 +16,7 @@ import (
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/loadgen/procstat"
 	"github.com/fbench/fbench/protos/rpc"
+	"github.com/fbench/fbench/report"
 )
 
 // Phase names. A direct start runs spawn, start_stream, init, metadata, load, first_invocation
@@ -59,47 +60,11 @@ type Config struct {
 	ReloadTimeout   time.Duration // 0: the worker config's environmentReloadTimeout, else 30 s
 }
 
-// Phase is one measured phase of a start.
-type Phase struct {
-	Name string        `json:"name"`
-	Dur  time.Duration `json:"duration_ns"`
-	// Share is fbench's own part of the phase: from the worker's previous message to fbench's
-	// request that starts this phase (Send returned). Nil when no worker message precedes the
-	// phase (spawn, specialize) or fbench's work is the whole phase (function.json discovery).
-	Share  *time.Duration `json:"fbench_share_ns,omitempty"`
-	Detail string         `json:"detail,omitempty"`
-}
-
-// Start is one measured cold start.
-type Start struct {
-	Index       int             `json:"index"`
-	Pid         int             `json:"pid"`
-	At          time.Time       `json:"at"`
-	Phases      []Phase         `json:"phases"`
-	Invocations []time.Duration `json:"invocations_ns,omitempty"` // the first, then the --invocations K: request → response
-	Failed      bool            `json:"failed"`
-	FailedPhase string          `json:"failed_phase,omitempty"`
-	Reason      string          `json:"reason,omitempty"`
-	// Worker resources: peak RSS of the worker process (VmHWM) and CPU seconds of its process tree
-	// up to the first answer (from /proc; clock-tick resolution, 10 ms).
-	PeakRSS    int64   `json:"peak_rss_bytes,omitempty"`
-	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
-	// Placeholder starts: how the warm-up went ("sent", "failed: …", "not advertised", "off") and
-	// how the reload's capabilities were applied.
-	Warmup       string `json:"warmup,omitempty"`
-	Capabilities string `json:"capabilities_update,omitempty"`
-	ExitCode     *int   `json:"exit_code,omitempty"`
-}
-
-// Phase returns the named phase and whether the start has it.
-func (s *Start) Phase(name string) (Phase, bool) {
-	for _, p := range s.Phases {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return Phase{}, false
-}
+// Start is one measured cold start, and Phase one of its phases (report's model).
+type (
+	Start = report.ColdStart
+	Phase = report.ColdPhase
+)
 
 // timeline builds contiguous phases: each runs from the previous phase's end to its own.
 type timeline struct {
@@ -284,6 +249,9 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 	for range cfg.Invocations {
 		ex, err := invoke(ctx, w, base, cfg.Timeout)
 		if err != nil {
+			if he, ok := err.(*host.Error); ok {
+				he.Phase = PhaseNextInvocations
+			}
 			return w, err
 		}
 		st.Invocations = append(st.Invocations, ex.Answered.Sub(ex.Sent))
