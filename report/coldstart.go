@@ -215,7 +215,7 @@ func (r *ColdstartReport) Finish() {
 	for name, h := range shares {
 		r.FbenchShare[name] = statsOf(h)
 	}
-	if len(phases[ColdPhaseNextInvocations].Distribution()) > 0 && !slices.Contains(r.Phases, ColdPhaseNextInvocations) {
+	if phases[ColdPhaseNextInvocations] != nil && !slices.Contains(r.Phases, ColdPhaseNextInvocations) {
 		r.Phases = append(r.Phases, ColdPhaseNextInvocations)
 	}
 	r.Valid, r.InvalidReason = true, ""

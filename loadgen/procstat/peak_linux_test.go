@@ -3,6 +3,7 @@ package procstat
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 func TestParseVmHWM(t *testing.T) {
@@ -32,5 +33,29 @@ func TestParseVmHWM(t *testing.T) {
 	}
 	if peak < s.RSSBytes/2 || peak == 0 {
 		t.Errorf("peak RSS %d, current RSS %d", peak, s.RSSBytes)
+	}
+}
+
+func TestThreadCPU(t *testing.T) {
+	before, err := ThreadCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	after, err := ThreadCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The spin ran on some thread of this process for 30 ms of wall time; on a busy machine it
+	// got less CPU, but some, and the sum never goes down.
+	if after <= before || x == 0 {
+		t.Errorf("thread CPU %s then %s around a 30 ms spin", before, after)
+	}
+	if _, err := ThreadCPU(1 << 30); err == nil {
+		t.Error("no error for a pid that does not exist")
 	}
 }
