@@ -332,10 +332,9 @@ func (r *ColdstartReport) WriteCSV(w io.Writer) error {
 		head = append(head, p+"_us")
 	}
 	for _, p := range r.Phases {
-		if p == ColdPhaseNextInvocations {
-			continue
+		if hasShare(p) {
+			head = append(head, p+"_fbench_share_us")
 		}
-		head = append(head, p+"_fbench_share_us")
 	}
 	head = append(head, "next_invocations_p50_us", "peak_rss_bytes", "cpu_seconds", "warmup", "capabilities_update", "exit_code")
 	if err := cw.Write(head); err != nil {
@@ -357,7 +356,9 @@ func (r *ColdstartReport) WriteCSV(w io.Writer) error {
 				}
 			}
 			row = append(row, cell)
-			shares = append(shares, share)
+			if hasShare(name) {
+				shares = append(shares, share)
+			}
 		}
 		row = append(row, shares...)
 		next := ""
@@ -479,4 +480,15 @@ func (r *ColdstartReport) maxShare() (Stats, bool) {
 		out.P99 = p99
 	}
 	return out, ok
+}
+
+// hasShare reports whether a phase starts with fbench answering a worker's message, so that
+// fbench's share of it is measured: not the process start, the wait for StartStream, the
+// specialization (the host starts it on its own time) or the totals.
+func hasShare(phase string) bool {
+	switch phase {
+	case "spawn", "start_stream", "specialize", ColdPhaseTotal, ColdPhaseTotalAfterSpecialize, ColdPhaseNextInvocations:
+		return false
+	}
+	return true
 }

@@ -120,7 +120,11 @@ func (r *ColdstartReport) waterfallSVG() string {
 			fmt.Fprintf(&b, `<rect class="share" x="%.2f" y="%g" width="%.2f" height="%g" fill="#222"><title>fbench's share: %s</title></rect>`,
 				x0, y+4, math.Max(0.5, x(at+*p.Share)-x0), rowH-8, fmtDuration(*p.Share))
 		}
-		fmt.Fprintf(&b, `<text x="%.2f" y="%g" class="val">%s</text>`, math.Min(x1+4, svgW-svgRight-40), y+16, fmtDuration(p.Dur))
+		if x1+50 < svgW {
+			fmt.Fprintf(&b, `<text x="%.2f" y="%g" class="val">%s</text>`, x1+4, y+16, fmtDuration(p.Dur))
+		} else { // no room on the right: the label goes left of the bar
+			fmt.Fprintf(&b, `<text x="%.2f" y="%g" text-anchor="end" class="val">%s</text>`, x0-4, y+16, fmtDuration(p.Dur))
+		}
 		at += p.Dur
 	}
 	fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%g" y2="%g" class="axis"/>`, svgLeft, svgW-svgRight, h-32, h-32)
