@@ -258,11 +258,21 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 		_ = report.WriteColdstartText(stdout, rep)
 		fmt.Fprintf(stdout, "Reports: %s\n", p.out)
 	}
-	switch {
-	case rep.Interrupted != "":
+	if rep.Interrupted != "" {
 		return withCode(130, errors.New("interrupted; the starts measured were written to "+p.out))
-	case rejected != "":
+	}
+	if rejected != "" {
 		return fmt.Errorf("the worker does not support placeholder specialization: %s", oneLine(rejected))
+	}
+	return coldstartVerdict(rep)
+}
+
+// coldstartVerdict is the exit of a finished cold-start run: 1 when no start succeeded, 3 when
+// fbench's share was over its budget, 2 when an objective failed.
+func coldstartVerdict(rep *report.ColdstartReport) error {
+	switch {
+	case len(rep.Runs) == 0:
+		return errors.New("no start was made")
 	case rep.Succeeded == 0:
 		return fmt.Errorf("no start succeeded (%d failed; first: %s)", rep.Failed, oneLine(rep.Runs[0].Reason))
 	case !rep.Valid:
@@ -278,4 +288,44 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 		return withCode(exitFailed, fmt.Errorf("%d of %d SLOs failed: %s", len(failed), len(rep.SLOs), strings.Join(failed, "; ")))
 	}
 	return nil
+}
+
+// isColdstartDir reports whether dir holds a cold-start run.
+func isColdstartDir(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, report.ColdstartFile))
+	return err == nil
+}
+
+// reportColdstart rebuilds a cold-start directory's files from coldstart.json and checks its
+// objectives again: the recorded ones, or exprs when replace is set.
+func reportColdstart(dir string, exprs []string, replace, quiet bool, stdout io.Writer) error {
+	rep, err := report.LoadColdstart(filepath.Join(dir, report.ColdstartFile))
+	if err != nil {
+		return err
+	}
+	if !replace {
+		if list, ok := rep.Config["slo"].([]any); ok {
+			for _, e := range list {
+				if s, ok := e.(string); ok {
+					exprs = append(exprs, s)
+				}
+			}
+		}
+	}
+	slos, err := report.ParseColdstartSLOs(exprs)
+	if err != nil {
+		return err
+	}
+	ended := rep.EndedAt
+	rep.Finish()
+	rep.EndedAt = ended
+	rep.EvaluateColdstartSLOs(slos)
+	if err := report.WriteColdstart(dir, rep); err != nil {
+		return fmt.Errorf("writing reports: %w", err)
+	}
+	if !quiet {
+		_ = report.WriteColdstartText(stdout, rep)
+		fmt.Fprintf(stdout, "Reports rebuilt in %s\n", dir)
+	}
+	return coldstartVerdict(rep) // an interrupt's 130 is not replayed, as for fbench run's report
 }

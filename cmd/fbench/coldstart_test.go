@@ -269,6 +269,10 @@ func TestColdstartFailedStartCounted(t *testing.T) {
 			if len(d.SLOs) != 1 || d.SLOs[0].Pass != (tc.code == 0) {
 				t.Errorf("SLO results %+v", d.SLOs)
 			}
+			// fbench report checks the recorded objective again, or the one given instead.
+			expectExit(t, fbench(t, time.Minute, "report", "--quiet", dir), tc.code)
+			expectExit(t, fbench(t, time.Minute, "report", "--quiet", "--slo", "coldstart.succeeded==2", dir), exitOK)
+			expectExit(t, fbench(t, time.Minute, "report", "--quiet", "--slo", "coldstart.succeeded==3", dir), exitFailed)
 		})
 	}
 }
