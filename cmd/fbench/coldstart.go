@@ -223,7 +223,10 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 			break
 		}
 		fmt.Fprintf(logFile, "=== fbench: start %d ===\n", i)
-		st, _ := coldstart.Measure(ctx, srv, p.cfg, i)
+		st, err := coldstart.Measure(ctx, srv, p.cfg, i)
+		if err != nil {
+			break // interrupted: the start cut short is no failure of the worker's, and not recorded
+		}
 		rep.Add(st)
 		if st.Failed {
 			say("start %d/%d failed in %s: %s", i, p.count, st.FailedPhase, oneLine(st.Reason))

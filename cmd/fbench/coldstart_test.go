@@ -331,3 +331,24 @@ func TestColdstartCompare(t *testing.T) {
 	expectExit(t, fbench(t, time.Minute, "run", "-q", "-rps", "200", "-d", "1s", "--out", run), exitOK)
 	expectExit(t, fbench(t, time.Minute, "compare", base, run), exitError)
 }
+
+// An interrupted run writes the starts it measured and exits 130; the start cut short is not
+// counted as a failure of the worker.
+func TestColdstartInterrupted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cs")
+	p := startFbench(t, "", "coldstart", "-n", "1000", "--pause", "20ms", "--ref", "start-delay=20ms", "--out", dir)
+	started := func() bool { // the log marks each start as it begins
+		b, _ := os.ReadFile(filepath.Join(dir, "worker.log"))
+		return strings.Contains(string(b), "=== fbench: start 4 ===")
+	}
+	if !waitFor(time.Minute, started) {
+		t.Fatal("three starts did not finish within a minute")
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	r := p.wait(time.Minute)
+	expectExit(t, r, 130)
+	d := loadColdstart(t, dir)
+	if d.Interrupted != "signal" || d.Starts < 3 || d.Failed != 0 || d.Starts >= 1000 {
+		t.Errorf("interrupted %q, %d starts, %d failed", d.Interrupted, d.Starts, d.Failed)
+	}
+}
