@@ -427,7 +427,10 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 		}
 	}
 	nb, nc := len(bu), len(cu)
+	startLevel := nb == 1 && nc == 1 && bu[0].Coldstart != nil && cu[0].Coldstart != nil
 	switch {
+	case startLevel:
+		c.Noise = NoiseStarts
 	case nb >= 2 && nc >= 2:
 		c.Noise = "measured"
 	case nc >= 2:
@@ -438,14 +441,20 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 		c.Noise = "unknown"
 	}
 	c.Method = methodText(nb, nc)
+	if startLevel {
+		c.Method = coldstartMethodText
+	}
 	if c.Noise == "unknown" && nb > 0 && nc > 0 {
 		c.Notes = append(c.Notes, "noise unknown: one run per side, so each change is compared with the tolerance alone (plus the histograms' 0.1% resolution); use fbench run --repeat N on both sides to measure the run-to-run noise")
-	} else if c.Noise != "measured" && nb > 0 && nc > 0 {
+	} else if c.Noise != "measured" && c.Noise != NoiseStarts && nb > 0 && nc > 0 {
 		c.Notes = append(c.Notes, fmt.Sprintf("noise measured on the %s alone (the other side has one run)", strings.TrimSuffix(c.Noise, " only")))
 	}
 	if len(c.Incompatible) == 0 || opt.Force && len(bu) > 0 && len(cu) > 0 {
 		for i, m := range metrics {
 			mc := compareMetric(m, bu, cu, tolerance(opt.Tolerances, m), uint64(i))
+			if startLevel && m.Kind == SLOLatency {
+				mc = compareStarts(m, bu[0].Coldstart, cu[0].Coldstart, tolerance(opt.Tolerances, m), uint64(i))
+			}
 			if mc.Status == StatusRegressed {
 				c.Regressions = append(c.Regressions, mc.Metric)
 			}
