@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -215,13 +216,20 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 	// The first invocation's request is built while the worker loads (the capabilities and the
 	// bindings are known once the metadata is), so that fbench's share of first_invocation is the
 	// send alone; the host has its request ready when the function is loaded too.
+	// It is built beside the loads (not before them: that would delay the load requests).
 	early := candidate(fns, cfg.Function)
 	var base *rpc.InvocationRequest
-	if early != nil {
-		base, _ = loadgen.BuildRequest(early, w.Capabilities, cfg.Payload)
-	}
+	built := make(chan struct{})
+	caps := maps.Clone(w.Capabilities)
+	go func() {
+		defer close(built)
+		if early != nil {
+			base, _ = loadgen.BuildRequest(early, caps, cfg.Payload)
+		}
+	}()
 	from = t.last
 	lex, err := w.LoadFunctions(ctx, launch, fns)
+	<-built
 	if err != nil {
 		return w, err
 	}
