@@ -85,18 +85,17 @@ func (f *coldstartFlags) register(fs *pflag.FlagSet) {
 
 // coldPlan is a validated cold-start run.
 type coldPlan struct {
-	cfg      coldstart.Config
-	count    int
-	pause    time.Duration
-	slos     []report.SLO
-	out      string
-	quiet    bool
-	budget   time.Duration
-	config   map[string]any
-	mode     string
-	phases   []string
-	worker   string
-	standbyD string
+	cfg    coldstart.Config
+	count  int
+	pause  time.Duration
+	slos   []report.SLO
+	out    string
+	quiet  bool
+	budget time.Duration
+	config map[string]any
+	mode   string
+	phases []string
+	worker string
 }
 
 func (f *coldstartFlags) plan(fs *pflag.FlagSet) (*coldPlan, error) {

@@ -43,11 +43,12 @@ type Server struct {
 
 // session is the meeting point of a launched worker and its stream.
 type session struct {
-	first   *rpc.StreamingMessage // the StartStream message
-	firstAt time.Time             // when it was received
-	stream  chan Stream           // receives the stream once StartStream arrived
-	done    chan struct{}         // closed by the host side to end the stream
-	taken   bool
+	first  *rpc.StreamingMessage // the StartStream message
+	stream chan Stream           // receives the stream once StartStream arrived
+	done   chan struct{}         // closed by the host side to end the stream
+	taken  bool
+
+	firstAt time.Time // when StartStream was received (a staged start's timing)
 }
 
 // NewServer starts listening on 127.0.0.1 with an ephemeral port and serves in the background.
