@@ -101,8 +101,8 @@ func TestPhasesKnownToReport(t *testing.T) {
 }
 
 // BenchmarkColdStart measures direct starts of the reference worker one after the other:
-// ms/start (100 starts take 100 × that) and fbench's own share of a phase (µs, the largest of
-// every phase of every start: a worker's message → fbench's answer handed to gRPC).
+// ms/start (100 starts take 100 × that) and fbench's own share of a phase (µs; p50, p99 and max
+// over every phase of every start: a worker's message → fbench's answer handed to gRPC).
 func BenchmarkColdStart(b *testing.B) {
 	for _, mode := range []string{"direct", "placeholder"} {
 		b.Run(mode, func(b *testing.B) {
@@ -113,8 +113,7 @@ func BenchmarkColdStart(b *testing.B) {
 			defer srv.Close()
 			cfg := config(b, "")
 			cfg.Placeholder, cfg.StandbyDir = mode == "placeholder", b.TempDir()
-			var maxShare, sumShare time.Duration
-			shares := 0
+			var shares []time.Duration
 			b.ResetTimer()
 			start := time.Now()
 			for i := range b.N {
@@ -124,15 +123,17 @@ func BenchmarkColdStart(b *testing.B) {
 				}
 				for _, p := range s.Phases {
 					if p.Share != nil {
-						maxShare = max(maxShare, *p.Share)
-						sumShare += *p.Share
-						shares++
+						shares = append(shares, *p.Share)
 					}
 				}
 			}
 			b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/start")
-			b.ReportMetric(float64(maxShare.Microseconds()), "share-max-µs")
-			b.ReportMetric(float64(sumShare.Microseconds())/float64(max(1, shares)), "share-mean-µs")
+			slices.Sort(shares)
+			if n := len(shares); n > 0 {
+				b.ReportMetric(float64(shares[n/2].Microseconds()), "share-p50-µs")
+				b.ReportMetric(float64(shares[(n*99)/100].Microseconds()), "share-p99-µs")
+				b.ReportMetric(float64(shares[n-1].Microseconds()), "share-max-µs")
+			}
 		})
 	}
 }
