@@ -116,7 +116,8 @@ func (r *ColdstartReport) waterfallSVG() string {
 		fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="end" class="lbl">%s</text>`, svgLeft-8, y+16, template.HTMLEscapeString(p.Name))
 		fmt.Fprintf(&b, `<rect class="series" data-phase="%s" x="%.2f" y="%g" width="%.2f" height="%g" fill="%s"><title>%s: %s</title></rect>`,
 			template.HTMLEscapeString(p.Name), x0, y+4, math.Max(1, x1-x0), rowH-8, color, template.HTMLEscapeString(p.Name), fmtDuration(p.Dur))
-		if p.Share != nil && *p.Share > 0 {
+		// A phase's share opens it, except placeholder_ready's: it follows that phase's StartStream.
+		if p.Share != nil && *p.Share > 0 && p.Name != "placeholder_ready" {
 			fmt.Fprintf(&b, `<rect class="share" x="%.2f" y="%g" width="%.2f" height="%g" fill="#222"><title>fbench's share: %s</title></rect>`,
 				x0, y+4, math.Max(0.5, x(at+*p.Share)-x0), rowH-8, fmtDuration(*p.Share))
 		}
