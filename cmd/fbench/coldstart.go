@@ -209,7 +209,7 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "fbench: note: %s\n", msg)
 	}
 	say("%d %s cold starts of %s; writing %s", p.count, p.mode, p.worker, p.out)
-	var rejected string
+	var rejected, unknown string
 	warmupNoted := false
 	for i := 1; i <= p.count; i++ {
 		if i > 1 && p.pause > 0 {
@@ -233,6 +233,10 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 				rejected = st.Reason
 				break
 			}
+			if strings.Contains(st.Reason, "unknown function") {
+				unknown = st.Reason // bad input: every start would fail the same way
+				break
+			}
 			continue
 		}
 		if p.cfg.Placeholder && p.cfg.WarmupRequest && st.Warmup == "not advertised" && !warmupNoted {
@@ -246,7 +250,7 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 		rep.Interrupted = "signal"
 	}
 	if rejected != "" {
-		notice("the worker does not support placeholder specialization: it answered FunctionEnvironmentReloadRequest with a Failure; no further start was made")
+		rep.Notices = append(rep.Notices, oneLine(rejected)+"; no further start was made")
 	}
 	if n := srv.Refused(); n > 0 {
 		notice(fmt.Sprintf("%d EventStream(s) refused: not opened by a worker fbench launched, or a second one", n))
@@ -264,7 +268,10 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 		return withCode(130, errors.New("interrupted; the starts measured were written to "+p.out))
 	}
 	if rejected != "" {
-		return fmt.Errorf("the worker does not support placeholder specialization: %s", oneLine(rejected))
+		return errors.New(oneLine(rejected))
+	}
+	if unknown != "" {
+		return fmt.Errorf("--function: %s", strings.TrimPrefix(oneLine(unknown), "invocation: "))
 	}
 	return coldstartVerdict(rep)
 }

@@ -303,6 +303,14 @@ func TestColdstartExitCodes(t *testing.T) {
 			t.Errorf("failed %d", d.Failed)
 		}
 	})
+	t.Run("unknown function", func(t *testing.T) {
+		r, dir := coldstartRun(t, "-n", "5", "--function", "nosuch")
+		expectExit(t, r, exitError)
+		expectLine(t, errorLine(t, r), "--function: unknown function \"nosuch\"", "echo")
+		if d := loadColdstart(t, dir); d.Starts != 1 {
+			t.Errorf("%d starts made for an unknown function", d.Starts)
+		}
+	})
 	t.Run("reload rejected", func(t *testing.T) {
 		r, dir := coldstartRun(t, "-n", "3", "--placeholder", "--specialize-after", "0", "--ref", "fault=fail-reload")
 		expectExit(t, r, exitError)

@@ -99,9 +99,16 @@ func Measure(ctx context.Context, srv *host.Server, cfg Config, index int) (*Sta
 		st.Failed = true
 		st.Reason = err.Error()
 		var he *host.Error
-		if errors.As(err, &he) {
+		var pe *phaseError
+		var ns *host.ErrNoSpecialization
+		switch {
+		case errors.As(err, &he):
 			st.FailedPhase = phaseOfStep(he.Phase, cfg.Placeholder)
 			st.ExitCode = he.ExitCode
+		case errors.As(err, &pe):
+			st.FailedPhase = phaseOfStep(pe.phase, cfg.Placeholder)
+		case errors.As(err, &ns):
+			st.FailedPhase = PhaseSpecialize
 		}
 		if st.FailedPhase == "" {
 			st.FailedPhase = PhaseFirstInvocation
@@ -144,7 +151,7 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 		}
 		var err error
 		if launch.Launch, err = host.PlaceholderLaunch(cfg.Host.Launch, dir); err != nil {
-			return nil, &host.Error{Phase: "launch", Msg: err.Error()}
+			return nil, &phaseError{phase: "launch", msg: err.Error()}
 		}
 	}
 	w, sp, err := host.Spawn(ctx, srv, launch)
@@ -186,11 +193,11 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 			t.add(PhaseWarmup, wex.Answered, shareOf(t.last, wex), st.Warmup)
 		}
 		if err := sleep(ctx, cfg.SpecializeAfter); err != nil {
-			return w, &host.Error{Phase: "specialize", Msg: "interrupted while waiting to specialize"}
+			return w, &phaseError{phase: "specialize", msg: "interrupted while waiting to specialize"}
 		}
 		env, dir, err := host.ReloadEnvironment(appLaunch, w.ID)
 		if err != nil {
-			return w, &host.Error{Phase: "specialize", Msg: err.Error()}
+			return w, &phaseError{phase: "specialize", msg: err.Error()}
 		}
 		appDir = dir
 		rex, rl, err := w.Reload(ctx, env, appDir, cfg.ReloadTimeout)
@@ -242,11 +249,11 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 		if slices.ContainsFunc(w.Failed, func(f *host.Function) bool { return f.Name == cfg.Function }) {
 			phase = "load" // the function to invoke did not load
 		}
-		return w, &host.Error{Phase: phase, Msg: err.Error()}
+		return w, &phaseError{phase: phase, msg: err.Error()}
 	}
 	if fn != early || base == nil {
 		if base, err = loadgen.BuildRequest(fn, w.Capabilities, cfg.Payload); err != nil {
-			return w, &host.Error{Phase: "invocation", Msg: err.Error()}
+			return w, &phaseError{phase: "invocation", msg: err.Error()}
 		}
 	}
 	iex, err := invoke(ctx, w, base, cfg.Timeout)
@@ -276,8 +283,12 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 	for range cfg.Invocations {
 		ex, err := invoke(ctx, w, base, cfg.Timeout)
 		if err != nil {
-			if he, ok := err.(*host.Error); ok {
+			var he *host.Error
+			var pe *phaseError
+			if errors.As(err, &he) {
 				he.Phase = PhaseNextInvocations
+			} else if errors.As(err, &pe) {
+				pe.phase = PhaseNextInvocations
 			}
 			return w, err
 		}
@@ -302,7 +313,7 @@ func invoke(ctx context.Context, w *host.Worker, base *rpc.InvocationRequest, ti
 		return ex, err
 	}
 	if s := resp.GetResult().GetStatus(); s != rpc.StatusResult_Success {
-		return ex, &host.Error{Phase: "invocation", Msg: "the invocation failed: " + host.ResultText(resp.GetResult())}
+		return ex, &phaseError{phase: "invocation", msg: "the invocation failed: " + host.ResultText(resp.GetResult())}
 	}
 	return ex, nil
 }
@@ -374,3 +385,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// phaseError is a start's failure that fbench found itself (not a host step's): the phase it
+// belongs to and what went wrong.
+type phaseError struct{ phase, msg string }
+
+func (e *phaseError) Error() string { return e.phase + ": " + e.msg }

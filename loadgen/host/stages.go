@@ -254,7 +254,7 @@ func (w *Worker) Warmup(ctx context.Context, timeout time.Duration) (ex Exchange
 	return ex, true, "", nil
 }
 
-// ErrNoSpecialization marks a Reload the worker answered with a Failure.
+// ErrNoSpecialization is the error of a Reload the worker answered with a Failure.
 type ErrNoSpecialization struct{ Reason string }
 
 func (e *ErrNoSpecialization) Error() string {
@@ -264,7 +264,7 @@ func (e *ErrNoSpecialization) Error() string {
 // Reload specializes a placeholder worker: FunctionEnvironmentReloadRequest with the app's
 // environment and directory, then the returned capabilities applied by their update strategy
 // (absent or merge: overwrite and add; replace: clear first). A Failure answer ends the worker with
-// an *Error whose message says it does not support specialization.
+// an *ErrNoSpecialization, whose message says it does not support specialization.
 func (w *Worker) Reload(ctx context.Context, env map[string]string, appDir string, timeout time.Duration) (Exchange, Reloaded, error) {
 	var rl Reloaded
 	if timeout <= 0 {
@@ -280,7 +280,7 @@ func (w *Worker) Reload(ctx context.Context, env map[string]string, appDir strin
 	}
 	resp := m.GetFunctionEnvironmentReloadResponse()
 	if resp.GetResult().GetStatus() != rpc.StatusResult_Success {
-		return ex, rl, w.fail(&Error{Phase: "specialize", Msg: (&ErrNoSpecialization{Reason: resultText(resp.GetResult())}).Error()})
+		return ex, rl, w.fail(&ErrNoSpecialization{Reason: resultText(resp.GetResult())})
 	}
 	rl.Before, rl.Capabilities = len(w.Capabilities), len(resp.GetCapabilities())
 	rl.Strategy = CapabilitiesMerged
