@@ -62,6 +62,11 @@ type aggregator struct {
 	interval                  time.Duration // most common length seen (the first one)
 	emptyTags                 int
 
+	// the worker's CPU over the measured intervals (Σ percent × seconds, Σ seconds), and fbench's
+	// sends in the measured intervals its CPU was sampled in
+	workerCPU, workerCPUSec float64
+	harnessSent             int64
+
 	worker  peaks
 	harness peaks
 
@@ -233,6 +238,9 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 	}
 	if r.WorkerRSSBytes > 0 || r.WorkerCPUPct > 0 {
 		p.WCPU, p.WCPUSec = r.WorkerCPUPct*p.Seconds, p.Seconds
+		if !rec.Warmup {
+			a.workerCPU, a.workerCPUSec = a.workerCPU+p.WCPU, a.workerCPUSec+p.WCPUSec
+		}
 		p.WRSS, p.WThr, p.WFDs = r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs
 		a.worker.observe(peakCPU(r.WorkerCPUPct), r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, 0)
 	}
@@ -240,6 +248,7 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		p.FCPU, p.FCPUSec = r.FbenchCPUPct*p.Seconds, p.Seconds
 		if !rec.Warmup {
 			a.harnessCPU, a.harnessCPUSec = a.harnessCPU+p.FCPU, a.harnessCPUSec+p.FCPUSec
+			a.harnessSent += c.Sent
 		}
 		p.FRSS = r.FbenchRSSBytes
 		a.harness.observe(peakCPU(r.FbenchCPUPct), r.FbenchRSSBytes, 0, 0, r.Goroutines)
@@ -487,6 +496,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.FinalRSSBytes = int64(a.harness.finalRSS)
 	}
 	h.LagBudgetUS = meta.Harness.LagBudget.Microseconds()
+	a.footprint(h, s.Environment.Cores)
 	// Validity is judged on the lag fbench itself caused (harness_lag) when it was recorded: waits
 	// the worker imposed (flow control, a full in-flight cap, restarts) are in lag and rtt, not here.
 	h.LagP99US = s.Latency[MetricLag].P99
@@ -509,12 +519,36 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 	return s
 }
 
+// footprint fills fbench's CPU figures over the measured intervals (sampled at each interval's
+// end): its CPU per invocation sent, its mean share of one core and of the machine, and the
+// worker's mean share of one core over the same intervals.
+func (a *aggregator) footprint(h *HarnessSummary, cores int) {
+	if a.harnessCPUSec <= 0 {
+		return
+	}
+	h.MeanCPUPct = round3(a.harnessCPU / a.harnessCPUSec)
+	if cores > 0 {
+		h.MachineSharePct = round3(h.MeanCPUPct / float64(cores))
+	}
+	if a.harnessSent > 0 {
+		// Σ percent × seconds / 100 is CPU seconds.
+		h.CPUUsPerInvocation = round3(a.harnessCPU / 100 * 1e6 / float64(a.harnessSent))
+	}
+	if a.workerCPUSec > 0 {
+		h.WorkerMeanCPUPct = round3(a.workerCPU / a.workerCPUSec)
+	}
+}
+
 func (a *aggregator) warnings(s *Summary) []string {
 	w := []string{}
 	add := func(format string, args ...any) { w = append(w, fmt.Sprintf(format, args...)) }
 	c := s.Counts
 	if !s.Harness.Valid {
 		add("run invalid: %s", s.Harness.InvalidReason)
+	}
+	if h := s.Harness; h.WorkerMeanCPUPct > 0 && h.MeanCPUPct > h.WorkerMeanCPUPct {
+		add("fbench took more CPU than the worker it measured (%.1f%% of a core against the worker's %.1f%%, %.1f µs per invocation): the figures are valid, but the harness weighed on the machine the worker ran on",
+			h.MeanCPUPct, h.WorkerMeanCPUPct, h.CPUUsPerInvocation)
 	}
 	if s.Intervals == 0 {
 		add("no measured intervals: the summary is empty")

@@ -311,10 +311,17 @@ type Stats struct {
 // p99 exceeds the lag budget measured fbench falling behind, not the worker.
 type HarnessSummary struct {
 	HarnessInfo
-	LagBudgetUS   int64  `json:"lag_budget_us"` // 0 = no budget
-	LagP99US      int64  `json:"lag_p99_us"`
-	Valid         bool   `json:"valid"`
-	InvalidReason string `json:"invalid_reason,omitempty"`
+	LagBudgetUS int64 `json:"lag_budget_us"` // 0 = no budget
+	// fbench's footprint over the measured intervals (from the per-interval samples; 0 when not
+	// sampled): its CPU per invocation sent, its mean CPU as percent of one core and of the
+	// machine (all cores), and the worker's mean CPU over the same intervals.
+	CPUUsPerInvocation float64 `json:"cpu_us_per_invocation,omitempty"`
+	MeanCPUPct         float64 `json:"mean_cpu_pct,omitempty"`
+	MachineSharePct    float64 `json:"machine_share_pct,omitempty"`
+	WorkerMeanCPUPct   float64 `json:"worker_mean_cpu_pct,omitempty"`
+	LagP99US           int64   `json:"lag_p99_us"`
+	Valid              bool    `json:"valid"`
+	InvalidReason      string  `json:"invalid_reason,omitempty"`
 }
 
 // SLOResult is one service-level objective checked against the summary's totals or, with WindowS,

@@ -111,6 +111,14 @@ func WriteText(w io.Writer, s *Summary) error {
 		p(", peak CPU %s%%, peak RSS %d B", trimFloat(h.PeakCPUPct), h.PeakRSSBytes)
 	}
 	p("\n")
+	if h.MeanCPUPct > 0 {
+		p("harness footprint: %s µs CPU per invocation, %s%% of a core (%s%% of the machine)",
+			strconv.FormatFloat(h.CPUUsPerInvocation, 'f', 1, 64), strconv.FormatFloat(h.MeanCPUPct, 'f', 1, 64), strconv.FormatFloat(h.MachineSharePct, 'f', 1, 64))
+		if h.WorkerMeanCPUPct > 0 {
+			p("; the worker %s%% of a core", strconv.FormatFloat(h.WorkerMeanCPUPct, 'f', 1, 64))
+		}
+		p("\n")
+	}
 	for _, ev := range s.Events {
 		p("event %s s: %s %s\n", trimFloat(ev.At.Seconds()), ev.Kind, oneLine(ev.Detail))
 	}
