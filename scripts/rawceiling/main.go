@@ -4,6 +4,13 @@
 // figure divided by this one is its saturation ratio.
 //
 //	rawceiling host [--duration 10s] [--depth 4096] [--body-bytes 0] [--pingpong 2s] [--json]
+//	                [--rate R] [--worker-cmd "fbench worker --dispatch=inline"]
+//
+// --rate R is the paced raw sender: open loop at R/s with fbench's pacing (paced.go), its CPU per
+// invocation the floor of fbench's at the rates real workers run. --worker-cmd drives another
+// worker (the reference worker) through the Functions handshake (handshake.go), and the raw
+// worker answers that handshake when fbench launches it, so that the harnesses and the workers
+// can be compared apart: each harness with each worker.
 //
 // The host listens on 127.0.0.1:0, re-executes itself as `rawceiling worker --port P` (a separate
 // process, no shell), accepts the worker's EventStream (StartStream first), then one sender goroutine
@@ -109,7 +116,15 @@ type hostConfig struct {
 	WorkerArgs []string      // extra worker flags (--mode, --procs, --gc)
 	Exe        string        // worker executable; "" = os.Executable()
 	Env        []string      // extra worker environment
-	Stderr     io.Writer
+	// WorkerCmd, when set, is another worker's command line (no shell; e.g. `fbench worker
+	// --dispatch=inline`): it gets the Functions host's arguments, and the host runs the handshake
+	// and invokes Function.
+	WorkerCmd []string
+	Function  string
+	// Rate > 0 paces the sends open loop at that many per second (see sendPaced) instead of
+	// keeping Depth in flight.
+	Rate   float64
+	Stderr io.Writer
 }
 
 // phase is what one measured window gives.
@@ -118,9 +133,13 @@ type phase struct {
 	HostCPUUsPerInv   float64 `json:"host_cpu_us_per_inv"`
 	WorkerCPUUsPerInv float64 `json:"worker_cpu_us_per_inv"`
 	MeanRTTUs         float64 `json:"mean_rtt_us"`
-	Completed         int64   `json:"completed"`
-	HostCores         float64 `json:"host_cpu_cores"`
-	WorkerCores       float64 `json:"worker_cpu_cores"`
+	// Paced sends (--rate): lag, actual − intended send time, in µs.
+	LagP50Us    int64   `json:"lag_p50_us,omitempty"`
+	LagP99Us    int64   `json:"lag_p99_us,omitempty"`
+	LagMaxUs    int64   `json:"lag_max_us,omitempty"`
+	Completed   int64   `json:"completed"`
+	HostCores   float64 `json:"host_cpu_cores"`
+	WorkerCores float64 `json:"worker_cpu_cores"`
 }
 
 // Result is the JSON object `host --json` prints.
@@ -133,6 +152,7 @@ type Result struct {
 	GOGC      int     `json:"gogc"`   // host and worker; 0 = Go's default
 	Procs     int     `json:"gomaxprocs"`
 	Mode      string  `json:"worker_mode"`
+	Rate      float64 `json:"rate,omitempty"` // paced sends per second; 0: closed at Depth
 	PingPong  *phase  `json:"pingpong,omitempty"`
 }
 
@@ -150,6 +170,9 @@ func hostMain(args []string, stdout, stderr io.Writer) int {
 	workerMode := fs.String("worker-mode", "inline", "worker answering: inline or chan")
 	gc := fs.Int("gc", 400, "host GOGC percent (0 = leave the default)")
 	workerGC := fs.Int("worker-gc", 400, "worker GOGC percent (0 = leave the default)")
+	workerCmd := fs.String("worker-cmd", "", "drive this worker instead of the raw one: its command line, split at spaces (no shell)")
+	fs.StringVar(&cfg.Function, "function", "echo", "with --worker-cmd: the function to invoke")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "paced open loop at this many invocations per second (0: closed at --depth)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	profile := fs.String("cpuprofile", "", "write CPU profiles to FILE.host and FILE.worker")
 	if err := fs.Parse(args); err != nil {
@@ -163,10 +186,11 @@ func hostMain(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
-	if cfg.Duration <= 0 || cfg.Depth < 0 || cfg.BodyBytes < 0 {
-		fmt.Fprintln(stderr, "rawceiling: --duration must be positive, --depth and --body-bytes not negative")
+	if cfg.Duration <= 0 || cfg.Depth < 0 || cfg.BodyBytes < 0 || cfg.Rate < 0 {
+		fmt.Fprintln(stderr, "rawceiling: --duration must be positive, --depth, --body-bytes and --rate not negative")
 		return 2
 	}
+	cfg.WorkerCmd = strings.Fields(*workerCmd)
 	if *gc != 0 {
 		defer debug.SetGCPercent(debug.SetGCPercent(*gc))
 	}
@@ -179,7 +203,10 @@ func hostMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rawceiling:", err)
 		return 1
 	}
-	res.GOGC, res.Procs, res.Mode = *gc, cfg.Procs, *workerMode
+	res.GOGC, res.Procs, res.Mode, res.Rate = *gc, cfg.Procs, *workerMode, cfg.Rate
+	if len(cfg.WorkerCmd) > 0 {
+		res.Mode = "external"
+	}
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(b))
@@ -215,8 +242,12 @@ func (r *Result) String() string {
 }
 
 func (p *phase) String() string {
+	lag := ""
+	if p.LagP99Us > 0 {
+		lag = fmt.Sprintf(", lag p50/p99/max %d/%d/%d µs", p.LagP50Us, p.LagP99Us, p.LagMaxUs)
+	}
 	return fmt.Sprintf("%.0f inv/s, host %.2f µs/inv (%.2f cores), worker %.2f µs/inv (%.2f cores), mean round trip %.1f µs",
-		p.InvocationsPerS, p.HostCPUUsPerInv, p.HostCores, p.WorkerCPUUsPerInv, p.WorkerCores, p.MeanRTTUs)
+		p.InvocationsPerS, p.HostCPUUsPerInv, p.HostCores, p.WorkerCPUUsPerInv, p.WorkerCores, p.MeanRTTUs) + lag
 }
 
 // server is the FunctionRpc service: it hands the first stream that starts with StartStream to the
@@ -257,8 +288,9 @@ type host struct {
 	tokens    atomic.Pointer[chan struct{}] // nil = unbounded
 	recvErr   atomic.Pointer[error]
 
-	msg *rpc.StreamingMessage
-	req *rpc.InvocationRequest
+	msg  *rpc.StreamingMessage
+	req  *rpc.InvocationRequest
+	rate float64 // paced sends per second in the next phase; 0: closed at its depth
 }
 
 func (h *host) now() int64 { return int64(time.Since(h.base)) }
@@ -302,6 +334,9 @@ func runHost(cfg hostConfig) (_ *Result, err error) {
 	}
 	port := lis.Addr().(*net.TCPAddr).Port
 	cmd := exec.Command(exe, append([]string{"worker", "--port", strconv.Itoa(port)}, cfg.WorkerArgs...)...)
+	if len(cfg.WorkerCmd) > 0 {
+		cmd = exec.Command(cfg.WorkerCmd[0], append(cfg.WorkerCmd[1:], hostArgs(port, "rawceiling-worker", "rawceiling-start")...)...)
+	}
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	cmd.Stdout = cfg.Stderr
 	cmd.Stderr = cfg.Stderr
@@ -333,10 +368,18 @@ func runHost(cfg hostConfig) (_ *Result, err error) {
 		return nil, errors.New("the worker did not open its stream within 10s")
 	}
 	h.build(cfg.BodyBytes)
+	if len(cfg.WorkerCmd) > 0 {
+		id, err := handshake(h.stream, cfg.Function)
+		if err != nil {
+			return nil, fmt.Errorf("handshake with %s: %w", cfg.WorkerCmd[0], err)
+		}
+		h.req.FunctionId = id
+	}
 	go h.receive()
 
 	pid := cmd.Process.Pid
 	res := &Result{Depth: cfg.Depth, DurationS: cfg.Duration.Seconds(), BodyBytes: cfg.BodyBytes}
+	h.rate = cfg.Rate
 	p, err := h.runPhase(cfg.Depth, cfg.Warmup, cfg.Duration, pid)
 	if err != nil {
 		return nil, err
@@ -344,6 +387,7 @@ func runHost(cfg hostConfig) (_ *Result, err error) {
 	res.phase = p
 	if cfg.PingPong > 0 {
 		warm := min(cfg.Warmup, 200*time.Millisecond)
+		h.rate = 0
 		pp, err := h.runPhase(1, warm, cfg.PingPong, pid)
 		if err != nil {
 			return nil, err
@@ -358,6 +402,9 @@ func runHost(cfg hostConfig) (_ *Result, err error) {
 // until every invocation sent is answered.
 func (h *host) runPhase(depth int, warmup, window time.Duration, workerPid int) (phase, error) {
 	var tokens chan struct{}
+	if h.rate > 0 {
+		depth = 0 // paced: open loop, no in-flight bound
+	}
 	if depth > 0 {
 		tokens = make(chan struct{}, depth)
 		for range depth {
@@ -369,16 +416,23 @@ func (h *host) runPhase(depth int, warmup, window time.Duration, workerPid int) 
 	}
 	var stop atomic.Bool
 	sendDone := make(chan error, 1)
-	go func() { sendDone <- h.send(tokens, &stop) }()
+	lag := newPacedLag()
+	if h.rate > 0 {
+		go func() { sendDone <- h.sendPaced(h.rate, &stop, lag) }()
+	} else {
+		go func() { sendDone <- h.send(tokens, &stop) }()
+	}
 
 	if err := h.sleep(warmup, sendDone); err != nil {
 		return phase{}, err
 	}
+	lag.from.Store(h.now())
 	s0 := h.snap(workerPid)
 	if err := h.sleep(window, sendDone); err != nil {
 		return phase{}, err
 	}
 	s1 := h.snap(workerPid)
+	lag.to.Store(h.now())
 
 	stop.Store(true)
 	if err := <-sendDone; err != nil {
@@ -394,7 +448,11 @@ func (h *host) runPhase(depth int, warmup, window time.Duration, workerPid int) 
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return s1.since(s0), nil
+	p := s1.since(s0)
+	if h.rate > 0 && lag.hist.TotalCount() > 0 {
+		p.LagP50Us, p.LagP99Us, p.LagMaxUs = lag.hist.ValueAtQuantile(50), lag.hist.ValueAtQuantile(99), lag.hist.Max()
+	}
+	return p, nil
 }
 
 // sleep waits d, returning early with an error when the sender or the receiver failed.

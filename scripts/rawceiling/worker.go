@@ -23,6 +23,16 @@ func workerMain(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	port := fs.Int("port", 0, "host port on 127.0.0.1")
+	workerID := fs.String("workerId", "rawceiling", "worker id sent in StartStream (set by a Functions host such as fbench)")
+	requestID := fs.String("requestId", "rawceiling", "request id of StartStream (set by a Functions host)")
+	// The rest of the host's arguments: accepted so that fbench can launch this worker as it
+	// launches any other (the legacy --host/--port set is what it connects with).
+	fs.String("host", "127.0.0.1", "host address (only 127.0.0.1 is used)")
+	fs.Int("grpcMaxMessageLength", 0, "ignored (the limit is fbench's)")
+	fs.String("functions-uri", "", "ignored (--port is used)")
+	functionsWorkerID := fs.String("functions-worker-id", "", "worker id (overrides --workerId)")
+	functionsRequestID := fs.String("functions-request-id", "", "request id (overrides --requestId)")
+	fs.Int("functions-grpc-max-message-length", 0, "ignored")
 	mode := fs.String("mode", "inline", "inline: answer on the reader goroutine; chan: hand off to a sender goroutine")
 	procs := fs.Int("procs", 0, "GOMAXPROCS (0 = leave)")
 	gc := fs.Int("gc", 0, "GOGC percent (0 = leave)")
@@ -48,14 +58,20 @@ func workerMain(args []string, stderr io.Writer) int {
 	if *gc != 0 {
 		debug.SetGCPercent(*gc)
 	}
-	if err := runWorker(*port, *mode); err != nil {
+	if *functionsWorkerID != "" {
+		*workerID = *functionsWorkerID
+	}
+	if *functionsRequestID != "" {
+		*requestID = *functionsRequestID
+	}
+	if err := runWorker(*port, *mode, *workerID, *requestID); err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
 		return 1
 	}
 	return 0
 }
 
-func runWorker(port int, mode string) error {
+func runWorker(port int, mode, workerID, requestID string) error {
 	conn, err := grpc.NewClient(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithInitialWindowSize(windowSize),
@@ -73,8 +89,8 @@ func runWorker(port int, mode string) error {
 	if err != nil {
 		return err
 	}
-	start := &rpc.StreamingMessage{RequestId: "rawceiling", Content: &rpc.StreamingMessage_StartStream{
-		StartStream: &rpc.StartStream{WorkerId: "rawceiling"}}}
+	start := &rpc.StreamingMessage{RequestId: requestID, Content: &rpc.StreamingMessage_StartStream{
+		StartStream: &rpc.StartStream{WorkerId: workerID}}}
 	if err := stream.Send(start); err != nil {
 		return err
 	}
@@ -86,7 +102,7 @@ func runWorker(port int, mode string) error {
 	default:
 		return fmt.Errorf("unknown --mode %q", mode)
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, errTerminated) {
 		return nil
 	}
 	return err
@@ -136,6 +152,9 @@ func answerInline(stream grpc.BidiStreamingClient[rpc.StreamingMessage, rpc.Stre
 		}
 		r := in.GetInvocationRequest()
 		if r == nil {
+			if err := answerControl(stream, in); err != nil {
+				return err
+			}
 			continue
 		}
 		e.resp.InvocationId = r.InvocationId
@@ -177,6 +196,8 @@ func answerChan(stream grpc.BidiStreamingClient[rpc.StreamingMessage, rpc.Stream
 		}
 		if r := in.GetInvocationRequest(); r != nil {
 			ch <- answer{r.InvocationId, requestBody(r)}
+		} else if err = answerControl(stream, in); err != nil {
+			break
 		}
 	}
 	close(ch)
