@@ -2,11 +2,16 @@
 // the raw ceiling of its transport and prints a table, writes bench.json and ends with the line
 // saturation_ratio=R.
 //
-//   - raw ceiling: scripts/rawceiling (a minimal host/worker pair, same generated code, no fbench
-//     logic), invocations per second and host CPU per invocation;
-//   - fbench at saturation: closed loop against the reference worker's zero-work echo answered on
-//     its read loop (--ref dispatch=inline, as the raw worker answers), invocations per second and
-//     fbench's CPU per invocation;
+//   - saturation, each harness with each worker: the raw host (scripts/rawceiling: a minimal
+//     host, same generated code, no fbench logic) and fbench (closed loop), each driving the raw
+//     worker and the reference worker's zero-work echo answered on its read loop (--ref
+//     dispatch=inline, as the raw worker answers): invocations per second and CPU per invocation
+//     of host and worker. The harness's ratio compares fbench with the raw host on the same
+//     worker, the worker's ratio the reference worker with the raw worker under the same host;
+//     saturation_ratio is the harness's, on the raw worker;
+//   - footprint at the rates real workers run (1 000, 5 000 and 20 000/s): fbench's CPU per
+//     invocation beside the paced raw sender's (rawceiling --rate: fbench's pacing, nothing else),
+//     both driving the reference worker, and both lags;
 //   - timing accuracy: open loop at 5 000, 20 000 and 50 000 invocations/s (and 5 000/s again with
 //     --realtime-sender): achieved vs offered, lag
 //     and harness_lag p50/p99/max;
@@ -36,6 +41,22 @@ type rawResult struct {
 	InvPerS         float64 `json:"invocations_per_s"`
 	HostCPUUsPerInv float64 `json:"host_cpu_us_per_inv"`
 	WorkerCPUUsInv  float64 `json:"worker_cpu_us_per_inv"`
+	LagP99Us        int64   `json:"lag_p99_us,omitempty"` // paced runs
+	HostCores       float64 `json:"host_cpu_cores,omitempty"`
+}
+
+// footprint is one rate's row: fbench's CPU per invocation beside the paced raw sender's.
+type footprint struct {
+	Rate           float64 `json:"rate"`
+	FbenchUsPerInv float64 `json:"fbench_us_per_inv"`
+	RawUsPerInv    float64 `json:"raw_us_per_inv"`
+	Ratio          float64 `json:"ratio"` // median over the pairs of fbench ÷ raw
+	FbenchLagP99   int64   `json:"lag_p99_us"`
+	RawLagP99      int64   `json:"raw_lag_p99_us"`
+	FbenchCPUPct   float64 `json:"fbench_cpu_pct"` // percent of one core
+	RawCPUPct      float64 `json:"raw_cpu_pct"`
+	FbenchAchieved float64 `json:"fbench_achieved_rps"`
+	RawAchieved    float64 `json:"raw_achieved_rps"`
 }
 
 type latency struct {
@@ -54,9 +75,32 @@ type summary struct {
 		Lost int64 `json:"lost"`
 	} `json:"counts"`
 	Harness struct {
-		CPUSeconds float64 `json:"cpu_seconds"`
-		Valid      bool    `json:"valid"`
+		CPUSeconds         float64 `json:"cpu_seconds"`
+		Valid              bool    `json:"valid"`
+		CPUUsPerInvocation float64 `json:"cpu_us_per_invocation"`
+		MeanCPUPct         float64 `json:"mean_cpu_pct"`
+		WorkerMeanCPUPct   float64 `json:"worker_mean_cpu_pct"`
 	} `json:"harness"`
+}
+
+// cpuPerInv is fbench's CPU per invocation over the measured window (the summary's footprint),
+// or over its whole life when the window was not sampled.
+func (s *summary) cpuPerInv() float64 {
+	if s.Harness.CPUUsPerInvocation > 0 {
+		return s.Harness.CPUUsPerInvocation
+	}
+	if s.Counts.Sent > 0 {
+		return s.Harness.CPUSeconds * 1e6 / float64(s.Counts.Sent)
+	}
+	return 0
+}
+
+// workerPerInv is the worker's CPU per invocation over the measured window.
+func (s *summary) workerPerInv() float64 {
+	if s.Counts.Sent == 0 {
+		return 0
+	}
+	return s.Harness.WorkerMeanCPUPct / 100 * s.DurationS * 1e6 / float64(s.Counts.Sent)
 }
 
 type accuracy struct {
@@ -70,23 +114,34 @@ type accuracy struct {
 }
 
 type results struct {
-	When            time.Time         `json:"when"`
-	Short           bool              `json:"short"`
-	Reps            int               `json:"reps"`
-	CPUs            int               `json:"cpus"`
-	Raw             rawResult         `json:"raw_ceiling"`
-	RawRuns         []rawResult       `json:"raw_ceiling_runs"`
-	Fbench          rawResult         `json:"fbench_saturation"`
-	FbenchRuns      []rawResult       `json:"fbench_saturation_runs"`
-	CPURatio        float64           `json:"cpu_per_invocation_ratio"`
-	Accuracy        []accuracy        `json:"timing_accuracy"`
-	RSSEarlyBytes   int64             `json:"rss_early_bytes"`
-	RSSLateBytes    int64             `json:"rss_late_bytes"`
-	RSSEarlyAt      string            `json:"rss_early_at"`
-	RSSLateAt       string            `json:"rss_late_at"`
-	SaturationRatio float64           `json:"saturation_ratio"`
-	PairRatios      []float64         `json:"saturation_ratio_pairs"`
-	Notes           map[string]string `json:"notes"`
+	When          time.Time   `json:"when"`
+	Short         bool        `json:"short"`
+	Reps          int         `json:"reps"`
+	CPUs          int         `json:"cpus"`
+	Raw           rawResult   `json:"raw_ceiling"` // raw host → raw worker
+	RawRuns       []rawResult `json:"raw_ceiling_runs"`
+	Fbench        rawResult   `json:"fbench_saturation"` // fbench → reference worker
+	FbenchRuns    []rawResult `json:"fbench_saturation_runs"`
+	RawRef        rawResult   `json:"raw_host_reference_worker"` // raw host → reference worker
+	RawRefRuns    []rawResult `json:"raw_host_reference_worker_runs"`
+	FbenchRaw     rawResult   `json:"fbench_raw_worker"` // fbench → raw worker
+	FbenchRawRuns []rawResult `json:"fbench_raw_worker_runs"`
+	CPURatio      float64     `json:"cpu_per_invocation_ratio"` // the harness's, on the raw worker
+	// The harness's ratio on the reference worker, and the worker's (reference ÷ raw) under each host.
+	HarnessRatioRef    float64           `json:"harness_ratio_reference_worker"`
+	HarnessCPURatioRef float64           `json:"harness_cpu_ratio_reference_worker"`
+	WorkerRatioRaw     float64           `json:"worker_ratio_raw_host"`
+	WorkerRatioFbench  float64           `json:"worker_ratio_fbench"`
+	MixedRatio         float64           `json:"fbench_ref_over_raw_raw"` // the former saturation_ratio: both harness and worker differ
+	Footprint          []footprint       `json:"footprint"`
+	Accuracy           []accuracy        `json:"timing_accuracy"`
+	RSSEarlyBytes      int64             `json:"rss_early_bytes"`
+	RSSLateBytes       int64             `json:"rss_late_bytes"`
+	RSSEarlyAt         string            `json:"rss_early_at"`
+	RSSLateAt          string            `json:"rss_late_at"`
+	SaturationRatio    float64           `json:"saturation_ratio"`
+	PairRatios         []float64         `json:"saturation_ratio_pairs"`
+	Notes              map[string]string `json:"notes"`
 }
 
 func main() {
@@ -115,50 +170,100 @@ func run(short bool, reps, depth int, outPath string) error {
 	}
 	satDur, accDur, early, late := 10*time.Second, 10*time.Second, 10*time.Second, 2*time.Minute
 	rates := []float64{5000, 20000, 50000}
+	footRates, footDur := []float64{1000, 5000, 20000}, 10*time.Second
 	if short {
 		satDur, accDur, early, late = 2*time.Second, 2*time.Second, 2*time.Second, 4*time.Second
 		rates = []float64{5000, 20000}
+		footRates, footDur = []float64{1000, 5000}, 2*time.Second
 		reps = 1
 	}
 	r := results{When: time.Now().UTC(), Short: short, Reps: reps, CPUs: runtime.NumCPU(), Notes: map[string]string{}}
 
-	// Raw and fbench runs alternate, and the ratio is the median of each pair's ratio: this machine's
-	// speed drifts (shared cores), and a pair run back to back sees the same machine.
-	fmt.Fprintf(os.Stderr, "bench: saturation, raw ceiling and fbench alternating (%d × 2 × %s, depth %d)\n", reps, satDur, depth)
-	var pairRatios, pairCPURatios []float64
+	// The four saturation runs of a repetition run back to back, and every ratio is the median of
+	// the repetitions' ratios: this machine's speed drifts (shared cores), and runs made back to
+	// back see the same machine.
+	refCmd := fb + " worker --dispatch=inline"
+	fmt.Fprintf(os.Stderr, "bench: saturation, each harness with each worker (%d × 4 × %s, depth %d)\n", reps, satDur, depth)
+	var pairRatios, pairCPURatios, refRatios, refCPURatios, wRawHost, wFbench, mixed []float64
 	for i := 0; i < reps; i++ {
-		b, err := exec.Command(raw, "host", "--duration", satDur.String(), "--depth", strconv.Itoa(depth), "--pingpong", "0", "--json").Output()
-		if err != nil {
-			return fmt.Errorf("rawceiling: %v", err)
-		}
-		var rr rawResult
-		if err := json.Unmarshal(lastJSON(b), &rr); err != nil {
-			return fmt.Errorf("rawceiling output: %v", err)
-		}
-		r.RawRuns = append(r.RawRuns, rr)
-
-		s, _, err := fbench(fb, tmp, "-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0", "--ref", "dispatch=inline")
+		rr, err := rawHost(raw, "--duration", satDur.String(), "--depth", strconv.Itoa(depth))
 		if err != nil {
 			return err
 		}
-		per := 0.0
-		if s.Counts.Sent > 0 {
-			per = s.Harness.CPUSeconds * 1e6 / float64(s.Counts.Sent)
+		rf, err := rawHost(raw, "--duration", satDur.String(), "--depth", strconv.Itoa(depth), "--worker-cmd", refCmd)
+		if err != nil {
+			return err
 		}
-		fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: per}
-		r.FbenchRuns = append(r.FbenchRuns, fr)
-		if rr.InvPerS > 0 && rr.HostCPUUsPerInv > 0 {
+		closed := []string{"-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0"}
+		s, _, err := fbench(fb, tmp, append(closed, "--ref", "dispatch=inline")...)
+		if err != nil {
+			return err
+		}
+		ff := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
+		// The raw worker as the raw host launches it: one P, GOGC 400, answering on its reader.
+		s, _, err = fbench(fb, tmp, append(closed, "--indexing", "worker", "--", raw, "worker", "--mode", "inline", "--procs", "1", "--gc", "400")...)
+		if err != nil {
+			return err
+		}
+		fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
+		r.RawRuns, r.RawRefRuns = append(r.RawRuns, rr), append(r.RawRefRuns, rf)
+		r.FbenchRuns, r.FbenchRawRuns = append(r.FbenchRuns, ff), append(r.FbenchRawRuns, fr)
+		if rr.InvPerS > 0 && rr.HostCPUUsPerInv > 0 && rf.InvPerS > 0 && rf.HostCPUUsPerInv > 0 && fr.InvPerS > 0 {
 			pairRatios = append(pairRatios, fr.InvPerS/rr.InvPerS)
 			pairCPURatios = append(pairCPURatios, fr.HostCPUUsPerInv/rr.HostCPUUsPerInv)
+			refRatios = append(refRatios, ff.InvPerS/rf.InvPerS)
+			refCPURatios = append(refCPURatios, ff.HostCPUUsPerInv/rf.HostCPUUsPerInv)
+			wRawHost = append(wRawHost, rf.InvPerS/rr.InvPerS)
+			wFbench = append(wFbench, ff.InvPerS/fr.InvPerS)
+			mixed = append(mixed, ff.InvPerS/rr.InvPerS)
 		}
-		fmt.Fprintf(os.Stderr, "bench:   pair %d: raw %.0f/s, fbench %.0f/s\n", i+1, rr.InvPerS, fr.InvPerS)
+		fmt.Fprintf(os.Stderr, "bench:   rep %d: raw→raw %.0f/s, raw→ref %.0f/s, fbench→raw %.0f/s, fbench→ref %.0f/s\n", i+1, rr.InvPerS, rf.InvPerS, fr.InvPerS, ff.InvPerS)
 	}
 	r.Raw, r.Fbench = medianRaw(r.RawRuns), medianRaw(r.FbenchRuns)
+	r.RawRef, r.FbenchRaw = medianRaw(r.RawRefRuns), medianRaw(r.FbenchRawRuns)
 	r.PairRatios = pairRatios
 	r.SaturationRatio = median(pairRatios)
 	r.CPURatio = median(pairCPURatios)
-	r.Notes["saturation_ratio"] = "median over the alternating pairs of fbench invocations/s ÷ raw ceiling invocations/s"
-	r.Notes["fbench_cpu"] = "fbench's whole-process CPU (handshake and warm-up included) ÷ invocations sent"
+	r.HarnessRatioRef, r.HarnessCPURatioRef = median(refRatios), median(refCPURatios)
+	r.WorkerRatioRaw, r.WorkerRatioFbench = median(wRawHost), median(wFbench)
+	r.MixedRatio = median(mixed)
+	r.Notes["saturation_ratio"] = "the harness's: median over the repetitions of fbench invocations/s ÷ raw host invocations/s, both driving the raw worker"
+	r.Notes["worker_ratio"] = "the worker's: reference worker invocations/s ÷ raw worker invocations/s under the same host"
+	r.Notes["fbench_cpu"] = "fbench's CPU over its measured window (summary harness.cpu_us_per_invocation) ÷ invocations sent in it"
+
+	// Footprint at the rates real workers run: fbench and the paced raw sender alternate, both
+	// driving the reference worker as fbench launches it by default.
+	fmt.Fprintf(os.Stderr, "bench: footprint at %v/s (%d × 2 × %s)\n", footRates, reps, footDur)
+	for _, rate := range footRates {
+		var ratios []float64
+		var fbs, raws []rawResult
+		var fbPct, rawPct, fbAch, rawAch []float64
+		for i := 0; i < reps; i++ {
+			rp, err := rawHost(raw, "--duration", footDur.String(), "--rate", strconv.FormatFloat(rate, 'f', -1, 64),
+				"--procs", strconv.Itoa(runtime.NumCPU()+2), "--worker-cmd", fb+" worker")
+			if err != nil {
+				return err
+			}
+			s, _, err := fbench(fb, tmp, "-rps", strconv.FormatFloat(rate, 'f', -1, 64), "-d", footDur.String(), "--warmup", "1s", "--lag-budget", "1h")
+			if err != nil {
+				return err
+			}
+			fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), LagP99Us: s.Latency["lag"].P99}
+			fbs, raws = append(fbs, fr), append(raws, rp)
+			fbPct, rawPct = append(fbPct, s.Harness.MeanCPUPct), append(rawPct, rp.HostCores*100)
+			fbAch, rawAch = append(fbAch, s.AchievedRPS), append(rawAch, rp.InvPerS)
+			if rp.HostCPUUsPerInv > 0 {
+				ratios = append(ratios, fr.HostCPUUsPerInv/rp.HostCPUUsPerInv)
+			}
+			fmt.Fprintf(os.Stderr, "bench:   %.0f/s rep %d: fbench %.1f µs/inv (lag p99 %d µs), raw %.1f µs/inv (lag p99 %d µs)\n",
+				rate, i+1, fr.HostCPUUsPerInv, fr.LagP99Us, rp.HostCPUUsPerInv, rp.LagP99Us)
+		}
+		mf, mr := medianRaw(fbs), medianRaw(raws)
+		r.Footprint = append(r.Footprint, footprint{Rate: rate, FbenchUsPerInv: mf.HostCPUUsPerInv, RawUsPerInv: mr.HostCPUUsPerInv,
+			Ratio: median(ratios), FbenchLagP99: mf.LagP99Us, RawLagP99: mr.LagP99Us,
+			FbenchCPUPct: median(fbPct), RawCPUPct: median(rawPct), FbenchAchieved: median(fbAch), RawAchieved: median(rawAch)})
+	}
+	r.Notes["footprint"] = "fbench open loop (-rps R) and the paced raw sender (rawceiling --rate R: fbench's pacing and GOMAXPROCS, nothing else) driving the reference worker; CPU per invocation over the measured window, ratio = median over the repetitions of fbench ÷ raw"
 
 	type accRun struct {
 		rate     float64
@@ -210,6 +315,35 @@ func run(short bool, reps, depth int, outPath string) error {
 }
 
 var runSeq int
+
+// rawHost runs one rawceiling host measurement (no ping-pong phase) and returns its figures.
+func rawHost(bin string, args ...string) (rawResult, error) {
+	cmd := exec.Command(bin, append([]string{"host", "--pingpong", "0", "--json"}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return rawResult{}, fmt.Errorf("rawceiling %s: %v: %s", strings.Join(args, " "), err, lastLines(stderr.String(), 3))
+	}
+	var out struct {
+		rawResult
+		HostCores float64 `json:"host_cpu_cores"`
+	}
+	if err := json.Unmarshal(lastJSON(b), &out); err != nil {
+		return rawResult{}, fmt.Errorf("rawceiling output: %v", err)
+	}
+	res := out.rawResult
+	res.HostCores = out.HostCores
+	return res, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
 
 // fbench runs one fbench benchmark quietly and returns its summary and run directory.
 func fbench(bin, tmp string, args ...string) (*summary, string, error) {
@@ -292,7 +426,11 @@ func medianRaw(rs []rawResult) rawResult {
 	for _, r := range rs {
 		a, b, c = append(a, r.InvPerS), append(b, r.HostCPUUsPerInv), append(c, r.WorkerCPUUsInv)
 	}
-	return rawResult{InvPerS: median(a), HostCPUUsPerInv: median(b), WorkerCPUUsInv: median(c)}
+	var d []float64
+	for _, r := range rs {
+		d = append(d, float64(r.LagP99Us))
+	}
+	return rawResult{InvPerS: median(a), HostCPUUsPerInv: median(b), WorkerCPUUsInv: median(c), LagP99Us: int64(median(d))}
 }
 
 func medianAccuracy(rs []accuracy) accuracy {
@@ -320,11 +458,31 @@ func medianAccuracy(rs []accuracy) accuracy {
 
 func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "\nfbench bench (%d CPUs, medians of %d, %s)\n\n", r.CPUs, r.Reps, map[bool]string{true: "short", false: "full"}[r.Short])
-	fmt.Fprintf(w, "%-34s %14s %18s\n", "saturation", "invocations/s", "host CPU µs/inv")
-	fmt.Fprintf(w, "%-34s %14.0f %18.2f\n", "raw ceiling (no fbench logic)", r.Raw.InvPerS, r.Raw.HostCPUUsPerInv)
-	fmt.Fprintf(w, "%-34s %14.0f %18.2f\n", "fbench (closed loop, echo)", r.Fbench.InvPerS, r.Fbench.HostCPUUsPerInv)
-	fmt.Fprintf(w, "%-34s %14.3f %18.3f\n", "fbench ÷ raw (median of pairs)", r.SaturationRatio, r.CPURatio)
-	fmt.Fprintf(w, "%-34s %14s\n\n", "pair ratios", fmtRatios(r.PairRatios))
+	fmt.Fprintf(w, "%-34s %14s %16s %18s\n", "saturation (closed loop)", "invocations/s", "host CPU µs/inv", "worker CPU µs/inv")
+	for _, row := range []struct {
+		label string
+		r     rawResult
+	}{
+		{"raw host → raw worker", r.Raw},
+		{"raw host → reference worker", r.RawRef},
+		{"fbench → raw worker", r.FbenchRaw},
+		{"fbench → reference worker", r.Fbench},
+	} {
+		fmt.Fprintf(w, "%-34s %14.0f %16.2f %18.2f\n", row.label, row.r.InvPerS, row.r.HostCPUUsPerInv, row.r.WorkerCPUUsInv)
+	}
+	fmt.Fprintf(w, "%-34s %14s %16s\n", "ratios (medians of repetitions)", "invocations/s", "host CPU")
+	fmt.Fprintf(w, "%-34s %14.3f %16.3f\n", "harness: fbench ÷ raw, raw worker", r.SaturationRatio, r.CPURatio)
+	fmt.Fprintf(w, "%-34s %14.3f %16.3f\n", "harness: fbench ÷ raw, ref worker", r.HarnessRatioRef, r.HarnessCPURatioRef)
+	fmt.Fprintf(w, "%-34s %14.3f\n", "worker: ref ÷ raw, raw host", r.WorkerRatioRaw)
+	fmt.Fprintf(w, "%-34s %14.3f\n", "worker: ref ÷ raw, fbench", r.WorkerRatioFbench)
+	fmt.Fprintf(w, "%-34s %14.3f\n", "both: fbench→ref ÷ raw→raw", r.MixedRatio)
+	fmt.Fprintf(w, "%-34s %14s\n\n", "harness ratio per repetition", fmtRatios(r.PairRatios))
+	fmt.Fprintf(w, "%-10s %14s %14s %8s %16s %16s %14s\n", "footprint", "fbench µs/inv", "paced raw µs", "ratio", "fbench lag p99", "raw lag p99", "fbench % core")
+	for _, f := range r.Footprint {
+		fmt.Fprintf(w, "%-10s %14.1f %14.1f %8.2f %13d µs %13d µs %13.1f%%\n", strconv.FormatFloat(f.Rate, 'f', 0, 64)+"/s",
+			f.FbenchUsPerInv, f.RawUsPerInv, f.Ratio, f.FbenchLagP99, f.RawLagP99, f.FbenchCPUPct)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs")
 	for _, a := range r.Accuracy {
 		label := strconv.FormatFloat(a.Offered, 'f', 0, 64)
