@@ -422,6 +422,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		Phases:          meta.Phases,
 		Interrupted:     meta.Interrupted,
 		Events:          meta.Events,
+		Runs:            meta.Runs,
 		Warnings:        []string{},
 		SLOs:            []SLOResult{},
 		Verdicts:        []Verdict{},

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/fbench/fbench/report"
+)
+
+const mergeUsage = `Usage: fbench merge [flags] RUN...
+
+Merges the runs of one plan made on many machines (best started together with --start-at) into one
+run directory: each interval's histograms merged exactly, bucket by bucket, from the runs'
+latency.hlog, counts summed, intervals matched on wall-clock time. summary.json's runs[] keeps
+every machine's own figures, and report.html shows each machine's p50 and p99. fbench report,
+--slo and compare read the merged directory as any run. The runs' SLOs are checked on the merged
+run (--slo replaces them); the exit code is 2 when one fails.
+
+Runs of different plans (functions, loop, rates, durations, payload) are refused unless --force.
+A run whose logs were cut short (killed) contributes its whole intervals, and the merge says what
+was left out.
+`
+
+func cmdMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("merge", mergeUsage, stderr)
+	out := fs.String("out", "", "the merged run directory (default fbench-results/merged-<UTC timestamp>)")
+	force := fs.Bool("force", false, "merge runs whose plans differ (their interval lengths must still agree)")
+	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
+	slos := fs.StringArray("slo", nil, sloFlagHelp+"; replaces the runs' own")
+	sloWindow := fs.Duration("slo-window", 0, sloWindowHelp)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return errors.New("merge takes two or more run directories (see 'fbench merge --help')")
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("fbench-results", "merged-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if err := checkOutDir(dir); err != nil {
+		return err
+	}
+	exprs, window, interval := recordedSLOs(fs.Arg(0))
+	if fs.Changed("slo") {
+		exprs, window = *slos, 0
+	}
+	if fs.Changed("slo-window") {
+		window = *sloWindow
+	}
+	sp, err := sloPlanOf(exprs, window, interval)
+	if err != nil {
+		return err
+	}
+	var ro report.RebuildOptions
+	sp.rebuildOptions(&ro)
+	res, err := report.Merge(fs.Args(), report.MergeOptions{Out: dir, Force: *force, Version: version, Observers: ro.Observers, Evaluate: ro.Evaluate})
+	if res != nil {
+		for _, n := range res.Notes {
+			fmt.Fprintf(stderr, "fbench: note: %s\n", n)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		if err := report.WriteText(stdout, res.Summary); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Merged %d runs into %s\n", fs.NArg(), dir)
+	}
+	return sloVerdict(res.Summary)
+}
