@@ -687,3 +687,32 @@ func mergedMeta(srcs []*mergeSource, zero time.Time, version string) Meta {
 	m.Interrupted = strings.Join(interrupted, "; ")
 	return m
 }
+
+// MeasuredHistograms reads the run in dir back from its logs: the histograms of its measured
+// intervals (warm-up excluded), merged per hlog tag. A cut-short log gives its whole intervals.
+func MeasuredHistograms(dir string) (map[string]*hdrhistogram.Histogram, error) {
+	s, err := openMergeSource(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	s.interval = max(s.meta.Interval, time.Millisecond)
+	out := map[string]*hdrhistogram.Histogram{}
+	for {
+		if err := s.advance(); err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		if s.done {
+			return out, nil
+		}
+		if s.rec.Warmup {
+			continue
+		}
+		for tag, h := range s.hists {
+			if out[tag] == nil {
+				out[tag] = NewHistogram()
+			}
+			out[tag].Merge(h)
+		}
+	}
+}
