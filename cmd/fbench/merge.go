@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fbench/fbench/report"
@@ -18,6 +20,9 @@ latency.hlog, counts summed, intervals matched on wall-clock time. summary.json'
 every machine's own figures, and report.html shows each machine's p50 and p99. fbench report,
 --slo and compare read the merged directory as any run. The runs' SLOs are checked on the merged
 run (--slo replaces them); the exit code is 2 when one fails.
+
+A RUN that holds no run.json but run directories (index-0/, index-1/, ... as a fleet writes them)
+stands for those runs, in name order.
 
 Runs of different plans (functions, loop, rates, durations, payload) are refused unless --force.
 A run whose logs were cut short (killed) contributes its whole intervals, and the merge says what
@@ -34,7 +39,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() < 2 {
+	if fs.NArg() < 1 {
 		return errors.New("merge takes two or more run directories (see 'fbench merge --help')")
 	}
 	dir := *out
@@ -44,7 +49,11 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutDir(dir); err != nil {
 		return err
 	}
-	exprs, window, interval := recordedSLOs(fs.Arg(0))
+	runs, err := expandRuns(fs.Args())
+	if err != nil {
+		return err
+	}
+	exprs, window, interval := recordedSLOs(runs[0])
 	if fs.Changed("slo") {
 		exprs, window = *slos, 0
 	}
@@ -57,7 +66,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	}
 	var ro report.RebuildOptions
 	sp.rebuildOptions(&ro)
-	res, err := report.Merge(fs.Args(), report.MergeOptions{Out: dir, Force: *force, Version: version, Observers: ro.Observers, Evaluate: ro.Evaluate})
+	res, err := report.Merge(runs, report.MergeOptions{Out: dir, Force: *force, Version: version, Observers: ro.Observers, Evaluate: ro.Evaluate})
 	if res != nil {
 		for _, n := range res.Notes {
 			fmt.Fprintf(stderr, "fbench: note: %s\n", n)
@@ -70,7 +79,38 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 		if err := report.WriteText(stdout, res.Summary); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Merged %d runs into %s\n", fs.NArg(), dir)
+		fmt.Fprintf(stdout, "Merged %d runs into %s\n", len(runs), dir)
 	}
 	return sloVerdict(res.Summary)
+}
+
+// expandRuns replaces an argument that is a directory of runs (no run.json of its own, but
+// subdirectories with one) by those runs, in name order. Anything else stays, for Merge to judge.
+func expandRuns(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		if _, err := os.Stat(filepath.Join(a, report.RunFile)); err == nil {
+			out = append(out, a)
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			out = append(out, a)
+			continue
+		}
+		var subs []string
+		for _, e := range entries {
+			if _, err := os.Stat(filepath.Join(a, e.Name(), report.RunFile)); e.IsDir() && err == nil {
+				subs = append(subs, filepath.Join(a, e.Name()))
+			}
+		}
+		if len(subs) == 0 {
+			out = append(out, a)
+		}
+		out = append(out, subs...)
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("merge needs two or more runs, found %d in %s", len(out), strings.Join(args, " "))
+	}
+	return out, nil
 }
