@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fbench's test command: what a fresh machine and CI run.
 #   scripts/test.sh          vet, the generated-code check, every test (with the race detector on the
-#                            engine-free packages), a short fuzz of each target, and bench.sh --short
+#                            engine-free packages), the Kubernetes manifest check, a short fuzz of each
+#                            target, and bench.sh --short
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -30,6 +31,10 @@ echo "== tests"
 # -p 1: the end-to-end tests measure latency on a 2-core machine; running packages one at a time
 # keeps them from measuring each other.
 go test -p 1 -count=1 -timeout 20m ./...
+
+echo "== Kubernetes manifests (strict decoding against the API types; a module of its own)"
+# scripts/kubernetes/Dockerfile is not built here: CI has no container builder it can count on.
+(cd scripts/kubernetes/manifestcheck && go vet ./... && go test -count=1 ./...)
 
 echo "== fuzz (short)"
 # A count, not a duration: Go 1.26's fuzz coordinator can report "context deadline exceeded" as a
