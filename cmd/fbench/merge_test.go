@@ -179,3 +179,27 @@ func TestMergeCLIBadInput(t *testing.T) {
 	expectExit(t, r, 1)
 	expectLine(t, errorLine(t, r), "two or more")
 }
+
+// A run waiting for its --start-at with the worker ready is interrupted like any run: exit 130,
+// the run directory written, nothing measured.
+func TestStartAtInterruptedWhileWaiting(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	p := startFbench(t, "", runArgs(dir, "-rps", "100", "-d", "1s", "--start-at", "+60s")...)
+	if !waitFor(20*time.Second, func() bool {
+		m, err := report.LoadMeta(filepath.Join(dir, report.RunFile))
+		return err == nil && m.Worker.Pid > 0
+	}) {
+		t.Fatalf("the worker did not start: %s", p.err.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	r := p.wait(hang)
+	expectExit(t, r, 130)
+	if r.took > 30*time.Second {
+		t.Errorf("took %s: the interrupt did not end the wait for --start-at", r.took)
+	}
+	s := loadSummary(t, dir)
+	if s.Interrupted == "" || s.Counts.Due != 0 {
+		t.Errorf("interrupted %q, due %d: want an interrupted run that sent nothing", s.Interrupted, s.Counts.Due)
+	}
+}
