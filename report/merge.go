@@ -716,3 +716,24 @@ func MeasuredHistograms(dir string) (map[string]*hdrhistogram.Histogram, error) 
 		}
 	}
 }
+
+// mergedValidity makes a merged run invalid when one of its runs was: its samples are in the
+// merged figures, and the harness that measured them fell behind.
+func mergedValidity(h *HarnessSummary, runs []MergedRun) {
+	var bad []string
+	for _, r := range runs {
+		if !r.Valid {
+			bad = append(bad, r.Hostname+" ("+r.Dir+")")
+		}
+	}
+	if len(bad) == 0 {
+		return
+	}
+	what := fmt.Sprintf("%d of the %d merged runs were invalid on their own (harness lag p99 over the lag budget): %s", len(bad), len(runs), strings.Join(bad, ", "))
+	if !h.Valid {
+		h.InvalidReason += "; " + what
+		return
+	}
+	h.Valid = false
+	h.InvalidReason = what + ": fbench, not the worker, fell behind there, and those samples are in the merged figures"
+}

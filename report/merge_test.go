@@ -66,7 +66,11 @@ func writeMachine(t *testing.T, dir, host string, seed uint64, shift time.Durati
 			}
 			record(MetricRTT, v)
 			record(MetricService, v*9/10)
-			record(MetricLag, 1+int64(rng.IntN(50)))
+			lag := 1 + int64(rng.IntN(50))
+			if scale >= 10 && rng.IntN(25) == 0 {
+				lag *= 1000 // a harness that fell behind 4% of the time: lag p99 over the 5 ms budget
+			}
+			record(MetricLag, lag)
 			record(FunctionTag(MetricRTT, "echo"), v)
 		}
 		rec.Counts = Counts{Due: int64(k), Sent: int64(k), Succeeded: int64(k - 3), Failed: 3, StatusSent: 1, StatusAnswered: 1}
@@ -389,4 +393,48 @@ func TestMergeBadInput(t *testing.T) {
 	if !slices.ContainsFunc(res.Summary.Events, func(e Event) bool { return strings.Contains(e.Detail, "not the same plan") }) {
 		t.Errorf("the forced merge is not recorded in the merged run's events")
 	}
+}
+
+// A merged run holds the samples of every run: when one run's harness fell behind, the merged run
+// is invalid too, naming that run, and stays so when fbench report rebuilds it.
+func TestMergeOfAnInvalidRunIsInvalid(t *testing.T) {
+	root := t.TempDir()
+	var dirs []string
+	for i, host := range []string{"good-node-1", "lagging-node", "good-node-2", "good-node-3"} {
+		scale := 1.0
+		if host == "lagging-node" {
+			scale = 10
+		}
+		dirs = append(dirs, writeMachine(t, filepath.Join(root, host), host, uint64(i+1), 0, 5, scale, 100).dir)
+	}
+	out := filepath.Join(root, "m")
+	res, err := Merge(dirs, MergeOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The merged lag p99 is within the budget (the lagging node's tail is 1% of all samples): the
+	// merged run is invalid because of that run alone.
+	if p99 := res.Summary.Latency[MetricLag].P99; p99 >= 5000 {
+		t.Fatalf("merged lag p99 %dµs: the test wants it within the 5 ms budget", p99)
+	}
+	for _, s := range []*Summary{res.Summary, mustRebuild(t, out)} {
+		if s.Harness.Valid || !strings.HasPrefix(s.Harness.InvalidReason, "1 of the 4 merged runs") ||
+			!strings.Contains(s.Harness.InvalidReason, "lagging-node") || strings.Contains(s.Harness.InvalidReason, "good-node") {
+			t.Errorf("valid %v, reason %q: want invalid, naming the lagging node only", s.Harness.Valid, s.Harness.InvalidReason)
+		}
+		for i, r := range s.Runs {
+			if r.Valid != (i != 1) {
+				t.Errorf("runs[%d] (%s) valid %v", i, r.Hostname, r.Valid)
+			}
+		}
+	}
+}
+
+func mustRebuild(t *testing.T, dir string) *Summary {
+	t.Helper()
+	s, err := Rebuild(dir, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
