@@ -48,9 +48,11 @@ type MergedRun struct {
 	AchievedRPS float64          `json:"achieved_rps"`
 	Counts      Counts           `json:"counts"`
 	Latency     map[string]Stats `json:"latency"` // rtt, service, lag, harness_lag...: those it recorded
-	Valid       bool             `json:"valid"`   // its harness lag p99 was within its lag budget
-	Crashed     bool             `json:"crashed,omitempty"`
-	Interrupted string           `json:"interrupted,omitempty"`
+	Valid       bool             `json:"valid"`   // its harness kept up: lag p99 within its lag budget, CPU within its budget
+	// InvalidReason says why it was not valid.
+	InvalidReason string `json:"invalid_reason,omitempty"`
+	Crashed       bool   `json:"crashed,omitempty"`
+	Interrupted   string `json:"interrupted,omitempty"`
 }
 
 // MergeOptions configure Merge.
@@ -480,12 +482,14 @@ func (s *mergeSource) figures() MergedRun {
 			r.Latency[m] = statsOf(h)
 		}
 	}
-	judged := r.Latency[MetricLag].P99
+	judged, what := r.Latency[MetricLag].P99, "lag"
 	if hl, ok := r.Latency[MetricHarnessLag]; ok && hl.Count > 0 {
-		judged = hl.P99
+		judged, what = hl.P99, "harness_lag"
 	}
 	if b := s.meta.Harness.LagBudget.Microseconds(); b > 0 && judged > b {
-		r.Valid = false
+		r.Valid, r.InvalidReason = false, fmt.Sprintf("%s p99 %s over the lag budget %s", what, fmtMicros(judged), fmtMicros(b))
+	} else if b := s.meta.Harness.CPUBudgetPct; b > 0 && t.cpuSec > 0 && t.cpu/t.cpuSec > b {
+		r.Valid, r.InvalidReason = false, fmt.Sprintf("fbench CPU %.0f%% of a core over its budget %.0f%%", t.cpu/t.cpuSec, b)
 	}
 	return r
 }
@@ -498,6 +502,8 @@ type runTotals struct {
 	expected float64
 	loadResp int64
 	n        int
+	cpu      float64 // fbench's CPU: Σ percent × seconds, over cpuSec sampled seconds
+	cpuSec   float64
 	hists    map[string]*hdrhistogram.Histogram
 }
 
@@ -513,6 +519,10 @@ func (t *runTotals) add(rec *IntervalRecord, hists map[string]*hdrhistogram.Hist
 		t.loadResp += responses(rec.Counts)
 	}
 	t.counts.Add(rec.Counts)
+	if r := rec.Resources; r.FbenchRSSBytes > 0 || r.FbenchCPUPct > 0 {
+		t.cpu += r.FbenchCPUPct * rec.Length.Seconds()
+		t.cpuSec += rec.Length.Seconds()
+	}
 	for _, m := range Metrics {
 		h := hists[m]
 		if h == nil {
@@ -723,17 +733,17 @@ func mergedValidity(h *HarnessSummary, runs []MergedRun) {
 	var bad []string
 	for _, r := range runs {
 		if !r.Valid {
-			bad = append(bad, r.Hostname+" ("+r.Dir+")")
+			bad = append(bad, r.Hostname+" ("+r.Dir+": "+r.InvalidReason+")")
 		}
 	}
 	if len(bad) == 0 {
 		return
 	}
-	what := fmt.Sprintf("%d of the %d merged runs were invalid on their own (harness lag p99 over the lag budget): %s", len(bad), len(runs), strings.Join(bad, ", "))
+	what := fmt.Sprintf("%d of the %d merged runs were invalid on their own: %s", len(bad), len(runs), strings.Join(bad, ", "))
 	if !h.Valid {
 		h.InvalidReason += "; " + what
 		return
 	}
 	h.Valid = false
-	h.InvalidReason = what + ": fbench, not the worker, fell behind there, and those samples are in the merged figures"
+	h.InvalidReason = what + "; fbench, not the worker, fell behind there, and those samples are in the merged figures"
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -437,4 +438,32 @@ func mustRebuild(t *testing.T, dir string) *Summary {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// The merged run's text summary and runs[], against golden files.
+func TestMergeGolden(t *testing.T) {
+	root := t.TempDir()
+	var dirs []string
+	for i, host := range []string{"node-a", "node-b", "node-c"} {
+		scale := 1.0
+		if host == "node-b" {
+			scale = 3
+		}
+		dirs = append(dirs, writeMachine(t, filepath.Join(root, host), host, uint64(i+1), time.Duration(i)*time.Second, 6, scale, 100).dir)
+	}
+	res, err := Merge(dirs, MergeOptions{Out: filepath.Join(root, "merged"), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := WriteText(&text, res.Summary); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := json.MarshalIndent(res.Summary.Runs, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean := func(s string) []byte { return []byte(strings.ReplaceAll(s, root+string(filepath.Separator), "")) }
+	golden(t, "merge_summary.txt", clean(text.String()+"\nnotes:\n"+strings.Join(res.Notes, "\n")+"\n"))
+	golden(t, "merge_runs.json", clean(string(runs)+"\n"))
 }

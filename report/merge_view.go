@@ -46,7 +46,7 @@ func runRows(s *Summary) []runRow {
 		rtt := r.Latency[MetricRTT]
 		var bad []string
 		if !r.Valid {
-			bad = append(bad, "invalid (harness lag over budget)")
+			bad = append(bad, "invalid: "+r.InvalidReason)
 		}
 		if r.Crashed {
 			bad = append(bad, "worker crashed")
