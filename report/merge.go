@@ -184,6 +184,10 @@ func Merge(dirs []string, opt MergeOptions) (*MergeResult, error) {
 
 	for _, s := range srcs {
 		res.Notes = append(res.Notes, s.notes...)
+		if s.meta.EndedAt.IsZero() {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: the run never finished (run.json has no end: killed?): its %d whole intervals, to %ss, were merged",
+				s.dir, s.yielded, trimFloat(s.lastEnd.Seconds())))
+		}
 	}
 	if m.skew > time.Millisecond {
 		res.Notes = append(res.Notes, fmt.Sprintf("the runs' interval boundaries are up to %s apart (they were not started together): each interval was merged into the nearest one of the merged time line; start the runs with --start-at to align them",
@@ -229,7 +233,8 @@ type mergeSource struct {
 
 	notes   []string
 	leftOut int
-	yielded int // intervals handed to the merge
+	yielded int           // intervals handed to the merge
+	lastEnd time.Duration // the end of the last of them
 	orphans int
 	totals  runTotals
 }
@@ -451,6 +456,7 @@ func (s *mergeSource) advance() error {
 		}
 		s.rec, s.hists, s.slot = rec, hists, slot
 		s.yielded++
+		s.lastEnd = rec.Start + rec.Length
 		s.skew = abs - time.Duration(slot)*s.interval
 		return nil
 	}

@@ -30,6 +30,7 @@ func writeMachine(t *testing.T, dir, host string, seed uint64, shift time.Durati
 	t.Helper()
 	meta := Meta{
 		Version: "test", Mode: "open", StartedAt: mergeZero.Add(shift - time.Second), TimeZero: mergeZero.Add(shift),
+		EndedAt:  mergeZero.Add(shift + time.Duration(n)*time.Second),
 		Interval: time.Second, Warmup: 2 * time.Second,
 		Config:      map[string]any{"rps": rps, "duration": "8s", "warmup": "2s", "mode": "open", "seed": seed, "function": "echo"},
 		Environment: Environment{Hostname: host, Cores: 2},
@@ -317,9 +318,23 @@ func TestMergeTruncatedHlog(t *testing.T) {
 	if err := os.WriteFile(hlog, data[:i+30], 0o640); err != nil {
 		t.Fatal(err)
 	}
+	// Killed: run.json was never given its end.
+	meta, err := LoadMeta(filepath.Join(b.dir, RunFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.EndedAt = time.Time{}
+	if err := writeJSONAtomic(filepath.Join(b.dir, RunFile), meta); err != nil {
+		t.Fatal(err)
+	}
 	res, err := Merge([]string{a.dir, b.dir}, MergeOptions{Out: filepath.Join(root, "m")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool {
+		return strings.Contains(n, b.dir) && strings.Contains(n, "never finished") && strings.Contains(n, "6 whole intervals, to 6s")
+	}) {
+		t.Errorf("notes %q, want one naming %s as never finished", res.Notes, b.dir)
 	}
 	if !slices.ContainsFunc(res.Notes, func(n string) bool {
 		return strings.Contains(n, b.dir) && strings.Contains(n, "cut short") && strings.Contains(n, "4 interval(s)")

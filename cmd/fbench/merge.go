@@ -19,7 +19,8 @@ run directory: each interval's histograms merged exactly, bucket by bucket, from
 latency.hlog, counts summed, intervals matched on wall-clock time. summary.json's runs[] keeps
 every machine's own figures, and report.html shows each machine's p50 and p99. fbench report,
 --slo and compare read the merged directory as any run. The runs' SLOs are checked on the merged
-run (--slo replaces them); the exit code is 2 when one fails.
+run (--slo replaces them). Exit codes: 2 an SLO failed; 3 the merged run is invalid (a run's harness
+fell behind); 4 a worker crashed during a run; 1 bad input.
 
 A RUN that holds no run.json but run directories (index-0/, index-1/, ... as a fleet writes them)
 stands for those runs, in name order.
@@ -81,7 +82,19 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "Merged %d runs into %s\n", len(runs), dir)
 	}
-	return sloVerdict(res.Summary)
+	return mergeVerdict(res.Summary)
+}
+
+// mergeVerdict is merge's exit code, as compare judges its runs: 4 when a merged run's worker
+// crashed, 3 when the merged run is invalid (one of its runs was), 2 when an SLO failed.
+func mergeVerdict(s *report.Summary) error {
+	if s.Worker.Crashed {
+		return withCode(exitCrashed, errors.New("merged: a worker crashed during one of the runs (see runs[] and the events)"))
+	}
+	if !s.Harness.Valid {
+		return withCode(exitInvalid, fmt.Errorf("merged run invalid: %s", s.Harness.InvalidReason))
+	}
+	return sloVerdict(s)
 }
 
 // expandRuns replaces an argument that is a directory of runs (no run.json of its own, but
