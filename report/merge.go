@@ -176,7 +176,7 @@ func Merge(dirs []string, opt MergeOptions) (*MergeResult, error) {
 		}
 		for _, s := range parts {
 			if err := s.advance(); err != nil {
-				werr = errors.Join(werr, fmt.Errorf("%s: %w", s.dir, err))
+				werr = errors.Join(werr, fmt.Errorf("%s: %w (the merged run was written without the rest of it)", s.dir, err))
 				s.done = true
 			}
 		}
