@@ -482,3 +482,30 @@ func TestMergeGolden(t *testing.T) {
 	golden(t, "merge_summary.txt", clean(text.String()+"\nnotes:\n"+strings.Join(res.Notes, "\n")+"\n"))
 	golden(t, "merge_runs.json", clean(string(runs)+"\n"))
 }
+
+// A log damaged in the middle (not cut short at its end) is an error naming the run.
+func TestMergeDamagedHlog(t *testing.T) {
+	root := t.TempDir()
+	a := writeMachine(t, filepath.Join(root, "a"), "a", 1, 0, 6, 1, 100)
+	b := writeMachine(t, filepath.Join(root, "b"), "b", 2, 0, 6, 1, 100)
+	hlog := filepath.Join(b.dir, HlogFile)
+	data, err := os.ReadFile(hlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Tag=rtt,3.000,") {
+			f := strings.Split(l, ",")
+			f[len(f)-1] = "HISTFAAAAAAAAAAAAAAA"
+			lines[i] = strings.Join(f, ",")
+		}
+	}
+	if err := os.WriteFile(hlog, []byte(strings.Join(lines, "\n")), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Merge([]string{a.dir, b.dir}, MergeOptions{Out: filepath.Join(root, "m")})
+	if err == nil || !strings.Contains(err.Error(), b.dir) || !strings.Contains(err.Error(), "latency.hlog line") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %v, want one line naming %s and the damaged line", err, b.dir)
+	}
+}
