@@ -504,6 +504,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	}
 	if !p.quiet {
 		fmt.Fprintf(stderr, "fbench: %s; worker pid %d, %d functions; writing %s\n", describePlan(p), w.Pid, len(w.Functions), p.out)
+		startAtLine(stderr, p, time.Now())
 	}
 	if p.restart {
 		p.cfg.MaxRestarts = p.maxRestarts

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -36,4 +37,21 @@ func (f *runFlags) startTime(now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("invalid --start-at %s: it is %s from now, and the --warmup of %s must run before it", f.startAt, lead.Round(time.Millisecond), f.warmup)
 	}
 	return at, nil
+}
+
+// stampMs is RFC 3339 to the millisecond.
+const stampMs = "2006-01-02T15:04:05.000Z07:00"
+
+// startAtLine says, before the wait, when the measured phase starts and how long fbench waits.
+func startAtLine(w io.Writer, p *plan, now time.Time) {
+	at := p.cfg.StartAt
+	if at.IsZero() {
+		return
+	}
+	warm := p.cfg.Warmup
+	if p.schedule != nil {
+		warm = p.schedule.WarmupEnd()
+	}
+	fmt.Fprintf(w, "fbench: the measured phase starts at %s (--start-at), the warm-up at %s: waiting %s with the worker ready\n",
+		at.UTC().Format(stampMs), at.Add(-warm).UTC().Format(stampMs), at.Add(-warm).Sub(now).Round(time.Millisecond))
 }

@@ -152,7 +152,8 @@ func checkPod(t *testing.T, name string, spec corev1.PodSpec) {
 		env := map[string]bool{}
 		for _, e := range c.Env {
 			env[e.Name] = true
-			if f := e.ValueFrom; f != nil && f.FieldRef != nil && f.FieldRef.FieldPath != "metadata.annotations['batch.kubernetes.io/job-completion-index']" {
+			if f := e.ValueFrom; f != nil && f.FieldRef != nil && f.FieldRef.FieldPath != "metadata.annotations['batch.kubernetes.io/job-completion-index']" &&
+				f.FieldRef.FieldPath != "spec.nodeName" {
 				t.Errorf("%s/%s: env %s from an unexpected field %s", name, c.Name, e.Name, f.FieldRef.FieldPath)
 			}
 		}
@@ -201,7 +202,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	if bench.Image != vars["WORKER_IMAGE"] || bench.Command[0] != "/fbench/fbench" || bench.Args[0] != "run" {
 		t.Errorf("fleet: the bench container does not run fbench in the worker image: %s %v %v", bench.Image, bench.Command, bench.Args)
 	}
-	for _, want := range []string{"--start-at=$(START_AT)", "--out=/results/$(RUN_ID)/runs/index-$(INDEX)"} {
+	for _, want := range []string{"--start-at=$(START_AT)", "--out=/results/$(RUN_ID)/runs/index-$(INDEX)-$(NODE_NAME)"} {
 		if !slices.Contains(bench.Args, want) {
 			t.Errorf("fleet: args %q lack %q", bench.Args, want)
 		}
