@@ -297,12 +297,29 @@ func checkDuplicate(srcs []*mergeSource) error {
 			return fmt.Errorf("%s is given twice (also as %s): a run is merged once", last.dir, s.dir)
 		}
 		a, b := s.meta, last.meta
+		if inside(a, b) {
+			return fmt.Errorf("%s is already merged into %s: a run is merged once", last.dir, s.dir)
+		}
+		if inside(b, a) {
+			return fmt.Errorf("%s is already merged into %s: a run is merged once", s.dir, last.dir)
+		}
 		if a.Environment.Hostname == b.Environment.Hostname && a.StartedAt.Equal(b.StartedAt) &&
 			timeZero(a).Equal(timeZero(b)) && fmt.Sprint(a.Config["seed"]) == fmt.Sprint(b.Config["seed"]) {
 			return fmt.Errorf("%s is the same run as %s (same host, start time and seed): a copy is merged once", last.dir, s.dir)
 		}
 	}
 	return nil
+}
+
+// inside reports whether run is one of the runs merged into merged.
+func inside(merged, run Meta) bool {
+	for _, r := range merged.Runs {
+		if r.StartedAt.Equal(run.StartedAt) && r.TimeZero.Equal(timeZero(run)) &&
+			(r.Hostname == run.Environment.Hostname || run.Environment.Hostname == "") {
+			return true
+		}
+	}
+	return false
 }
 
 // planDiff returns the first plan field in which b differs from a.

@@ -371,6 +371,10 @@ func TestMergeBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	merged := filepath.Join(root, "ab")
+	if _, err := Merge([]string{a.dir, b.dir}, MergeOptions{Out: merged}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		dirs  []string
@@ -382,6 +386,7 @@ func TestMergeBadInput(t *testing.T) {
 		{"missing", []string{a.dir, filepath.Join(root, "nope")}, false, []string{"nope", "not a run directory"}},
 		{"twice", []string{a.dir, b.dir, a.dir}, false, []string{a.dir, "given twice"}},
 		{"a copy", []string{a.dir, cp}, false, []string{cp, "same run as", a.dir}},
+		{"already merged", []string{b.dir, merged}, false, []string{b.dir, "already merged into", merged}},
 		{"other plan", []string{a.dir, b.dir, fast.dir}, false, []string{fast.dir, "not the same plan", "rps", "100", "200", "--force"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
