@@ -371,6 +371,15 @@ func TestMergeBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	half := writeMachine(t, filepath.Join(root, "half"), "half", 4, 0, 4, 1, 100)
+	hm, err := LoadMeta(filepath.Join(half.dir, RunFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hm.Interval = 500 * time.Millisecond
+	if err := writeJSONAtomic(filepath.Join(half.dir, RunFile), hm); err != nil {
+		t.Fatal(err)
+	}
 	merged := filepath.Join(root, "ab")
 	if _, err := Merge([]string{a.dir, b.dir}, MergeOptions{Out: merged}); err != nil {
 		t.Fatal(err)
@@ -386,6 +395,7 @@ func TestMergeBadInput(t *testing.T) {
 		{"missing", []string{a.dir, filepath.Join(root, "nope")}, false, []string{"nope", "not a run directory"}},
 		{"twice", []string{a.dir, b.dir, a.dir}, false, []string{a.dir, "given twice"}},
 		{"a copy", []string{a.dir, cp}, false, []string{cp, "same run as", a.dir}},
+		{"other interval, even forced", []string{a.dir, half.dir}, true, []string{half.dir, "500ms", "different interval lengths"}},
 		{"already merged", []string{b.dir, merged}, false, []string{b.dir, "already merged into", merged}},
 		{"other plan", []string{a.dir, b.dir, fast.dir}, false, []string{fast.dir, "not the same plan", "rps", "100", "200", "--force"}},
 	} {
