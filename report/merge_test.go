@@ -259,7 +259,8 @@ func TestMergeIsExact(t *testing.T) {
 	if err := WriteText(&text, s); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text.String(), "machines (3 runs merged)") || !strings.Contains(text.String(), "node-b") {
+	if !strings.Contains(text.String(), "machines (3 runs merged)") || !strings.Contains(text.String(), "node-b") ||
+		strings.Count(text.String(), "× the machines' median") != 1 || !strings.Contains(string(html), "× the machines&#39; median") {
 		t.Errorf("text summary lacks the machines:\n%s", text.String())
 	}
 }

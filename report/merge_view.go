@@ -2,9 +2,37 @@ package report
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
+
+// outlierFactor: a machine whose rtt p99 is above this many times the machines' median p99 is
+// flagged in the machines table.
+const outlierFactor = 2.0
+
+// outlier says how far machine r's rtt p99 is above the machines' median, when it is an outlier.
+func outlier(runs []MergedRun, r MergedRun) string {
+	var p99s []int64
+	for _, x := range runs {
+		if v := x.Latency[MetricRTT].P99; v > 0 {
+			p99s = append(p99s, v)
+		}
+	}
+	if len(p99s) < 3 {
+		return ""
+	}
+	slices.Sort(p99s)
+	med := float64(p99s[len(p99s)/2])
+	if len(p99s)%2 == 0 {
+		med = float64(p99s[len(p99s)/2-1]+p99s[len(p99s)/2]) / 2
+	}
+	v := float64(r.Latency[MetricRTT].P99)
+	if med <= 0 || v <= outlierFactor*med {
+		return ""
+	}
+	return "rtt p99 " + strconv.FormatFloat(v/med, 'f', 1, 64) + "× the machines' median"
+}
 
 // The merged run's per-machine view: a table in the text summary, and in report.html a chart of
 // every machine's p50 and p99 as dots beside the merged figures, so that a bad node stands out.
@@ -27,6 +55,9 @@ func writeRuns(p func(format string, args ...any), s *Summary) {
 		}
 		if r.LeftOut > 0 {
 			flags += " (" + strconv.Itoa(r.LeftOut) + " intervals left out)"
+		}
+		if o := outlier(s.Runs, r); o != "" {
+			flags += " (" + o + ")"
 		}
 		p("  %-3d %-24s %10s %10s %10s %10s %10d  %s%s\n", i+1, r.Hostname, trimFloat(r.AchievedRPS), ms(rtt.P50), ms(rtt.P99), ms(rtt.Max), r.Counts.Due, r.Dir, flags)
 	}
@@ -56,6 +87,9 @@ func runRows(s *Summary) []runRow {
 		}
 		if r.Interrupted != "" {
 			bad = append(bad, "interrupted")
+		}
+		if o := outlier(s.Runs, r); o != "" {
+			bad = append(bad, o)
 		}
 		rows = append(rows, runRow{
 			N: i + 1, Host: r.Hostname, Dir: r.Dir, Achieved: trimFloat(r.AchievedRPS) + " rps",
