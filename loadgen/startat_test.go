@@ -23,7 +23,7 @@ func TestStartAtSetsTimeZero(t *testing.T) {
 	if err == nil || res != nil || !strings.Contains(err.Error(), "start time") || !strings.Contains(err.Error(), "warm-up of 200ms") {
 		t.Fatalf("StartAt within the warm-up: result %v, error %v; want a refusal naming the start time and the warm-up", res, err)
 	}
-	at := time.Now().Add(700 * time.Millisecond)
+	at := time.Now().Add(1500 * time.Millisecond) // room for a busy machine to reach Run
 	var zero time.Time
 	res, c := runEngine(t, w, Config{Schedule: sched(), StartAt: at, Interval: 100 * time.Millisecond, OnStart: func(t0 time.Time) { zero = t0 }})
 	if want := at.Add(-200 * time.Millisecond); !res.Start.Equal(want) || !zero.Equal(want) {

@@ -36,7 +36,7 @@ func intervalStarts(t *testing.T, dir string) []time.Duration {
 func TestMergeRealRunsStartedTogether(t *testing.T) {
 	root := t.TempDir()
 	warmup := 500 * time.Millisecond
-	startAt := time.Now().Add(4 * time.Second).UTC().Truncate(time.Millisecond)
+	startAt := time.Now().Add(5 * time.Second).UTC().Truncate(time.Millisecond) // room for 3 workers to start on a busy machine
 	var procs []*cliProc
 	var dirs []string
 	for i := range 3 {
