@@ -250,6 +250,9 @@ func openMergeSource(dir string) (*mergeSource, error) {
 	meta, err := LoadMeta(filepath.Join(dir, RunFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			if _, cerr := os.Stat(filepath.Join(dir, ColdstartFile)); cerr == nil {
+				return nil, fmt.Errorf("%s is a cold-start run (fbench coldstart), not a load run: cold starts are not merged", dir)
+			}
 			return nil, fmt.Errorf("%s is not a run directory: it has no %s", dir, RunFile)
 		}
 		return nil, fmt.Errorf("%s is not a run directory: %v", dir, err)

@@ -362,6 +362,13 @@ func TestMergeBadInput(t *testing.T) {
 	if err := os.MkdirAll(notRun, 0o750); err != nil {
 		t.Fatal(err)
 	}
+	cold := filepath.Join(root, "cold")
+	if err := os.MkdirAll(cold, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cold, ColdstartFile), []byte("{}"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	cp := filepath.Join(root, "copy")
 	if err := os.MkdirAll(cp, 0o750); err != nil {
 		t.Fatal(err)
@@ -393,6 +400,7 @@ func TestMergeBadInput(t *testing.T) {
 	}{
 		{"one run", []string{a.dir}, false, []string{"at least two"}},
 		{"not a run", []string{a.dir, notRun}, false, []string{notRun, "not a run directory", "run.json"}},
+		{"a cold-start run", []string{a.dir, cold}, false, []string{cold, "cold-start run", "not merged"}},
 		{"missing", []string{a.dir, filepath.Join(root, "nope")}, false, []string{"nope", "not a run directory"}},
 		{"twice", []string{a.dir, b.dir, a.dir}, false, []string{a.dir, "given twice"}},
 		{"a copy", []string{a.dir, cp}, false, []string{cp, "same run as", a.dir}},
