@@ -68,10 +68,11 @@ func sanitizeComment(s string) string {
 
 // appendHlogLine appends one interval line: Tag=<tag>,<start s>,<length s>,<max ms>,<payload>.
 func appendHlogLine(b []byte, tag string, start, length time.Duration, h *hdrhistogram.Histogram) ([]byte, error) {
-	payload, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-	if err != nil {
-		return b, fmt.Errorf("encode histogram %q: %w", tag, err)
-	}
+	return (&hlogEncoder{}).appendLine(b, tag, start, length, h)
+}
+
+// appendLine is appendHlogLine with e's reused compressor.
+func (e *hlogEncoder) appendLine(b []byte, tag string, start, length time.Duration, h *hdrhistogram.Histogram) ([]byte, error) {
 	if tag != "" {
 		b = append(b, "Tag="...)
 		b = append(b, tag...)
@@ -83,7 +84,10 @@ func appendHlogLine(b []byte, tag string, start, length time.Duration, h *hdrhis
 	b = append(b, ',')
 	b = strconv.AppendFloat(b, float64(h.Max())/hlogMaxUnitRatio, 'f', 3, 64)
 	b = append(b, ',')
-	b = append(b, payload...)
+	b, err := e.appendPayload(b, h)
+	if err != nil {
+		return b, fmt.Errorf("encode histogram %q: %w", tag, err)
+	}
 	b = append(b, '\n')
 	return b, nil
 }

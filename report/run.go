@@ -35,8 +35,9 @@ type RunWriter struct {
 	csvTmp     *os.File
 	agg        *aggregator
 	buf        []byte
-	err        error // first error of WriteInterval
-	failed     int   // intervals that could not be written
+	enc        hlogEncoder // latency.hlog's payloads, its compressor reused
+	err        error       // first error of WriteInterval
+	failed     int         // intervals that could not be written
 	finished   bool
 	headerDone bool // latency.hlog header written
 	evaluate   Evaluator
@@ -205,7 +206,7 @@ func (w *RunWriter) writeInterval(rec *IntervalRecord) error {
 	b := w.buf[:0]
 	var err error
 	for _, tag := range sortedTags(hists) {
-		if b, err = appendHlogLine(b, tag, rec.Start, rec.Length, hists[tag]); err != nil {
+		if b, err = w.enc.appendLine(b, tag, rec.Start, rec.Length, hists[tag]); err != nil {
 			return err
 		}
 	}
