@@ -43,6 +43,7 @@ type rawResult struct {
 	WorkerCPUUsInv  float64 `json:"worker_cpu_us_per_inv"`
 	LagP99Us        int64   `json:"lag_p99_us,omitempty"` // paced runs
 	HostCores       float64 `json:"host_cpu_cores,omitempty"`
+	HostSwitches    float64 `json:"host_switches_per_inv,omitempty"`
 }
 
 // footprint is one rate's row: fbench's CPU per invocation beside the paced raw sender's.
@@ -57,6 +58,7 @@ type footprint struct {
 	RawCPUPct      float64 `json:"raw_cpu_pct"`
 	FbenchAchieved float64 `json:"fbench_achieved_rps"`
 	RawAchieved    float64 `json:"raw_achieved_rps"`
+	RawSwitches    float64 `json:"raw_switches_per_inv"` // the paced raw sender's context switches per invocation
 }
 
 type latency struct {
@@ -237,7 +239,7 @@ func run(short bool, reps, depth int, outPath string) error {
 	for _, rate := range footRates {
 		var ratios []float64
 		var fbs, raws []rawResult
-		var fbPct, rawPct, fbAch, rawAch []float64
+		var fbPct, rawPct, fbAch, rawAch, rawSw []float64
 		for i := 0; i < reps; i++ {
 			rp, err := rawHost(raw, "--duration", footDur.String(), "--rate", strconv.FormatFloat(rate, 'f', -1, 64),
 				"--procs", strconv.Itoa(runtime.NumCPU()+2), "--worker-cmd", fb+" worker")
@@ -252,6 +254,7 @@ func run(short bool, reps, depth int, outPath string) error {
 			fbs, raws = append(fbs, fr), append(raws, rp)
 			fbPct, rawPct = append(fbPct, s.Harness.MeanCPUPct), append(rawPct, rp.HostCores*100)
 			fbAch, rawAch = append(fbAch, s.AchievedRPS), append(rawAch, rp.InvPerS)
+			rawSw = append(rawSw, rp.HostSwitches)
 			if rp.HostCPUUsPerInv > 0 {
 				ratios = append(ratios, fr.HostCPUUsPerInv/rp.HostCPUUsPerInv)
 			}
@@ -261,7 +264,7 @@ func run(short bool, reps, depth int, outPath string) error {
 		mf, mr := medianRaw(fbs), medianRaw(raws)
 		r.Footprint = append(r.Footprint, footprint{Rate: rate, FbenchUsPerInv: mf.HostCPUUsPerInv, RawUsPerInv: mr.HostCPUUsPerInv,
 			Ratio: median(ratios), FbenchLagP99: mf.LagP99Us, RawLagP99: mr.LagP99Us,
-			FbenchCPUPct: median(fbPct), RawCPUPct: median(rawPct), FbenchAchieved: median(fbAch), RawAchieved: median(rawAch)})
+			FbenchCPUPct: median(fbPct), RawCPUPct: median(rawPct), FbenchAchieved: median(fbAch), RawAchieved: median(rawAch), RawSwitches: median(rawSw)})
 	}
 	r.Notes["footprint"] = "fbench open loop (-rps R) and the paced raw sender (rawceiling --rate R: fbench's pacing and GOMAXPROCS, nothing else) driving the reference worker; CPU per invocation over the measured window, ratio = median over the repetitions of fbench ÷ raw"
 
@@ -327,13 +330,14 @@ func rawHost(bin string, args ...string) (rawResult, error) {
 	}
 	var out struct {
 		rawResult
-		HostCores float64 `json:"host_cpu_cores"`
+		HostCores    float64 `json:"host_cpu_cores"`
+		HostSwitches float64 `json:"host_switches_per_inv"`
 	}
 	if err := json.Unmarshal(lastJSON(b), &out); err != nil {
 		return rawResult{}, fmt.Errorf("rawceiling output: %v", err)
 	}
 	res := out.rawResult
-	res.HostCores = out.HostCores
+	res.HostCores, res.HostSwitches = out.HostCores, out.HostSwitches
 	return res, nil
 }
 

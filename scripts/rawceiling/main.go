@@ -133,6 +133,8 @@ type phase struct {
 	HostCPUUsPerInv   float64 `json:"host_cpu_us_per_inv"`
 	WorkerCPUUsPerInv float64 `json:"worker_cpu_us_per_inv"`
 	MeanRTTUs         float64 `json:"mean_rtt_us"`
+	// The host's context switches (voluntary and not, all threads) per invocation: its wake-ups.
+	HostSwitchesPerInv float64 `json:"host_switches_per_inv"`
 	// Paced sends (--rate): lag, actual − intended send time, in µs.
 	LagP50Us    int64   `json:"lag_p50_us,omitempty"`
 	LagP99Us    int64   `json:"lag_p99_us,omitempty"`
@@ -246,8 +248,8 @@ func (p *phase) String() string {
 	if p.LagP99Us > 0 {
 		lag = fmt.Sprintf(", lag p50/p99/max %d/%d/%d µs", p.LagP50Us, p.LagP99Us, p.LagMaxUs)
 	}
-	return fmt.Sprintf("%.0f inv/s, host %.2f µs/inv (%.2f cores), worker %.2f µs/inv (%.2f cores), mean round trip %.1f µs",
-		p.InvocationsPerS, p.HostCPUUsPerInv, p.HostCores, p.WorkerCPUUsPerInv, p.WorkerCores, p.MeanRTTUs) + lag
+	return fmt.Sprintf("%.0f inv/s, host %.2f µs/inv (%.2f cores, %.2f switches/inv), worker %.2f µs/inv (%.2f cores), mean round trip %.1f µs",
+		p.InvocationsPerS, p.HostCPUUsPerInv, p.HostCores, p.HostSwitchesPerInv, p.WorkerCPUUsPerInv, p.WorkerCores, p.MeanRTTUs) + lag
 }
 
 // server is the FunctionRpc service: it hands the first stream that starts with StartStream to the
@@ -575,6 +577,7 @@ type snapshot struct {
 	rttSum    int64
 	hostCPU   time.Duration
 	workerCPU time.Duration
+	switches  int64
 }
 
 func (h *host) snap(workerPid int) snapshot {
@@ -584,6 +587,7 @@ func (h *host) snap(workerPid int) snapshot {
 		rttSum:    h.rttSum.Load(),
 		hostCPU:   selfCPU(),
 		workerCPU: procCPU(workerPid),
+		switches:  selfSwitches(),
 	}
 }
 
@@ -602,6 +606,7 @@ func (s1 snapshot) since(s0 snapshot) phase {
 		p.HostCPUUsPerInv = float64((s1.hostCPU - s0.hostCPU).Microseconds()) / float64(n)
 		p.WorkerCPUUsPerInv = float64((s1.workerCPU - s0.workerCPU).Microseconds()) / float64(n)
 		p.MeanRTTUs = float64(s1.rttSum-s0.rttSum) / float64(n) / 1e3
+		p.HostSwitchesPerInv = float64(s1.switches-s0.switches) / float64(n)
 	}
 	return p
 }
@@ -613,6 +618,15 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// selfSwitches is this process's context switches, voluntary and involuntary, all threads.
+func selfSwitches() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return int64(ru.Nvcsw + ru.Nivcsw)
 }
 
 // procCPU is a process's utime+stime from /proc/<pid>/stat (clock ticks of 10 ms).
