@@ -17,8 +17,9 @@ func pinThread() func() {
 	return runtime.UnlockOSThread
 }
 
-// rawSleepMax is fbench's: sleeps up to it keep the thread's P (a raw system call).
-const rawSleepMax = 250 * time.Microsecond
+// rawSleepMax is fbench's: sleeps up to it (the whole precise window) keep the thread's P (a raw
+// system call).
+const rawSleepMax = preciseWindow
 
 // nanosleep sleeps d on the current thread, as fbench's sender does.
 func nanosleep(d time.Duration) {
