@@ -152,13 +152,13 @@ type target struct {
 
 // engine is the state of one run.
 type engine struct {
-	cfg     Config
-	gen     *generation // owned by Run's loop; the sender holds its own copy
-	resume  chan *generation
-	names   []string
-	cumW    []int
-	totalW  int
-	t0      time.Time
+	cfg    Config
+	gen    *generation // owned by Run's loop; the sender holds its own copy
+	resume chan *generation
+	names  []string
+	cumW   []int
+	totalW int
+	t0     time.Time
 	// Per target (the same in every generation): HTTP-triggered, and the name of its HTTP output
 	// binding ("$return", another name, or "" for none), read by the receiver.
 	isHTTP  []bool

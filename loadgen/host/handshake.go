@@ -79,7 +79,7 @@ type Worker struct {
 
 	Capabilities map[string]string
 	Metadata     *rpc.WorkerMetadata
-	proxy        *ProxyURI // HttpUri, validated; nil: no HTTP proxying
+	proxy        *ProxyURI   // HttpUri, validated; nil: no HTTP proxying
 	Functions    []*Function // loaded with Success
 	Failed       []*Function // failed indexing or load
 	Timeline     []Step
