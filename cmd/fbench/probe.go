@@ -35,11 +35,13 @@ type probeFunction struct {
 type probeOutput struct {
 	Timeline     []host.Step       `json:"timeline"`
 	Capabilities map[string]string `json:"capabilities"`
-	Metadata     map[string]any    `json:"worker_metadata,omitempty"`
-	Functions    []probeFunction   `json:"functions"`
-	PingRTT      time.Duration     `json:"ping_rtt_ns,omitempty"`
-	ExitCode     int               `json:"exit_code"`
-	Command      []string          `json:"command"`
+	// HTTP is how HTTP functions are served: "proxied to URI" (HttpUri) or "RpcHttp over the stream".
+	HTTP      string          `json:"http"`
+	Metadata  map[string]any  `json:"worker_metadata,omitempty"`
+	Functions []probeFunction `json:"functions"`
+	PingRTT   time.Duration   `json:"ping_rtt_ns,omitempty"`
+	ExitCode  int             `json:"exit_code"`
+	Command   []string        `json:"command"`
 }
 
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
@@ -74,7 +76,10 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out := probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args}
+	out := probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args, HTTP: "RpcHttp over the stream"}
+	if px := w.HTTPProxy(); px != nil {
+		out.HTTP = "proxied to " + px.Raw
+	}
 	if w.Has("WorkerStatus") {
 		if out.PingRTT, err = w.Ping(ctx, 10*time.Second); err != nil {
 			w.Shutdown(host.TerminateGrace)
@@ -117,6 +122,7 @@ func printProbe(w io.Writer, p *probeOutput) {
 	if p.PingRTT > 0 {
 		fmt.Fprintf(w, "  status ping round trip: %s\n", fmtDur(p.PingRTT))
 	}
+	fmt.Fprintf(w, "HTTP: %s\n", p.HTTP)
 	fmt.Fprintln(w, "Capabilities")
 	keys := make([]string, 0, len(p.Capabilities))
 	for k := range p.Capabilities {
