@@ -358,7 +358,7 @@ type MetricComparison struct {
 func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 	names := opt.Metrics
 	if len(names) == 0 {
-		names = append(CompareMetrics, httpCompareMetrics(base, cur)...)
+		names = slices.Concat(CompareMetrics, httpCompareMetrics(base, cur))
 	}
 	metrics := make([]SLO, 0, len(names))
 	for _, n := range names {
