@@ -115,8 +115,8 @@ func (f *forwarder) close() {
 }
 
 // forward sends pr for invocation id and reads the response to its last byte; now stamps times
-// (ns since t0).
-func (f *forwarder) forward(pr *proxyRequest, id string, now func() int64) httpAnswer {
+// (ns since t0). retrying is called once when a refused connection is first retried.
+func (f *forwarder) forward(pr *proxyRequest, id string, now func() int64, retrying func()) httpAnswer {
 	var a httpAnswer
 	delay := proxyRetryFirst
 	for attempt := 1; ; attempt++ {
@@ -136,6 +136,9 @@ func (f *forwarder) forward(pr *proxyRequest, id string, now func() int64) httpA
 		if err != nil {
 			a.err = classifyProxyErr(err, false)
 			if a.err == proxyRefused && attempt < proxyAttempts && f.ctx.Err() == nil {
+				if attempt == 1 {
+					retrying()
+				}
 				time.Sleep(delay)
 				delay = min(2*delay, proxyRetryMax)
 				continue

@@ -1126,11 +1126,11 @@ func (e *engine) httpFunction(fn int32) bool { return int(fn) < len(e.isHTTP) &&
 // forward sends a proxied invocation's HTTP request and settles the invocation if its
 // InvocationResponse is already in.
 func (e *engine) forward(fw *forwarder, pr *proxyRequest, id string) {
-	a := fw.forward(pr, id, e.now)
+	k, _ := keyOf(id)
+	a := fw.forward(pr, id, e.now, func() { e.tracker.noteHTTPRetry(k, proxyRefused) })
 	if fw.ctx.Err() != nil {
 		return // the run (or this worker) ended: what was in flight is counted there
 	}
-	k, _ := keyOf(id)
 	if f, kind := e.tracker.answerHTTP(k, a); kind == settleMatched {
 		e.settledProxy(f, max(a.end, f.grpcAt))
 	}
@@ -1164,6 +1164,8 @@ func (e *engine) proxyOutcome(f flight) (status, reason string, h httpResult) {
 	switch {
 	case f.got&gotHTTP != 0 && a.err != proxyOK:
 		return statusFailed, a.err.reason(), h
+	case f.got&gotHTTP == 0 && a.err != proxyOK:
+		return statusFailed, a.err.reason() + " (still retrying at --timeout)", h
 	case f.got&gotHTTP == 0:
 		return statusFailed, reasonNoHTTPResponse, h
 	case f.got&gotGRPC == 0:
@@ -1257,7 +1259,7 @@ func (e *engine) expire() {
 	n := int64(0)
 	e.tracker.expire(now-int64(e.cfg.Timeout), func(f flight) {
 		n++
-		if f.proxy && f.got != 0 {
+		if f.proxy && (f.got != 0 || f.http.err != proxyOK) {
 			// One of its two answers came: failed, with the missing side as its reason.
 			status, reason, h := e.proxyOutcome(f)
 			e.rec.response(f, now, status, reason, h)

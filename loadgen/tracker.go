@@ -190,6 +190,17 @@ func (t *tracker) answerHTTP(k idKey, a httpAnswer) (flight, settleKind) {
 	return f, settleMatched
 }
 
+// noteHTTPRetry records that a proxied invocation's HTTP request is being retried after err, so
+// that a deadline passing meanwhile names it.
+func (t *tracker) noteHTTPRetry(k idKey, err proxyErr) {
+	t.mu.Lock()
+	if f, ok := t.inflight[k]; ok && f.got&gotHTTP == 0 {
+		f.http.err = err
+		t.inflight[k] = f
+	}
+	t.mu.Unlock()
+}
+
 // remove takes id out of the in-flight table whatever it awaits (an invocation that never
 // reached the worker); false when it was no longer there.
 func (t *tracker) remove(id string) (flight, bool) {
