@@ -395,7 +395,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed profile", []string{"--profile", profile}, nil, "fbench: " + profile + `:4: stages[0].rate: invalid rate "fast"`, false},
 		{"out under a file", []string{"--out", filepath.Join(aFile, "run")}, nil, "fbench: run directory " + filepath.Join(aFile, "run") + ": " + aFile + " is not a directory", false},
 		{"out not empty", []string{"--out", full}, nil, "fbench: run directory " + full + " exists and is not empty", false},
-		{"unknown function", []string{"--function", "nope"}, nil, `fbench: unknown function "nope": the worker loaded echo, fail, queue, work`, true},
+		{"unknown function", []string{"--function", "nope"}, nil, `fbench: unknown function "nope": the worker loaded echo, fail, item, queue, status, work`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_ = os.Remove(mark)
