@@ -162,8 +162,8 @@ func buildRoute(fn, template, prefix string, given map[string]string) (route, er
 		}
 	}
 	if len(missing) > 0 {
-		return route{}, fmt.Errorf("function %s: route %q needs a value for {%s} (give --route-param %s=VALUE)",
-			fn, template, strings.Join(missing, "}, {"), missing[0])
+		return route{}, &MissingRouteParamError{fmt.Sprintf("function %s: route %q needs a value for {%s} (give --route-param %s=VALUE)",
+			fn, template, strings.Join(missing, "}, {"), missing[0])}
 	}
 	r.path = b.String()
 	if r.path == "" {
@@ -171,6 +171,11 @@ func buildRoute(fn, template, prefix string, given map[string]string) (route, er
 	}
 	return r, nil
 }
+
+// MissingRouteParamError is a route template parameter with no value: the request cannot be built.
+type MissingRouteParamError struct{ msg string }
+
+func (e *MissingRouteParamError) Error() string { return e.msg }
 
 // routeParamNames lists the parameter names of a template (for checking --route-param keys).
 func routeParamNames(fn, template string) []string {

@@ -582,6 +582,14 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 			return nil, fmt.Errorf("function %q: weight must be positive", t.Function)
 		}
 		req, err := BuildRequest(f, w.Capabilities, e.cfg.Payload)
+		var missing *MissingRouteParamError
+		if errors.As(err, &missing) && len(e.cfg.Targets) == 0 {
+			// Not asked for by name (the mix is every loaded function): leave it out, and say so.
+			if first {
+				e.notices = append(e.notices, missing.Error()+": not invoked")
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -619,6 +627,9 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 			e.totalW += t.Weight
 			e.cumW = append(e.cumW, e.totalW)
 		}
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no function to invoke: " + strings.Join(e.notices, "; "))
 	}
 	if err := checkRouteParams(e.cfg.Payload.RouteParams, templates); err != nil {
 		return nil, err
