@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/http"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,17 +19,27 @@ import (
 // InvocationRequest, and the invocation is done when both answers are in. The forwarder is that
 // HTTP client: keep-alive connections to 127.0.0.1, at most --http-max-conns of them.
 
-// proxyRequest is one function's forwarded request, prepared once: each send adds its id.
+// proxyRequest is one function's forwarded request, encoded once: each send inserts its id.
 type proxyRequest struct {
 	method string
-	url    *url.URL
-	host   string      // the outgoing Host: HttpUri's authority
-	header http.Header // the caller's headers as the host forwards them (values shared, read-only)
-	body   []byte
-	idSet  bool // the caller already sent x-ms-invocation-id: the host's TryAdd keeps theirs
+	before []byte // request line, Host and the forwarded headers
+	after  []byte // Content-Length, the blank line and the body
+	idSet  bool   // the caller already sent x-ms-invocation-id: the host's TryAdd keeps theirs
 }
 
-// hopHeaders are the request headers YARP does not forward (lower case).
+// appendTo appends the request for invocation id to dst.
+func (pr *proxyRequest) appendTo(dst []byte, id string) []byte {
+	dst = append(dst, pr.before...)
+	if !pr.idSet {
+		dst = append(dst, invocationIDHeader+": "...)
+		dst = append(dst, id...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, pr.after...)
+}
+
+// hopHeaders are the request headers YARP does not forward (lower case), with those fbench writes
+// itself (Host, Content-Length).
 var hopHeaders = map[string]bool{
 	"connection": true, "transfer-encoding": true, "keep-alive": true, "upgrade": true, "proxy-connection": true,
 	"proxy-authenticate": true, "proxy-authentication-info": true, "proxy-authorization": true, "proxy-features": true,
@@ -42,40 +51,48 @@ var hopHeaders = map[string]bool{
 // invocationIDHeader pairs a forwarded request with its InvocationRequest.
 const invocationIDHeader = "x-ms-invocation-id"
 
-// newProxyRequest prepares the forwarded request of a caller's request in.
+// newProxyRequest encodes the forwarded request of a caller's request in (HTTP/1.1, as the host's
+// forwarder speaks to an http:// URI).
 func newProxyRequest(p *host.ProxyURI, in *incoming) (*proxyRequest, error) {
 	u, err := url.Parse(p.Target(in.path, in.rawQuery))
 	if err != nil {
 		return nil, err
 	}
-	pr := &proxyRequest{method: in.method, url: u, host: p.URL.Host, header: http.Header{}, body: in.body}
+	pr := &proxyRequest{method: in.method}
+	var b bytes.Buffer
+	b.WriteString(in.method + " " + u.RequestURI() + " HTTP/1.1\r\n")
+	b.WriteString("Host: " + p.URL.Host + "\r\n")
 	for _, kv := range in.headers {
 		lk := strings.ToLower(kv[0])
 		if hopHeaders[lk] || strings.HasPrefix(lk, ":") {
 			continue
 		}
+		if strings.ContainsAny(kv[0], "\r\n: ") || strings.ContainsAny(kv[1], "\r\n") {
+			return nil, fmt.Errorf("header %q cannot be sent: a name or value with a line break (or a name with ':' or a space)", kv[0])
+		}
 		if lk == invocationIDHeader {
 			pr.idSet = true
 		}
-		pr.header[kv[0]] = append(pr.header[kv[0]], kv[1])
+		b.WriteString(kv[0] + ": " + kv[1] + "\r\n")
 	}
-	// YARP's default transforms: X-Forwarded-* set from the caller's request (fbench is the caller
-	// on 127.0.0.1), the original Host kept as X-Forwarded-Host.
-	pr.header["X-Forwarded-For"] = []string{"127.0.0.1"}
-	pr.header["X-Forwarded-Proto"] = []string{"http"}
-	pr.header["X-Forwarded-Host"] = []string{in.header("Host")}
-	if pr.header.Get("User-Agent") == "" {
-		pr.header["User-Agent"] = []string{""} // Go would add its own; the host adds none
+	// YARP's default transforms: X-Forwarded-* from the caller's request (fbench is the caller, on
+	// 127.0.0.1), the original Host kept as X-Forwarded-Host.
+	b.WriteString("X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: " + in.header("Host") + "\r\n")
+	pr.before = bytes.Clone(b.Bytes())
+	b.Reset()
+	if len(in.body) > 0 {
+		b.WriteString("Content-Length: " + strconv.Itoa(len(in.body)) + "\r\n")
 	}
+	b.WriteString("\r\n")
+	b.Write(in.body)
+	pr.after = bytes.Clone(b.Bytes())
 	return pr, nil
 }
 
-// forwarder is the run's HTTP client to the worker.
+// forwarder is the run's HTTP client to the worker's HttpUri.
 type forwarder struct {
-	client *http.Client
-	tr     *http.Transport
-	ctx    context.Context // ended with the run: requests still out are abandoned
-	cancel context.CancelFunc
+	pool *connPool
+	ctx  context.Context // ended with the run: requests still out are abandoned
 }
 
 // Host's RetryProxyHandler: a connection error is retried up to 10 attempts, 50 ms doubling to 250 ms.
@@ -85,34 +102,16 @@ const (
 	proxyRetryMax   = 250 * time.Millisecond
 )
 
-// newForwarder connects to p's 127.0.0.1 address with at most maxConns connections. timeout bounds
-// one forwarded exchange (the run's --timeout plus a margin, so fbench's own deadline comes first).
+// newForwarder connects to p's 127.0.0.1 address with at most maxConns keep-alive connections.
+// timeout bounds one exchange (the run's --timeout plus a margin, so fbench's own deadline comes
+// first; 0: none).
 func newForwarder(p *host.ProxyURI, maxConns int, timeout time.Duration) *forwarder {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	addr := p.Dial
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "tcp4", addr) // always 127.0.0.1, whatever HttpUri's host name
-		},
-		MaxConnsPerHost:     maxConns,
-		MaxIdleConns:        maxConns,
-		MaxIdleConnsPerHost: maxConns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		Proxy:               nil,
-	}
-	f := &forwarder{tr: tr, client: &http.Client{Transport: tr, Timeout: timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	f.ctx, f.cancel = context.WithCancel(context.Background())
-	return f
+	pool := newConnPool(p.Dial, maxConns, timeout)
+	return &forwarder{pool: pool, ctx: pool.ctx}
 }
 
 // close abandons what is still out and closes the connections.
-func (f *forwarder) close() {
-	f.cancel()
-	f.tr.CloseIdleConnections()
-}
+func (f *forwarder) close() { f.pool.close() }
 
 // forward sends pr for invocation id and reads the response to its last byte; now stamps times
 // (ns since t0). retrying is called once when a refused connection is first retried.
@@ -120,52 +119,36 @@ func (f *forwarder) forward(pr *proxyRequest, id string, now func() int64, retry
 	var a httpAnswer
 	delay := proxyRetryFirst
 	for attempt := 1; ; attempt++ {
-		req := &http.Request{Method: pr.method, URL: pr.url, Host: pr.host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: make(http.Header, len(pr.header)+1)}
-		for k, v := range pr.header {
-			req.Header[k] = v
-		}
-		if !pr.idSet {
-			req.Header[invocationIDHeader] = []string{id}
-		}
-		if len(pr.body) > 0 {
-			req.ContentLength = int64(len(pr.body))
-			req.Body = io.NopCloser(bytes.NewReader(pr.body))
-		}
-		resp, err := f.client.Do(req.WithContext(f.ctx))
-		if err != nil {
-			a.err = classifyProxyErr(err, false)
-			if a.err == proxyRefused && attempt < proxyAttempts && f.ctx.Err() == nil {
-				if attempt == 1 {
-					retrying()
-				}
-				time.Sleep(delay)
-				delay = min(2*delay, proxyRetryMax)
-				continue
-			}
-			a.end = now()
+		status, head, n, err := f.pool.exchange(pr, id, now)
+		a.end = now()
+		if err == nil {
+			a.status, a.head, a.bytes = int16(min(status, 32767)), head, n
 			return a
 		}
-		a.head = now()
-		a.status = int16(min(resp.StatusCode, 32767))
-		n, err := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		a.end, a.bytes = now(), n
-		if err != nil {
-			a.err = classifyProxyErr(err, true)
+		var be *bodyError
+		if errors.As(err, &be) {
+			a.status, a.head, a.bytes, a.err = int16(min(be.status, 32767)), head, n, proxyCut
+			return a
+		}
+		a.err = classifyProxyErr(err)
+		if a.err == proxyRefused && attempt < proxyAttempts && f.ctx.Err() == nil {
+			if attempt == 1 {
+				retrying()
+			}
+			time.Sleep(delay)
+			delay = min(2*delay, proxyRetryMax)
+			continue
 		}
 		return a
 	}
 }
 
-// classifyProxyErr names a forwarding error; inBody: it happened while reading the response body.
-func classifyProxyErr(err error, inBody bool) proxyErr {
+// classifyProxyErr names an error before the response's first byte.
+func classifyProxyErr(err error) proxyErr {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return proxyRefused
-	case inBody:
-		return proxyCut
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
+	case closedByPeer(err):
 		return proxyReset
 	}
 	return proxyFailed
