@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/loadgen/host"
 )
 
@@ -29,6 +30,7 @@ type probeFunction struct {
 	Trigger  string   `json:"trigger"`
 	Bindings []string `json:"bindings"`
 	Loaded   bool     `json:"loaded"`
+	Route    string   `json:"route,omitempty"` // HTTP functions: the route template under the host's prefix
 	Error    string   `json:"error,omitempty"`
 }
 
@@ -93,7 +95,8 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 			"worker_version": md.GetWorkerVersion(), "worker_bitness": md.GetWorkerBitness()}
 	}
 	for _, f := range w.Functions {
-		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Loaded: true})
+		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Loaded: true,
+			Route: routeOf(f)})
 	}
 	for _, f := range w.Failed {
 		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Error: f.LoadError})
@@ -141,7 +144,11 @@ func printProbe(w io.Writer, p *probeOutput) {
 		if !f.Loaded {
 			state = "FAILED: " + f.Error
 		}
-		fmt.Fprintf(w, "  %-16s %-14s id=%s bindings=%s  %s\n", f.Name, f.Trigger, f.ID, strings.Join(f.Bindings, ","), state)
+		route := ""
+		if f.Route != "" {
+			route = " route=" + f.Route
+		}
+		fmt.Fprintf(w, "  %-16s %-14s id=%s bindings=%s%s  %s\n", f.Name, f.Trigger, f.ID, strings.Join(f.Bindings, ","), route, state)
 	}
 	fmt.Fprintf(w, "Exit code: %d\n", p.ExitCode)
 }
@@ -158,4 +165,17 @@ func fmtDur(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.3gs", d.Seconds())
 	}
+}
+
+// routeOf is an HTTP function's route template under the host's prefix, e.g. /api/items/{id}.
+func routeOf(f *host.Function) string {
+	t := f.Trigger()
+	if t == nil || !strings.EqualFold(t.Type, "httpTrigger") {
+		return ""
+	}
+	r, _ := t.Raw["route"].(string)
+	if r == "" {
+		r = f.Name
+	}
+	return "/" + loadgen.DefaultRoutePrefix + "/" + strings.TrimPrefix(r, "/")
 }
