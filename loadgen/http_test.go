@@ -288,3 +288,14 @@ func startWorkerErr(srv *host.Server, refArgs string) (*host.Worker, error) {
 	}
 	return w, err
 }
+
+func TestProxyClocksPerFunction(t *testing.T) {
+	w := startWorker(t, "--http=proxy")
+	_, c := runEngine(t, w, Config{Schedule: constant(t, 300, 0), Count: 60, Targets: []Target{{"echo", 1}, {"status", 1}}, Seed: 2,
+		Timeout: 5 * time.Second})
+	e, s := c.hist(report.FunctionTag(report.MetricHTTPTotal, "echo")), c.hist(report.FunctionTag(report.MetricHTTPTotal, "status"))
+	if e.TotalCount() == 0 || s.TotalCount() == 0 || e.TotalCount()+s.TotalCount() != 60 ||
+		c.hist(report.FunctionTag(report.MetricHTTPTTFB, "echo")).TotalCount() != e.TotalCount() {
+		t.Errorf("per-function http_total: echo %d, status %d of 60", e.TotalCount(), s.TotalCount())
+	}
+}

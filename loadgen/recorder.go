@@ -29,6 +29,7 @@ type histSet struct {
 	httpStatus                                             []map[int]int64           // per target function: HTTP status → count
 	failures                                               map[string]int64          // failure reason → count
 	fnRTT, fnService                                       []*hdrhistogram.Histogram // per target function (nil with one function)
+	fnHTTPTTFB, fnHTTPTotal                                []*hdrhistogram.Histogram // per target function (nil with one function)
 	byStatus                                               map[string]*hdrhistogram.Histogram
 	counts                                                 report.Counts
 }
@@ -45,6 +46,8 @@ func newHistSet(functions int) *histSet {
 		for i := 0; i < functions; i++ {
 			s.fnRTT = append(s.fnRTT, report.NewHistogram())
 			s.fnService = append(s.fnService, report.NewHistogram())
+			s.fnHTTPTTFB = append(s.fnHTTPTTFB, report.NewHistogram())
+			s.fnHTTPTotal = append(s.fnHTTPTotal, report.NewHistogram())
 		}
 	}
 	for _, st := range statuses {
@@ -68,6 +71,8 @@ func (s *histSet) all() []*hdrhistogram.Histogram {
 	out := []*hdrhistogram.Histogram{s.rtt, s.service, s.lag, s.cancelSettle, s.statusRTT, s.harnessLag, s.httpTTFB, s.httpTotal}
 	out = append(out, s.fnRTT...)
 	out = append(out, s.fnService...)
+	out = append(out, s.fnHTTPTTFB...)
+	out = append(out, s.fnHTTPTotal...)
 	for _, st := range statuses {
 		out = append(out, s.byStatus[st])
 	}
@@ -93,6 +98,8 @@ func (s *histSet) tagged(fnNames []string) map[string]*hdrhistogram.Histogram {
 	for i, h := range s.fnRTT {
 		add(report.FunctionTag(report.MetricRTT, fnNames[i]), h)
 		add(report.FunctionTag(report.MetricService, fnNames[i]), s.fnService[i])
+		add(report.FunctionTag(report.MetricHTTPTTFB, fnNames[i]), s.fnHTTPTTFB[i])
+		add(report.FunctionTag(report.MetricHTTPTotal, fnNames[i]), s.fnHTTPTotal[i])
 	}
 	for st, h := range s.byStatus {
 		add(report.StatusTag(report.MetricRTT, st), h)
@@ -267,10 +274,18 @@ func (r *recorder) response(f flight, nowNs int64, status, reason string, h http
 		m[h.code]++
 	}
 	if h.head > 0 {
-		_ = s.httpTTFB.RecordValue(µs(h.head - f.intended))
+		v := µs(h.head - f.intended)
+		_ = s.httpTTFB.RecordValue(v)
+		if s.fnHTTPTTFB != nil {
+			_ = s.fnHTTPTTFB[f.fn].RecordValue(v)
+		}
 	}
 	if h.end > 0 {
-		_ = s.httpTotal.RecordValue(µs(h.end - f.intended))
+		v := µs(h.end - f.intended)
+		_ = s.httpTotal.RecordValue(v)
+		if s.fnHTTPTotal != nil {
+			_ = s.fnHTTPTotal[f.fn].RecordValue(v)
+		}
 		c.HTTPResponseBytes += h.bytes
 	}
 	switch status {
