@@ -269,13 +269,6 @@ func TestForwardedRequest(t *testing.T) {
 	}
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // startWorkerErr launches the reference worker on srv and returns the handshake's error.
 func startWorkerErr(srv *host.Server, refArgs string) (*host.Worker, error) {
 	exe, _ := os.Executable()

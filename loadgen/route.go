@@ -1,7 +1,10 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"net/url"
 	"sort"
 	"strings"
@@ -108,6 +111,26 @@ func parseRouteParam(s string) (*routeParam, error) {
 		}
 	}
 	return p, nil
+}
+
+// hostJSONRoutePrefix reads extensions.http.routePrefix from the app's host.json; ok is false
+// when the file or the setting is absent (the prefix is then DefaultRoutePrefix).
+func hostJSONRoutePrefix(appDir string) (prefix string, ok bool) {
+	b, err := os.ReadFile(filepath.Join(appDir, "host.json"))
+	if err != nil {
+		return "", false
+	}
+	var hj struct {
+		Extensions struct {
+			HTTP struct {
+				RoutePrefix *string `json:"routePrefix"`
+			} `json:"http"`
+		} `json:"extensions"`
+	}
+	if json.Unmarshal(b, &hj) != nil || hj.Extensions.HTTP.RoutePrefix == nil {
+		return "", false
+	}
+	return *hj.Extensions.HTTP.RoutePrefix, true
 }
 
 // route is a function's URL path and route values as the host derives them from its template.

@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -169,5 +171,32 @@ func TestRequestShapes(t *testing.T) {
 	req, _ = BuildRequest(f, proxy, p)
 	if !proto.Equal(req.InputData[0].GetData().GetHttp(), &rpc.RpcHttp{Params: map[string]string{"id": "42"}}) {
 		t.Errorf("proxy mode with RequiresRouteParameters: %v", req.InputData[0].GetData().GetHttp())
+	}
+}
+
+func TestHostJSONRoutePrefix(t *testing.T) {
+	for _, tc := range []struct {
+		json   string
+		prefix string
+		ok     bool
+	}{
+		{`{"version":"2.0"}`, "", false},
+		{`{"extensions":{"http":{"routePrefix":""}}}`, "", true},
+		{`{"extensions":{"http":{"routePrefix":"v1"}}}`, "v1", true},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "host.json"), []byte(tc.json), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p, ok := hostJSONRoutePrefix(dir)
+		if p != tc.prefix || ok != tc.ok {
+			t.Errorf("%s: %q %v", tc.json, p, ok)
+		}
+	}
+	if _, ok := hostJSONRoutePrefix(t.TempDir()); ok {
+		t.Error("no host.json: the default prefix")
+	}
+	if r, _ := buildRoute("hello", "", "/", nil); r.path != "/hello" {
+		t.Errorf("empty prefix: %q", r.path)
 	}
 }

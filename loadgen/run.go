@@ -563,6 +563,12 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 	first := e.names == nil
 	var targets []target
 	templates := map[string]string{}
+	payload := e.cfg.Payload
+	if payload.RoutePrefix == "" && w.Command != nil {
+		if p, ok := hostJSONRoutePrefix(w.Command.AppDir); ok {
+			payload.RoutePrefix = cmpOr(p, "/") // an empty prefix: routes at the root
+		}
+	}
 	for _, t := range mix {
 		f, ok := byName[t.Function]
 		if !ok {
@@ -581,7 +587,7 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 		if t.Weight <= 0 {
 			return nil, fmt.Errorf("function %q: weight must be positive", t.Function)
 		}
-		req, err := BuildRequest(f, w.Capabilities, e.cfg.Payload)
+		req, err := BuildRequest(f, w.Capabilities, payload)
 		var missing *MissingRouteParamError
 		if errors.As(err, &missing) && len(e.cfg.Targets) == 0 {
 			// Not asked for by name (the mix is every loaded function): leave it out, and say so.
@@ -604,7 +610,7 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 				}
 			}
 			if p := w.HTTPProxy(); p != nil {
-				in, err := newIncoming(f, trig, e.cfg.Payload)
+				in, err := newIncoming(f, trig, payload)
 				if err != nil {
 					return nil, err
 				}
@@ -1129,6 +1135,14 @@ func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
 		}
 	}
 	e.settled(f, kind, st, now, code)
+}
+
+// cmpOr returns a, or b when a is empty.
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // httpFunction reports whether target fn is HTTP-triggered.
