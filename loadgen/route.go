@@ -3,9 +3,9 @@ package loadgen
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
-	"net/url"
 	"sort"
 	"strings"
 )
