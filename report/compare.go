@@ -80,7 +80,7 @@ func DefaultTolerance(metric string) Tolerance {
 	}
 	switch m.Kind {
 	case SLOLatency:
-		if m.Clock != MetricRTT && m.Clock != MetricService {
+		if m.Clock != MetricRTT && m.Clock != MetricService && m.Clock != MetricHTTPTTFB && m.Clock != MetricHTTPTotal {
 			return Tolerance{Off: true}
 		}
 		switch m.Stat {
