@@ -514,6 +514,9 @@ func differences(base, cur []RunEntry) []string {
 	if be.CPUModel != ce.CPUModel || be.Cores != ce.Cores || be.GOMAXPROCS != ce.GOMAXPROCS {
 		out = append(out, fmt.Sprintf("machines differ: baseline %q × %d cores, current %q × %d cores", be.CPUModel, be.Cores, ce.CPUModel, ce.Cores))
 	}
+	if b.HTTPMode != c.HTTPMode {
+		out = append(out, fmt.Sprintf("HTTP functions were driven differently: baseline %s, current %s", httpModeName(b.HTTPMode), httpModeName(c.HTTPMode)))
+	}
 	if b.FbenchVersion != c.FbenchVersion {
 		out = append(out, fmt.Sprintf("fbench versions differ: baseline %s, current %s", b.FbenchVersion, c.FbenchVersion))
 	}
@@ -523,7 +526,7 @@ func differences(base, cur []RunEntry) []string {
 // loadSettings are the recorded settings (Summary.Config) that shape the load: when they differ
 // between the sides compare says so.
 var loadSettings = []string{"rps", "concurrency", "profile", "arrival", "duration", "warmup", "count",
-	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval"}
+	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval", "http_ok", "route_params"}
 
 func dedupe(s []string) []string {
 	var out []string

@@ -98,3 +98,14 @@ func httpCompareMetrics(base, cur *RunSet) []string {
 	}
 	return []string{"http_ttfb.p50", "http_ttfb.p99", "http_total.p50", "http_total.p99"}
 }
+
+// httpModeName names an HTTP mode in one or two words.
+func httpModeName(mode string) string {
+	switch mode {
+	case "proxy":
+		return "proxied (HttpUri)"
+	case "rpc":
+		return "RpcHttp over the stream"
+	}
+	return "none invoked"
+}
