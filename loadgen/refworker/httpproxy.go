@@ -159,6 +159,12 @@ func (p *proxyServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 func (w *worker) invokeProxied(reqID string, req *rpc.InvocationRequest) {
 	id := req.InvocationId
 	pr := w.proxy.get(id)
+	select {
+	case <-pr.invReady: // an invocation with this id is already under way
+		w.finish(reqID, newResponse(reqID, id, failure("invocation id '"+id+"' is already in use")))
+		return
+	default:
+	}
 	pr.inv = req
 	close(pr.invReady)
 	t := time.NewTimer(w.cfg.pairTimeout)
