@@ -108,6 +108,10 @@ type Config struct {
 	Sample func(w *host.Worker) report.Resources
 	// OnStart is called with the run's time zero (the first arrival's intended time) before anything is sent.
 	OnStart func(t0 time.Time)
+	// OnNotice, when set, receives the notices known before anything is sent (cancels or pings
+	// skipped, functions left out), so they can be shown before measuring; they are then not
+	// repeated in Result.Notices.
+	OnNotice func(msg string)
 	// OnInterval receives every interval as it closes (the histograms are reused afterwards).
 	OnInterval func(rec *report.IntervalRecord) error
 }
@@ -236,6 +240,12 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		e.closedTok = make(chan int64, cfg.Concurrency)
 	}
 
+	if cfg.OnNotice != nil {
+		for _, n := range e.notices {
+			cfg.OnNotice(n)
+		}
+		e.notices = nil
+	}
 	e.t0 = time.Now()
 	if cfg.OnStart != nil {
 		cfg.OnStart(e.t0)

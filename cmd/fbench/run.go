@@ -514,6 +514,10 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	}
 	_ = rw.UpdateMeta(meta)
 
+	p.cfg.OnNotice = func(n string) {
+		meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: n})
+		fmt.Fprintf(stderr, "fbench: note: %s\n", n)
+	}
 	p.cfg.OnStart = func(t0 time.Time) {
 		meta.TimeZero = t0.UTC()
 		_ = rw.UpdateMeta(meta)
