@@ -62,6 +62,7 @@ type config struct {
 	cpuProfile     string
 	httpProxy      bool          // HTTP proxying mode: advertise HttpUri and serve HTTP functions on it
 	pairTimeout    time.Duration // how long one side of a proxied invocation waits for the other
+	costs          startCosts
 }
 
 // flagVars receives the raw flag values.
@@ -84,6 +85,8 @@ type flagVars struct {
 	cpuProfile                string
 	http                      string
 	pairTimeout               time.Duration
+	startDelay, loadDelay     dist.Dist
+	reloadDelay               dist.Dist
 }
 
 func newFlagSet(v *flagVars) *pflag.FlagSet {
@@ -119,6 +122,9 @@ func newFlagSet(v *flagVars) *pflag.FlagSet {
 	fs.Uint64Var(&v.seed, "seed", 0, "random `SEED` for service-time sampling (0 = random)")
 	fs.DurationVar(&v.connectTimeout, "connect-timeout", 10*time.Second, "exit 1 if the host cannot be reached within `D`")
 	fs.DurationVar(&v.shutGrace, "shutdown-grace", 5*time.Second, "let in-flight invocations finish for `D` after a WorkerTerminate without grace_period")
+	fs.Var(&v.startDelay, "start-delay", "sleep `DIST` after starting, before connecting (a runtime and app starting up)")
+	fs.Var(&v.loadDelay, "load-delay", "answer each FunctionLoadRequest `DIST` after it arrives, one at a time")
+	fs.Var(&v.reloadDelay, "reload-delay", "answer FunctionEnvironmentReloadRequest `DIST` after it arrives (placeholder specialization)")
 	fs.StringVar(&v.cpuProfile, "cpuprofile", "", "write a Go CPU profile of this worker to `FILE` (for `go tool pprof`)")
 	fs.StringArrayVar(&v.faults, "fault", nil, "misbehave on purpose: `NAME[=VALUE]`, repeatable (see the fault modes below)")
 	return fs
@@ -158,6 +164,7 @@ func parseArgs(args []string) (*config, error) {
 		shutdownGrace:  v.shutGrace,
 		cpuProfile:     v.cpuProfile,
 		pairTimeout:    v.pairTimeout,
+		costs:          startCosts{start: v.startDelay, load: v.loadDelay, reload: v.reloadDelay},
 	}
 	switch v.http {
 	case "rpc":
