@@ -292,3 +292,17 @@ func TestProxyClocksPerFunction(t *testing.T) {
 		t.Errorf("per-function http_total: echo %d, status %d of 60", e.TotalCount(), s.TotalCount())
 	}
 }
+
+func TestProxyModeClosedLoop(t *testing.T) {
+	w := startWorker(t, "--http=proxy")
+	_, c := runEngine(t, w, Config{Concurrency: 16, Duration: time.Second, Targets: []Target{{"echo", 1}}, Timeout: 5 * time.Second})
+	k := c.counts
+	if k.Succeeded == 0 || k.Succeeded != k.Sent || k.Failed+k.Lost+k.TimedOut != 0 || c.hist(report.MetricHTTPTotal).TotalCount() != k.Succeeded {
+		t.Fatalf("closed loop: %+v", k)
+	}
+	for _, in := range c.intervals {
+		if in.InFlight > 16 {
+			t.Errorf("interval %d: %d in flight, more than the concurrency", in.Index, in.InFlight)
+		}
+	}
+}
