@@ -117,15 +117,53 @@ const (
 // invocation (protocol.md §8.3): from the RpcHttp of the HTTP output binding, but 200 when there is
 // no HTTP value, when the RpcHttp has no body (the host then serializes the object as the body and
 // ignores status_code), or when status_code is empty or not an integer.
-func hostHTTPStatus(isHTTP, hasBody bool, statusCode string) int {
+func hostHTTPStatus[T string | []byte](isHTTP, hasBody bool, statusCode T) int {
 	if !isHTTP || !hasBody {
 		return 200
 	}
-	code, err := strconv.Atoi(strings.TrimSpace(statusCode))
-	if err != nil {
+	code, ok := parseStatusCode(statusCode)
+	if !ok {
 		return 200
 	}
 	return code
+}
+
+// parseStatusCode reads an integer as .NET's int.TryParse does (invariant culture): blanks around
+// it, an optional sign, decimal digits, within int32; it does not allocate.
+func parseStatusCode[T string | []byte](s T) (int, bool) {
+	i, j := 0, len(s)
+	for i < j && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
+		i++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t' || s[j-1] == '\r' || s[j-1] == '\n') {
+		j--
+	}
+	neg := false
+	if i < j && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	if i == j {
+		return 0, false
+	}
+	n := int64(0)
+	for ; i < j; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+		if n > 1<<31 {
+			return 0, false
+		}
+	}
+	if neg {
+		n = -n
+	}
+	if n > 1<<31-1 || n < -1<<31 {
+		return 0, false
+	}
+	return int(n), true
 }
 
 // responseHTTPStatus reads, from an encoded StreamingMessage holding an InvocationResponse, the
@@ -196,7 +234,7 @@ func responseHTTPStatus(b []byte, out string) (code int, ok bool) {
 	if !isHTTP {
 		return 200, true
 	}
-	hasBody, status := false, ""
+	hasBody, status := false, []byte(nil)
 	for len(httpMsg) > 0 {
 		num, typ, n := protowire.ConsumeTag(httpMsg)
 		if n < 0 {
@@ -211,7 +249,7 @@ func responseHTTPStatus(b []byte, out string) (code int, ok bool) {
 			if num == fieldHTTPBody {
 				hasBody = true
 			} else {
-				status = string(v)
+				status = v
 			}
 			httpMsg = httpMsg[m:]
 			continue

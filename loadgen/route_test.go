@@ -200,3 +200,16 @@ func TestHostJSONRoutePrefix(t *testing.T) {
 		t.Errorf("empty prefix: %q", r.path)
 	}
 }
+
+func TestParseStatusCodeAsTryParse(t *testing.T) {
+	for in, want := range map[string]int{"200": 200, " 404 ": 404, "+201": 201, "-5": -5, "2147483647": 2147483647} {
+		if got, ok := parseStatusCode(in); !ok || got != want {
+			t.Errorf("%q: %d %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"", " ", "20 0", "2147483648", "0x10", "200.0", "+"} {
+		if _, ok := parseStatusCode(in); ok {
+			t.Errorf("%q parsed", in)
+		}
+	}
+}
