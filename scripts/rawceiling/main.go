@@ -501,9 +501,8 @@ func requestTemplate(bodyBytes int) *rpc.InvocationRequest {
 		}
 		method = "POST"
 		body = &rpc.TypedData{Data: &rpc.TypedData_Bytes{Bytes: b}}
-		headers["content-type"] = nullable("application/octet-stream")
 		headers["content-length"] = nullable(strconv.Itoa(bodyBytes))
-		headersJSON = `{"Content-Length":"` + strconv.Itoa(bodyBytes) + `","Content-Type":"application/octet-stream","Host":"localhost:7071"}`
+		headersJSON = `{"Content-Length":"` + strconv.Itoa(bodyBytes) + `","Host":"localhost:7071"}`
 	}
 	httpReq := &rpc.RpcHttp{
 		Method:          method,
@@ -512,6 +511,11 @@ func requestTemplate(bodyBytes int) *rpc.InvocationRequest {
 		NullableQuery:   map[string]*rpc.NullableString{},
 		NullableParams:  map[string]*rpc.NullableString{},
 		Body:            body,
+		// The host's anonymous caller: an identity with the default claim types.
+		Identities: []*rpc.RpcClaimsIdentity{{
+			NameClaimType: nullable("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"),
+			RoleClaimType: nullable("http://schemas.microsoft.com/ws/2008/06/identity/claims/role"),
+		}},
 	}
 	return &rpc.InvocationRequest{
 		FunctionId: "5f0c6a3e-8b1d-4c2a-9e7f-0123456789ab",
