@@ -191,26 +191,28 @@ func run(short bool, reps, depth int, outPath string) error {
 	fmt.Fprintf(os.Stderr, "bench: saturation, each harness with each worker (%d × 4 × %s, depth %d)\n", reps, satDur, depth)
 	var pairRatios, pairCPURatios, refRatios, refCPURatios, wRawHost, wFbench, mixed []float64
 	for i := 0; i < reps; i++ {
+		// Each harness pair runs back to back on its worker: raw→raw, fbench→raw, then raw→ref,
+		// fbench→ref (the harness ratio compares neighbours in time).
+		closed := []string{"-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0"}
 		rr, err := rawHost(raw, "--duration", satDur.String(), "--depth", strconv.Itoa(depth))
 		if err != nil {
 			return err
 		}
-		rf, err := rawHost(raw, "--duration", satDur.String(), "--depth", strconv.Itoa(depth), "--worker-cmd", refCmd)
-		if err != nil {
-			return err
-		}
-		closed := []string{"-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0"}
-		s, _, err := fbench(fb, tmp, append(closed, "--ref", "dispatch=inline")...)
-		if err != nil {
-			return err
-		}
-		ff := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
 		// The raw worker as the raw host launches it: one P, GOGC 400, answering on its reader.
-		s, _, err = fbench(fb, tmp, append(closed, "--indexing", "worker", "--", raw, "worker", "--mode", "inline", "--procs", "1", "--gc", "400")...)
+		s, _, err := fbench(fb, tmp, append(closed, "--indexing", "worker", "--", raw, "worker", "--mode", "inline", "--procs", "1", "--gc", "400")...)
 		if err != nil {
 			return err
 		}
 		fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
+		rf, err := rawHost(raw, "--duration", satDur.String(), "--depth", strconv.Itoa(depth), "--worker-cmd", refCmd)
+		if err != nil {
+			return err
+		}
+		s, _, err = fbench(fb, tmp, append(closed, "--ref", "dispatch=inline")...)
+		if err != nil {
+			return err
+		}
+		ff := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
 		r.RawRuns, r.RawRefRuns = append(r.RawRuns, rr), append(r.RawRefRuns, rf)
 		r.FbenchRuns, r.FbenchRawRuns = append(r.FbenchRuns, ff), append(r.FbenchRawRuns, fr)
 		if rr.InvPerS > 0 && rr.HostCPUUsPerInv > 0 && rf.InvPerS > 0 && rf.HostCPUUsPerInv > 0 && fr.InvPerS > 0 {
