@@ -558,6 +558,11 @@ func (a *aggregator) footprint(h *HarnessSummary, cores int) {
 	}
 }
 
+// heavyHarnessPct is the mean CPU (percent of one core) from which fbench taking more CPU than the
+// worker is worth a warning: below it (an idle worker at a few invocations per second) the harness
+// cannot weigh on the machine, and the warning would only be noise.
+const heavyHarnessPct = 5
+
 func (a *aggregator) warnings(s *Summary) []string {
 	w := []string{}
 	add := func(format string, args ...any) { w = append(w, fmt.Sprintf(format, args...)) }
@@ -565,7 +570,7 @@ func (a *aggregator) warnings(s *Summary) []string {
 	if !s.Harness.Valid {
 		add("run invalid: %s", s.Harness.InvalidReason)
 	}
-	if h := s.Harness; h.WorkerMeanCPUPct > 0 && h.MeanCPUPct > h.WorkerMeanCPUPct {
+	if h := s.Harness; h.WorkerMeanCPUPct > 0 && h.MeanCPUPct > h.WorkerMeanCPUPct && h.MeanCPUPct >= heavyHarnessPct {
 		add("fbench took more CPU than the worker it measured (%.1f%% of a core against the worker's %.1f%%, %.1f µs per invocation): the figures are valid, but the harness weighed on the machine the worker ran on",
 			h.MeanCPUPct, h.WorkerMeanCPUPct, h.CPUUsPerInvocation)
 	}

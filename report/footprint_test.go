@@ -18,6 +18,7 @@ func TestHarnessFootprint(t *testing.T) {
 	}{
 		{"lighter than the worker", 12, 36, false},
 		{"heavier than the worker", 48, 30, true},
+		{"heavier than an idle worker, but light", 2, 0.5, false}, // under heavyHarnessPct: no warning
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recs := synthIntervals(t)
