@@ -40,6 +40,12 @@ type probeOutput struct {
 	PingRTT      time.Duration     `json:"ping_rtt_ns,omitempty"`
 	ExitCode     int               `json:"exit_code"`
 	Command      []string          `json:"command"`
+	CommandLine  string            `json:"command_line"`
+	// What the worker.config.json pipeline chose, and the notices fbench gave about the launch.
+	RuntimeVersion string   `json:"runtime_version,omitempty"`
+	Profile        string   `json:"profile,omitempty"`
+	WorkerIndexing bool     `json:"worker_indexing"`
+	Notices        []string `json:"notices,omitempty"`
 }
 
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
@@ -74,7 +80,9 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out := probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args}
+	out := probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args, CommandLine: w.Command.CommandLine,
+		RuntimeVersion: w.Command.RuntimeVersion, Profile: w.Command.Profile, WorkerIndexing: w.Command.WorkerIndexing,
+		Notices: launchNotices(w.Command)}
 	if w.Has("WorkerStatus") {
 		if out.PingRTT, err = w.Ping(ctx, 10*time.Second); err != nil {
 			w.Shutdown(host.TerminateGrace)
@@ -110,6 +118,22 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 }
 
 func printProbe(w io.Writer, p *probeOutput) {
+	fmt.Fprintln(w, "Launch")
+	fmt.Fprintf(w, "  argv            %q\n", p.Command)
+	if p.RuntimeVersion != "" {
+		fmt.Fprintf(w, "  runtime version %s\n", p.RuntimeVersion)
+	}
+	if p.Profile != "" {
+		fmt.Fprintf(w, "  profile         %s\n", p.Profile)
+	}
+	ix := "host (function.json)"
+	if p.WorkerIndexing {
+		ix = "worker (FunctionsMetadataRequest)"
+	}
+	fmt.Fprintf(w, "  indexing        %s\n", ix)
+	for _, n := range p.Notices {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
 	fmt.Fprintln(w, "Time line")
 	for _, s := range p.Timeline {
 		fmt.Fprintf(w, "  %10s  +%-10s %-16s %s\n", fmtDur(s.At), fmtDur(s.Took), s.Name, s.Detail)

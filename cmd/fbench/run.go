@@ -477,6 +477,10 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%v (worker log: %s)", err, filepath.Join(p.out, "worker.log"))
 	}
 	meta.Worker = workerInfo(w)
+	for _, msg := range launchNotices(w.Command) {
+		meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: msg})
+		fmt.Fprintf(stderr, "fbench: note: %s\n", msg)
+	}
 	for _, f := range w.Failed {
 		// Not invoked (with no --function or --mix, the mix is the loaded functions): say so.
 		msg := fmt.Sprintf("function %s failed to load and is not invoked: %s", f.Name, f.LoadError)

@@ -111,6 +111,9 @@ type recvResult struct {
 // the error is an *Error.
 func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 	w := &Worker{ID: guid.New(), RequestID: guid.New(), srv: srv, recvCh: make(chan recvResult, 1)}
+	if opt.Launch.HostVersion == "" {
+		opt.Launch.HostVersion = opt.HostVersion
+	}
 	cmd, err := Resolve(opt.Launch, srv.Port(), w.ID, w.RequestID)
 	if err != nil {
 		return nil, &Error{Phase: "launch", Msg: err.Error()}
@@ -120,20 +123,21 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 		cmd.WorkerIndexing = true
 	} else if opt.Indexing == IndexingHost {
 		cmd.WorkerIndexing = false
+		cmd.IndexingRule = ""
 	}
 	if opt.HostVersion == "" {
 		opt.HostVersion = DefaultHostVersion
 	}
 	if opt.StartTimeout <= 0 {
 		opt.StartTimeout = DefaultStartTimeout
-		if cmd.Config != nil && cmd.Config.ProcessOptions.ProcessStartupTimeout != "" {
-			opt.StartTimeout, _ = ParseTimeSpan(cmd.Config.ProcessOptions.ProcessStartupTimeout)
+		if cmd.Config != nil {
+			opt.StartTimeout = cmd.Config.ProcessOptions.Duration("processStartupTimeout", opt.StartTimeout)
 		}
 	}
 	if opt.InitTimeout <= 0 {
 		opt.InitTimeout = DefaultInitTimeout
-		if cmd.Config != nil && cmd.Config.ProcessOptions.InitializationTimeout != "" {
-			opt.InitTimeout, _ = ParseTimeSpan(cmd.Config.ProcessOptions.InitializationTimeout)
+		if cmd.Config != nil {
+			opt.InitTimeout = cmd.Config.ProcessOptions.Duration("initializationTimeout", opt.InitTimeout)
 		}
 	}
 	if opt.MetadataTimeout <= 0 {
