@@ -195,7 +195,9 @@ func TestBadWorkerConfig(t *testing.T) {
 			[]string{"description.defaultWorkerPath", "3.11/LINUX/Arm64/worker.py does not exist"}},
 		{"disabled", "node", func(c string) string { return strings.Replace(c, `"language"`, `"isDisabled": "true", "language"`, 1) }, nil, x64,
 			[]string{"description.isDisabled"}},
-		{"executable missing", "node", func(c string) string { return strings.Replace(c, `"defaultExecutablePath": "node"`, `"defaultExecutablePath": "nodejs-nope"`, 1) }, nil, x64,
+		{"executable missing", "node", func(c string) string {
+			return strings.Replace(c, `"defaultExecutablePath": "node"`, `"defaultExecutablePath": "nodejs-nope"`, 1)
+		}, nil, x64,
 			[]string{"description.defaultExecutablePath", `"nodejs-nope" not found`}},
 		{"bad profile expression", "java", func(c string) string { return strings.Replace(c, `(?i)true$`, `(?<x>true`, 1) }, []string{"JAVA_HOME=/j"}, x64,
 			[]string{"profiles[0].conditions[0].conditionExpression"}},
