@@ -24,6 +24,10 @@ import (
 // started (FBENCH_TEST_DUMP) and runs the reference worker with the settings in FBENCH_TEST_REFARGS
 // and the host's arguments (everything from --host on).
 func TestMain(m *testing.M) {
+	if os.Getenv("FBENCH_TEST_EMIT_LONG_LINES") == "1" {
+		emitLongLines()
+		os.Exit(0)
+	}
 	if os.Getenv("FBENCH_TEST_WORKER") == "1" {
 		args := os.Args[1:]
 		if path := os.Getenv("FBENCH_TEST_DUMP"); path != "" {
