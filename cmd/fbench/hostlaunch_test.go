@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +81,77 @@ func TestProbePythonStyleLayout(t *testing.T) {
 	expectExit(t, r, 1)
 	expectLine(t, errorLine(t, r), filepath.Join(workerDir, "worker.config.json")+": description.defaultWorkerPath: ",
 		"3.12/"+plat.OS+"/"+plat.Arch+"/worker.py does not exist", "this worker ships 3.11")
+}
+
+// groupMembers lists the live processes of process group pgid.
+func groupMembers(pgid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:]) // state ppid pgrp ...
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// A worker that ignores its stream's end, and a child it started, do not survive a kill -9 of
+// fbench: the kernel's parent-death signal ends the worker, the guard its process group.
+func TestWorkerDiesWithKilledFbench(t *testing.T) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\n" +
+		"sleep 600 &\n" +
+		"echo $! > " + shQuote(filepath.Join(dir, "child.pid")) + "\n" +
+		"trap '' TERM HUP INT\n" +
+		shQuote(fbenchBin(t)) + " worker \"$@\"\n" +
+		"sleep 600\n" + // the stream ended: this worker carries on regardless
+		"echo survived > " + shQuote(filepath.Join(dir, "survived")) + "\n"
+	writeExec(t, filepath.Join(dir, "worker"), script)
+	p := startFbench(t, dir, "-rps", "50", "-d", "60s", "--quiet", "--out", filepath.Join(dir, "run"), "./worker")
+	var childPid int
+	if !waitFor(30*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "child.pid"))
+		childPid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && childPid > 0 && fileHas(filepath.Join(dir, "run", "worker.log"))
+	}) {
+		t.Fatalf("the worker did not start:\n%s", p.err.String())
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "run", "run.json"))
+	var meta struct {
+		Worker struct{ Pid int } `json:"worker"`
+	}
+	if !waitFor(30*time.Second, func() bool {
+		b, _ = os.ReadFile(filepath.Join(dir, "run", "run.json"))
+		return json.Unmarshal(b, &meta) == nil && meta.Worker.Pid > 0
+	}) {
+		t.Fatalf("no worker pid in run.json:\n%s", p.err.String())
+	}
+	workerPid := meta.Worker.Pid
+	if m := groupMembers(workerPid); len(m) < 3 {
+		t.Fatalf("worker group %d has %v, want the script, its sleep and the reference worker", workerPid, m)
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	if !waitFor(15*time.Second, func() bool { return len(groupMembers(workerPid)) == 0 && !alive(childPid) }) {
+		t.Fatalf("after kill -9 of fbench, worker group %d still has %v (child %d alive %v)", workerPid, groupMembers(workerPid), childPid, alive(childPid))
+	}
+}
+
+func fileHas(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() >= 0
 }
