@@ -338,7 +338,15 @@ loop:
 			recvDone = nil
 			reason := e.endReason(e.gen)
 			e.loseInFlight()
-			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "stream_ended", Detail: e.workerEndDetail(reason)})
+			kind, detail := "stream_ended", e.workerEndDetail(reason)
+			if code, exited := e.gen.w.ExitCode(); exited && code == host.ExitCodeRestart {
+				// The host's "intentional restart": not a crash (with Relaunch the run goes on).
+				kind = EventIntentionalRestart
+				if cfg.Relaunch == nil {
+					detail += "; fbench relaunches such a worker only with --restart-worker"
+				}
+			}
+			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: kind, Detail: detail})
 			if cfg.Relaunch == nil || !sending || ctx.Err() != nil || (cfg.MaxRestarts > 0 && e.restarts >= cfg.MaxRestarts) {
 				res.WorkerEnded = true
 				res.EndReason = reason
@@ -419,6 +427,9 @@ loop:
 	e.totalsMu.Unlock()
 	return res, werr
 }
+
+// EventIntentionalRestart is the event of a worker that exited with host.ExitCodeRestart mid-run.
+const EventIntentionalRestart = "intentional_restart"
 
 // quietEnd is how long the stream must be quiet, everything settled, before a run ends; a worker
 // that never goes quiet (a log flood) holds the end up by quietMax at most.

@@ -535,8 +535,10 @@ func (a *aggregator) warnings(s *Summary) []string {
 			code = strconv.Itoa(*s.Worker.ExitCode)
 		}
 		add("worker crashed or ended its stream mid-run (exit code %s)", code)
-	case s.Worker.KilledByFbench:
-		add("worker did not exit on WorkerTerminate within its grace (or its stream could no longer take one): fbench killed it")
+	case s.Worker.KilledByFbench && s.Worker.TerminateSent:
+		add("worker did not exit on WorkerTerminate within its grace: fbench killed it")
+	case s.Worker.KilledByFbench && s.Worker.TerminateFailed:
+		add("worker's stream could no longer take WorkerTerminate: fbench killed it")
 	case s.Worker.ExitCode != nil && *s.Worker.ExitCode != 0:
 		add("worker exited with an error at the end (exit code %d, restarts %d)", *s.Worker.ExitCode, s.Worker.Restarts)
 	case s.Worker.Restarts > 0:

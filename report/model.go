@@ -226,8 +226,13 @@ type WorkerInfo struct {
 	Restarts     int               `json:"restarts"`
 	Crashed      bool              `json:"crashed"`
 	// KilledByFbench: the worker outlived the grace after WorkerTerminate and fbench killed it.
-	KilledByFbench bool     `json:"killed_by_fbench,omitempty"`
-	StderrTail     []string `json:"stderr_tail,omitempty"`
+	KilledByFbench bool `json:"killed_by_fbench,omitempty"`
+	// TerminateSent: fbench sent WorkerTerminate (the worker advertises HandlesWorkerTerminateMessage);
+	// TerminateFailed: it tried and the stream could no longer take it. Ended says how the worker ended.
+	TerminateSent   bool     `json:"terminate_sent,omitempty"`
+	TerminateFailed bool     `json:"terminate_failed,omitempty"`
+	Ended           string   `json:"ended,omitempty"`
+	StderrTail      []string `json:"stderr_tail,omitempty"`
 	// Peak and final resource figures (soak); zero when not sampled.
 	PeakRSSBytes  int64   `json:"peak_rss_bytes,omitempty"`
 	FinalRSSBytes int64   `json:"final_rss_bytes,omitempty"`

@@ -97,6 +97,9 @@ func WriteText(w io.Writer, s *Summary) error {
 			trimFloat(wk.PeakCPUPct), wk.PeakRSSBytes, wk.FinalRSSBytes, wk.PeakThreads, wk.PeakFDs)
 	}
 	p("\n")
+	if wk.Ended != "" {
+		p("worker end: %s\n", wk.Ended)
+	}
 	h := s.Harness
 	valid := "valid"
 	if !h.Valid {

@@ -529,6 +529,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	// was interrupted and it exited cleanly.
 	crashed := false
 	crashDetail := ""
+	restartAsked := "" // the worker ended the run asking for a restart (exit code 200)
 	if res != nil {
 		for _, ev := range res.Events {
 			if ev.Kind == "stream_ended" {
@@ -542,6 +543,19 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 			if code, exited := w.ExitCode(); exited && code == 0 {
 				crashed = false
 			}
+		}
+		// Exit code 200 asks for a restart: with --restart-worker the run went on (no crash);
+		// without, the run ended there, which is said as such.
+		if !p.restart && !crashed && res.WorkerEnded && !res.Interrupted {
+			for _, ev := range res.Events {
+				if ev.Kind == loadgen.EventIntentionalRestart {
+					restartAsked = ev.Detail
+				}
+			}
+		}
+		if restartAsked != "" {
+			note := "the worker exited with code 200, the host's intentional restart (not a crash); without --restart-worker fbench does not relaunch it, so the run ended there"
+			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: note})
 		}
 	}
 	meta.Worker = shutdownInfo(w, crashed)
@@ -578,6 +592,8 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Reports: %s\n", p.out)
 	}
 	switch {
+	case restartAsked != "":
+		return withCode(exitCrashed, errors.New("the worker asked for a restart (exit code 200), not a crash; rerun with --restart-worker to relaunch it as the host does: "+restartAsked))
 	case crashed:
 		msg := "the worker crashed: " + crashDetail
 		if res.Restarts > 0 {
@@ -684,6 +700,7 @@ func shutdownInfo(w *host.Worker, crashed bool) report.WorkerInfo {
 	info.ExitCode = &exitCode
 	info.Crashed = crashed
 	info.KilledByFbench = w.KilledAtShutdown()
+	info.TerminateSent, info.TerminateFailed, info.Ended = w.TerminateSent(), w.TerminateFailed(), w.EndedHow()
 	if crashed {
 		info.StderrTail = w.Log.Tail()
 	}

@@ -96,7 +96,10 @@ type Worker struct {
 	pending bool
 	ended   bool
 	killed  bool // Shutdown had to kill the process: it outlived WorkerTerminate's grace
-	endOnce sync.Once
+	// terminateSent / terminateFailed: Shutdown sent WorkerTerminate / could not; endHow says how it ended.
+	terminateSent, terminateFailed bool
+	endHow                         string
+	endOnce                        sync.Once
 	// handedOut is set once the engine took the stream (it then reads until the stream ends).
 	handedOut bool
 }
@@ -121,6 +124,7 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 	w.Command = cmd
 	if opt.Indexing == IndexingWorker {
 		cmd.WorkerIndexing = true
+		cmd.IndexingRule = ""
 	} else if opt.Indexing == IndexingHost {
 		cmd.WorkerIndexing = false
 		cmd.IndexingRule = ""
@@ -488,11 +492,16 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 		return w.proc.code
 	}
 	w.ended = true
-	if w.proc.alive() {
+	if !w.proc.alive() {
+		w.endHow = "had exited by itself (" + w.proc.state + ")"
+	} else {
 		if w.Has("HandlesWorkerTerminateMessage") && w.stream != nil {
 			if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerTerminate{
 				WorkerTerminate: &rpc.WorkerTerminate{GracePeriod: durationpb.New(TerminateGrace)}}}); err != nil {
 				grace = 0 // the stream is gone (e.g. ended because the worker stopped reading): nothing to wait for
+				w.terminateFailed = true
+			} else {
+				w.terminateSent = true
 			}
 			w.step("terminate", "WorkerTerminate sent, grace "+TerminateGrace.String())
 			if !w.handedOut && !w.pending {
@@ -514,6 +523,18 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 			w.killed = true
 			w.step("kill", "")
 		}
+		switch {
+		case w.terminateSent && w.killed:
+			w.endHow = fmt.Sprintf("killed by fbench: still running %s after WorkerTerminate", grace)
+		case w.terminateSent:
+			w.endHow = "exited after WorkerTerminate (" + w.proc.stateNow() + ")"
+		case w.terminateFailed && w.killed:
+			w.endHow = "killed by fbench: its stream could no longer take WorkerTerminate"
+		case w.killed:
+			w.endHow = "killed by fbench, no WorkerTerminate sent: the worker does not advertise HandlesWorkerTerminateMessage (the host kills such a worker too)"
+		default:
+			w.endHow = "exited by itself while fbench ended it (" + w.proc.stateNow() + ")"
+		}
 	}
 	w.abort()
 	w.step("exit", w.proc.state)
@@ -523,6 +544,15 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 // KilledAtShutdown reports whether Shutdown had to kill the worker: it was still running when the
 // grace after WorkerTerminate (or none, when it cannot take one) ran out.
 func (w *Worker) KilledAtShutdown() bool { return w.killed }
+
+// TerminateSent reports whether Shutdown sent WorkerTerminate (the worker advertises
+// HandlesWorkerTerminateMessage and its stream took it); TerminateFailed, whether it tried and the
+// stream could no longer take it.
+func (w *Worker) TerminateSent() bool   { return w.terminateSent }
+func (w *Worker) TerminateFailed() bool { return w.terminateFailed }
+
+// EndedHow describes, after Shutdown, how the worker ended, in the words the report uses.
+func (w *Worker) EndedHow() string { return w.endHow }
 
 // abort kills the process if it is alive, ends the stream and closes the log.
 func (w *Worker) abort() {

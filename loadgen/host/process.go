@@ -19,6 +19,10 @@ import (
 	"github.com/fbench/fbench/protos/rpc"
 )
 
+// ExitCodeRestart is the exit code with which a worker asks the host to restart it ("Language
+// Worker Process exited and needs to be restarted"): the host restarts it without counting an error.
+const ExitCodeRestart = 200
+
 // process is a started worker process with its output captured line by line.
 type process struct {
 	cmd    *exec.Cmd
@@ -100,6 +104,14 @@ func startProcess(c *Command, log *WorkerLog) (*process, error) {
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// stateNow is the exit state once the process has exited ("running" before).
+func (p *process) stateNow() string {
+	if p.alive() {
+		return "running"
+	}
+	return p.state
 }
 
 // pid is the worker's process id.

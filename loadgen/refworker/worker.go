@@ -320,6 +320,10 @@ func (w *worker) onInvocation(reqID string, req *rpc.InvocationRequest) action {
 		w.logf("fault crash-after=%d: received invocation %d (%s), crashing with exit code 3", f.crashAfter, n, req.InvocationId)
 		exitProcess(3)
 	}
+	if f.restartAfter > 0 && n >= f.restartAfter {
+		w.logf("fault restart-after=%d: received invocation %d (%s), exiting with code 200 to be restarted", f.restartAfter, n, req.InvocationId)
+		exitProcess(200)
+	}
 	if f.closeStreamAt > 0 && n == f.closeStreamAt {
 		w.closing.Store(true)
 		return actCloseStream
