@@ -103,6 +103,7 @@ type point struct {
 	WCPU, WCPUSec float64
 	WRSS, WThr    int64
 	WFDs          int64
+	WPid          int // the worker process sampled; -1 when merged points sampled several
 	FCPU, FCPUSec float64
 	FRSS          int64
 }
@@ -131,6 +132,9 @@ func (p *point) merge(o point) {
 	p.Unmatched += o.Unmatched
 	p.WCPU += o.WCPU
 	p.WCPUSec += o.WCPUSec
+	if p.WPid != o.WPid {
+		p.WPid = -1
+	}
 	p.WRSS = max(p.WRSS, o.WRSS)
 	p.WThr = max(p.WThr, o.WThr)
 	p.WFDs = max(p.WFDs, o.WFDs)
@@ -233,7 +237,7 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 	}
 	if r.WorkerRSSBytes > 0 || r.WorkerCPUPct > 0 {
 		p.WCPU, p.WCPUSec = r.WorkerCPUPct*p.Seconds, p.Seconds
-		p.WRSS, p.WThr, p.WFDs = r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs
+		p.WRSS, p.WThr, p.WFDs, p.WPid = r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, r.WorkerPid
 		a.worker.observe(peakCPU(r.WorkerCPUPct), r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, 0)
 	}
 	if r.FbenchRSSBytes > 0 || r.FbenchCPUPct > 0 {

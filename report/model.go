@@ -129,6 +129,8 @@ type Resources struct {
 	WorkerRSSBytes int64   `json:"worker_rss_bytes"`
 	WorkerThreads  int64   `json:"worker_threads"`
 	WorkerFDs      int64   `json:"worker_fds"`
+	// WorkerPid is the worker process sampled (a relaunched worker is another process).
+	WorkerPid      int     `json:"worker_pid,omitempty"`
 	FbenchCPUPct   float64 `json:"fbench_cpu_pct"`
 	FbenchRSSBytes int64   `json:"fbench_rss_bytes"`
 	Goroutines     int64   `json:"goroutines"`
