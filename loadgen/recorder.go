@@ -15,6 +15,7 @@ const (
 	statusFailed               = "failed"
 	statusCancelled            = "cancelled"
 	statusCompletedAfterCancel = "completed_after_cancel"
+	statusTimedOut             = "timed_out" // what settled returns for an answer past its deadline
 )
 
 // statuses lists the outcome statuses in a fixed order.

@@ -117,6 +117,8 @@ type Result struct {
 	Restarts    int          // workers relaunched
 	Worker      *host.Worker // the worker at the end (a relaunched one after restarts)
 	Totals      report.Counts
+	Failures    *report.Failures       // why measured invocations failed (nil: none did)
+	WorkerLogs  *report.WorkerLogStats // the worker's RpcLogs (nil: none)
 }
 
 // generation is one worker and its stream; a restart starts a new generation.
@@ -165,6 +167,10 @@ type engine struct {
 	logDropped     int64
 	logDroppedFrom *host.WorkerLog
 
+	// Why invocations failed, and what the worker logged (see failures.go).
+	failures *report.FailureTable
+	logs     *report.LogCounter
+
 	totalsMu sync.Mutex
 	totals   report.Counts
 	notices  []string
@@ -187,7 +193,8 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		cfg.OnFull = OnFullQueue
 	}
 	e := &engine{cfg: cfg, tracker: newTracker(), pings: map[string]int64{},
-		slotFree: make(chan struct{}, 1), stopSend: make(chan struct{}), resume: make(chan *generation, 1)}
+		slotFree: make(chan struct{}, 1), stopSend: make(chan struct{}), resume: make(chan *generation, 1),
+		failures: report.NewFailureTable(), logs: report.NewLogCounter()}
 	e.loadEnd.Store(-1)
 	g, err := e.newGeneration(w)
 	if err != nil {
@@ -337,7 +344,7 @@ loop:
 			// The worker's stream ended: everything in flight on it is lost.
 			recvDone = nil
 			reason := e.endReason(e.gen)
-			e.loseInFlight()
+			e.loseInFlight("in flight when the worker's stream ended: " + reason)
 			kind, detail := "stream_ended", e.workerEndDetail(reason)
 			if code, exited := e.gen.w.ExitCode(); exited && code == host.ExitCodeRestart {
 				// The host's "intentional restart": not a crash (with Relaunch the run goes on).
@@ -409,7 +416,11 @@ loop:
 		res.Interrupted = true
 	}
 	// Whatever is still in flight was never answered.
-	e.loseInFlight()
+	cause := fmt.Sprintf("in flight when the run ended: no answer within the drain (--drain %s)", cfg.Drain)
+	if ctx.Err() != nil {
+		cause = "in flight when the run was interrupted"
+	}
+	e.loseInFlight(cause)
 	end := time.Since(e.t0)
 	if end > nextBoundary-interval {
 		flush(end, true)
@@ -425,6 +436,7 @@ loop:
 	e.totalsMu.Lock()
 	res.Totals = e.totals
 	e.totalsMu.Unlock()
+	res.Failures, res.WorkerLogs = e.failures.Table(), e.logs.Stats()
 	return res, werr
 }
 
@@ -467,13 +479,17 @@ func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
 	return &generation{w: w, stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}, nil
 }
 
-// loseInFlight counts every invocation still in flight as lost.
-func (e *engine) loseInFlight() {
+// loseInFlight counts every invocation still in flight as lost, for cause.
+func (e *engine) loseInFlight(cause string) {
 	var lost []flight
 	e.tracker.drainAll(func(f flight) { lost = append(lost, f) })
 	e.inflight.Store(0)
 	if len(lost) > 0 {
-		e.rec.lost(lost, e.now())
+		now := e.now()
+		e.rec.lost(lost, now)
+		for _, f := range lost {
+			e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: cause}, now, "")
+		}
 	}
 	select {
 	case e.slotFree <- struct{}{}:
@@ -690,6 +706,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		if e.closedTok == nil {
 			for haveNext && nextAt < stop {
 				e.rec.notSent(nextAt, true)
+				e.failNotSent(nextAt, true)
 				sent++
 				advance()
 			}
@@ -749,7 +766,9 @@ func (e *engine) send(ctx context.Context, g *generation) {
 			// it lost with everything else in flight).
 			if _, k := e.tracker.settle(id); k == settleMatched {
 				e.inflight.Add(-1)
-				e.rec.lost([]flight{f}, e.now())
+				now := e.now()
+				e.rec.lost([]flight{f}, now)
+				e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: "never reached the worker: sending it failed: " + err.Error()}, now, id)
 			}
 			return false
 		}
@@ -906,6 +925,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		if cfg.MaxInFlight > 0 && e.inflight.Load() >= int64(cfg.MaxInFlight) {
 			if cfg.OnFull == OnFullDrop {
 				e.rec.notSent(nextAt, false)
+				e.failNotSent(nextAt, false)
 				sent++ // counts towards -n: it was an arrival
 				advance()
 				continue
@@ -974,11 +994,15 @@ func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
 	// The hot path: an invocation response is settled from its id and status alone.
 	if id, status, ok := parseInvocationResponse(b); ok {
 		f, kind := e.tracker.settleBytes(id)
-		e.settled(f, kind, status, now)
+		if e.settled(f, kind, status, now) == statusFailed {
+			r, invID := exceptionReason(b) // failures only: the whole response is decoded for its reason
+			e.fail(f, r, now, invID)
+		}
 		return
 	}
 	if raw, ok := rpcLogBytes(b); ok {
 		e.rec.count(func(c *report.Counts) { c.Logs++ })
+		e.countLog(raw, now)
 		w.Log.RPCLogBytes(raw)
 		return
 	}
@@ -1016,6 +1040,9 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 		}
 	case *rpc.StreamingMessage_RpcLog:
 		e.rec.count(func(c *report.Counts) { c.Logs++ })
+		if raw, err := proto.Marshal(c.RpcLog); err == nil {
+			e.countLog(raw, now)
+		}
 		w.WriteLog(c.RpcLog)
 	case nil:
 		e.rec.count(func(c *report.Counts) { c.EmptyMessages++ })
@@ -1027,28 +1054,32 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 // settle matches a response to its invocation and records it.
 func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
 	f, kind := e.tracker.settle(r.InvocationId)
-	e.settled(f, kind, r.GetResult().GetStatus(), now)
+	if e.settled(f, kind, r.GetResult().GetStatus(), now) == statusFailed {
+		e.fail(f, resultReason(r.GetResult()), now, r.InvocationId)
+	}
 }
 
-// settled records what settling an id in the tracker found.
-func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64) {
+// settled records what settling an id in the tracker found, and returns the outcome status it
+// recorded ("" when the response settled nothing, statusTimedOut when it came after its deadline).
+func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64) string {
 	switch kind {
 	case settleDuplicate:
 		e.rec.count(func(c *report.Counts) { c.Duplicate++ })
-		return
+		return ""
 	case settleLate:
 		e.rec.count(func(c *report.Counts) { c.LateResponses++ })
-		return
+		return ""
 	case settleUnknown:
 		e.rec.count(func(c *report.Counts) { c.Unmatched++ })
-		return
+		return ""
 	}
 	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
 		// Answered after its deadline but before the periodic scan found it: timed out all the
 		// same (as the scan would have judged it), and the answer is late.
 		e.rec.timedOut([]flight{f}, now, true)
 		e.freeSlots(1, now)
-		return
+		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("answered after --timeout %s", t)}, now, "")
+		return statusTimedOut
 	}
 	status := statusFailed
 	switch st {
@@ -1062,6 +1093,7 @@ func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, 
 	}
 	e.rec.response(f, now, status)
 	e.freeSlots(1, now)
+	return status
 }
 
 // freeSlots returns n settled invocations' slots: the in-flight count, closed loop's tokens (their
@@ -1095,6 +1127,9 @@ func (e *engine) expire() {
 	}
 	e.rec.timedOut(expired, now, false)
 	e.freeSlots(int64(len(expired)), now)
+	for _, f := range expired {
+		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("no answer within --timeout %s", e.cfg.Timeout)}, now, "")
+	}
 }
 
 // closeInterval hands the interval [start, end) to the sink.

@@ -200,3 +200,18 @@ func (r *recentSet) has(k idKey) bool {
 	_, ok := r.m[k]
 	return ok
 }
+
+// settledAlready reports whether id is an invocation that settled (or timed out) recently and is
+// no longer in flight: a log naming it comes after the host stopped listening for it.
+func (t *tracker) settledAlready(id []byte) bool {
+	k, ok := keyOf(id)
+	if !ok {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, in := t.inflight[k]; in {
+		return false
+	}
+	return t.settled.has(k) || t.timedOut.has(k)
+}

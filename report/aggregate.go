@@ -426,6 +426,8 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		Phases:          meta.Phases,
 		Interrupted:     meta.Interrupted,
 		Events:          meta.Events,
+		Failures:        meta.Failures,
+		WorkerLogs:      meta.WorkerLogs,
 		Warnings:        []string{},
 		SLOs:            []SLOResult{},
 		Verdicts:        []Verdict{},
@@ -571,6 +573,9 @@ func (a *aggregator) warnings(s *Summary) []string {
 	}
 	if c.StatusSent > 0 && c.StatusAnswered < c.StatusSent {
 		add("%d of %d worker status requests were not answered", c.StatusSent-c.StatusAnswered, c.StatusSent)
+	}
+	if l := s.WorkerLogs; l != nil && l.AfterSettle > 0 {
+		add("%d worker logs named an invocation that had already settled (the host drops such logs)", l.AfterSettle)
 	}
 	for _, tag := range sortedTags(a.dropped) {
 		add("%s: %d values outside the histogram range (1 µs to 10 min) were dropped", tag, a.dropped[tag])

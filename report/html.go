@@ -28,6 +28,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 		return fmtMicros(int64(math.Round(v)))
 	},
 	"num":   fmtInt,
+	"secs":  func(d time.Duration) string { return fmtSeconds(round3(d.Seconds())) },
 	"float": func(v float64) string { return trimFloat(v) },
 	"bytes": func(v int64) string {
 		if v == 0 {

@@ -180,6 +180,9 @@ type Meta struct {
 	// VerdictThresholds are the soak verdicts\' limits (zero: defaults).
 	VerdictThresholds VerdictThresholds `json:"verdict_thresholds,omitzero"`
 	Events            []Event           `json:"events,omitempty"` // worker exits, restarts, stream breaks, notices
+	// Failures groups why measured invocations failed; WorkerLogs counts the worker's RpcLogs.
+	Failures   *Failures       `json:"failures,omitempty"`
+	WorkerLogs *WorkerLogStats `json:"worker_logs,omitempty"`
 }
 
 // Phase is a named stretch of a run's time line (warmup, ramp, steady, spike, drain...).
@@ -291,8 +294,10 @@ type Summary struct {
 	Interrupted string                      `json:"interrupted,omitempty"`
 	Events      []Event                     `json:"events"`
 	Warnings    []string                    `json:"warnings"`
-	SLOs        []SLOResult                 `json:"slos"`     // filled by the SLO evaluator (SLOEvaluator)
-	Verdicts    []Verdict                   `json:"verdicts"` // filled by the verdict code (later issue)
+	SLOs        []SLOResult                 `json:"slos"`                  // filled by the SLO evaluator (SLOEvaluator)
+	Verdicts    []Verdict                   `json:"verdicts"`              // filled by the verdict code (later issue)
+	Failures    *Failures                   `json:"failures,omitempty"`    // why measured invocations failed, grouped
+	WorkerLogs  *WorkerLogStats             `json:"worker_logs,omitempty"` // the worker's RpcLogs, counted
 }
 
 // Window is the part of the time line a rebuilt summary was restricted to (offsets in seconds;

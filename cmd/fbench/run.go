@@ -566,6 +566,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	meta.Harness.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF) - cpuSelf0
 	meta.Worker.CPUSeconds = cpuSeconds(syscall.RUSAGE_CHILDREN) - cpuChildren0
 	if res != nil {
+		meta.Failures, meta.WorkerLogs = res.Failures, res.WorkerLogs
 		meta.Events = append(meta.Events, res.Events...)
 		for _, n := range res.Notices {
 			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: n})

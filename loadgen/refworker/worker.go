@@ -401,6 +401,13 @@ func (w *worker) invoke(fn *builtin, c *call, reqID string, req *rpc.InvocationR
 			LogCategory: rpc.RpcLog_User, Message: "fbench " + fn.name + " log line " + strconv.Itoa(i+1)}}})
 	}
 	w.finish(reqID, fn.run(w, c, reqID, req))
+	if fn.name == "fail" && w.cfg.failVaried {
+		// A log line after the response, as workers that log asynchronously send them: the host
+		// has settled the invocation and drops it.
+		w.q.push(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_RpcLog{RpcLog: &rpc.RpcLog{
+			InvocationId: id, Category: "Function.fail.User", Level: rpc.RpcLog_Information,
+			LogCategory: rpc.RpcLog_User, Message: "cleanup after a failed invocation"}}})
+	}
 }
 
 // finish applies the response-shaping faults and queues r.

@@ -1,0 +1,46 @@
+package report
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestNormaliseFailureMessage(t *testing.T) {
+	for _, tc := range []struct{ typ, in, want string }{
+		{"", "order 123 not found", "order <n> not found"},
+		{"E", "id 1d6c0f7e-1111-2222-3333-444455556666 at 0x7ffe12ab", "E: id <id> at <hex>"},
+		{"", "took 12.5 ms  \n on\tretry 3", "took <n> ms on retry <n>"},
+		{"", "deadbeef accessed", "deadbeef accessed"},
+		{"", "HTTP 503", "HTTP <n>"},
+	} {
+		if got := NormaliseFailureMessage(tc.typ, tc.in); got != tc.want {
+			t.Errorf("Normalise(%q, %q) = %q, want %q", tc.typ, tc.in, got, tc.want)
+		}
+	}
+}
+
+// The table lists the 50 largest groups, first example kept, and counts the rest as other.
+func TestFailureTableBounded(t *testing.T) {
+	ft := NewFailureTable()
+	for g := 0; g < 60; g++ {
+		for i := 0; i <= g; i++ {
+			ft.Add("fn", FailureReason{Kind: FailureException, Type: fmt.Sprintf("E%c", 'A'+g%26) + fmt.Sprintf("%c", 'a'+g/26), Message: fmt.Sprintf("boom %d", i)}, time.Duration(i), fmt.Sprint(i))
+		}
+	}
+	ft.Add("", FailureReason{Kind: FailureTimeout, Message: "no answer within --timeout 1s"}, 0, "")
+	tab := ft.Table()
+	if len(tab.Groups) != MaxFailureGroups || tab.OtherGroups != 11 {
+		t.Fatalf("%d groups listed, %d other groups", len(tab.Groups), tab.OtherGroups)
+	}
+	var sum int64
+	for _, g := range tab.Groups {
+		sum += g.Count
+	}
+	if sum+tab.Other != tab.Total || tab.Total != 60*61/2+1 {
+		t.Errorf("listed %d + other %d != total %d", sum, tab.Other, tab.Total)
+	}
+	if g := tab.Groups[0]; g.Count != 60 || g.First.Message != "boom 0" || g.InvocationID != "0" {
+		t.Errorf("largest group %+v: want 60 with its first example", g)
+	}
+}
