@@ -533,12 +533,31 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 		byName[f.Name] = f
 	}
 	mix := e.cfg.Targets
+	first := e.names == nil
 	if len(mix) == 0 {
+		// As the host: a function the app disables (function.json, AzureWebJobs.NAME.Disabled)
+		// gets no traffic unless it is named.
+		var disabled []string
 		for _, f := range w.Functions {
+			if f.Disabled {
+				disabled = append(disabled, f.Name)
+				continue
+			}
 			mix = append(mix, Target{Function: f.Name, Weight: 1})
 		}
+		if len(mix) == 0 && len(disabled) > 0 {
+			return nil, fmt.Errorf("every loaded function is disabled (%s): name one with --function to invoke it", strings.Join(disabled, ", "))
+		}
+		if first && len(disabled) > 0 {
+			e.notices = append(e.notices, fmt.Sprintf("disabled functions not invoked (the app disables them; name one with --function to invoke it): %s", strings.Join(disabled, ", ")))
+		}
+	} else if first {
+		for _, t := range mix {
+			if f := byName[t.Function]; f != nil && f.Disabled {
+				e.notices = append(e.notices, fmt.Sprintf("function %s is disabled in the app; it is invoked because it was named", f.Name))
+			}
+		}
 	}
-	first := e.names == nil
 	var targets []target
 	for _, t := range mix {
 		f, ok := byName[t.Function]

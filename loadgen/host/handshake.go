@@ -278,14 +278,22 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 	}
 
 	// 4. One FunctionLoadRequest per function; a function is invocable only after its Success.
+	managedDeps, err := managedDependencyEnabled(w.Command.AppDir)
+	if err != nil {
+		return &Error{Phase: "load", Msg: err.Error()}
+	}
 	var toLoad []*Function
 	for _, f := range fns {
 		if f.LoadError != "" {
 			w.Failed = append(w.Failed, f)
 			continue
 		}
+		if disabledBySetting(f.Name, w.Command.Env) {
+			f.Disabled = true
+		}
 		toLoad = append(toLoad, f)
 		lr := f.loadRequest()
+		lr.ManagedDependencyEnabled = managedDeps
 		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionLoadRequest{FunctionLoadRequest: lr}}); err != nil {
 			return &Error{Phase: "load", Msg: fmt.Sprintf("sending FunctionLoadRequest for %s: %v", f.Name, err)}
 		}

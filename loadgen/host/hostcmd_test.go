@@ -318,3 +318,41 @@ func TestBareExecutableAsksTheWorker(t *testing.T) {
 		t.Fatalf("with function.json: indexing %v, err %v", c.WorkerIndexing, err)
 	}
 }
+
+func TestManagedDependencyAndDisabledSetting(t *testing.T) {
+	app := t.TempDir()
+	if on, err := managedDependencyEnabled(app); on || err != nil {
+		t.Fatalf("no host.json: %v %v", on, err)
+	}
+	writeFile(t, filepath.Join(app, "host.json"), `{"version": "2.0", "managedDependency": {"enabled": true}}`, 0o644)
+	if on, err := managedDependencyEnabled(app); !on || err != nil {
+		t.Fatalf("managedDependency.enabled true: %v %v", on, err)
+	}
+	writeFile(t, filepath.Join(app, "host.json"), `{"version": "2.0",`, 0o644)
+	if _, err := managedDependencyEnabled(app); err == nil || !strings.Contains(err.Error(), "host.json") {
+		t.Fatalf("invalid host.json: %v", err)
+	}
+	env := []string{"AZUREWEBJOBS.Echo.DISABLED=true", "AzureWebJobs.work.Disabled=false", "AzureWebJobs.fail.Disabled=1"}
+	for name, want := range map[string]bool{"echo": true, "work": false, "fail": true, "queue": false} {
+		if got := disabledBySetting(name, env); got != want {
+			t.Errorf("disabledBySetting(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestFunctionJSONRetry(t *testing.T) {
+	app := t.TempDir()
+	writeFunctionJSON(t, app, "q", `{"retry": {"strategy": "fixedDelay", "maxRetryCount": 4, "delayInterval": "00:00:10"},
+  "bindings": [{"name": "msg", "type": "queueTrigger", "direction": "in"}]}`)
+	fns, err := ScanFunctionJSON(app, func() string { return "id" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := fns[0].Retry; r == nil || r.MaxRetryCount != 4 || r.DelayInterval.AsDuration().Seconds() != 10 {
+		t.Fatalf("retry %v", r)
+	}
+	writeFunctionJSON(t, app, "q", `{"retry": {"strategy": "sometimes"}, "bindings": [{"name": "msg", "type": "queueTrigger"}]}`)
+	if _, err := ScanFunctionJSON(app, func() string { return "id" }); err == nil || !strings.Contains(err.Error(), "retry.strategy") {
+		t.Fatalf("bad retry accepted: %v", err)
+	}
+}
