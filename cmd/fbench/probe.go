@@ -39,6 +39,7 @@ type probeOutput struct {
 	Functions    []probeFunction   `json:"functions"`
 	PingRTT      time.Duration     `json:"ping_rtt_ns,omitempty"`
 	ExitCode     int               `json:"exit_code"`
+	Ended        string            `json:"ended"` // how the worker ended (WorkerTerminate, or killed, and why)
 	Command      []string          `json:"command"`
 	CommandLine  string            `json:"command_line"`
 	// What the worker.config.json pipeline chose, and the notices fbench gave about the launch.
@@ -90,6 +91,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	out.ExitCode = w.Shutdown(host.TerminateGrace)
+	out.Ended = w.EndedHow()
 	out.Timeline = w.Timeline
 	if md := w.Metadata; md != nil {
 		out.Metadata = map[string]any{"runtime_name": md.GetRuntimeName(), "runtime_version": md.GetRuntimeVersion(),
@@ -161,7 +163,7 @@ func printProbe(w io.Writer, p *probeOutput) {
 		}
 		fmt.Fprintf(w, "  %-16s %-14s id=%s bindings=%s  %s\n", f.Name, f.Trigger, f.ID, strings.Join(f.Bindings, ","), state)
 	}
-	fmt.Fprintf(w, "Exit code: %d\n", p.ExitCode)
+	fmt.Fprintf(w, "Exit code: %d (%s)\n", p.ExitCode, p.Ended)
 }
 
 // fmtDur prints a duration with 3 significant figures.
