@@ -102,11 +102,14 @@ type Worker struct {
 	endOnce                        sync.Once
 	// handedOut is set once the engine took the stream (it then reads until the stream ends).
 	handedOut bool
+	// recvAt is when the message recvKind last returned was received (for the staged start's timing).
+	recvAt time.Time
 }
 
 type recvResult struct {
 	m   *rpc.StreamingMessage
 	err error
+	at  time.Time // when Recv returned
 }
 
 // Start launches the worker and completes the host's handshake: StartStream, WorkerInitRequest,
@@ -288,12 +291,8 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 			w.Failed = append(w.Failed, f)
 			continue
 		}
-		if disabledBySetting(f.Name, w.Command.Env) {
-			f.Disabled = true
-		}
 		toLoad = append(toLoad, f)
-		lr := f.loadRequest()
-		lr.ManagedDependencyEnabled = managedDeps
+		lr := w.loadRequestFor(f, managedDeps)
 		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionLoadRequest{FunctionLoadRequest: lr}}); err != nil {
 			return &Error{Phase: "load", Msg: fmt.Sprintf("sending FunctionLoadRequest for %s: %v", f.Name, err)}
 		}
@@ -335,6 +334,17 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 	return nil
 }
 
+// loadRequestFor is f's FunctionLoadRequest as the host sends it to this worker: with host.json's
+// managedDependency.enabled; an app setting AzureWebJobs.NAME.Disabled marks f disabled first.
+func (w *Worker) loadRequestFor(f *Function, managedDeps bool) *rpc.FunctionLoadRequest {
+	if disabledBySetting(f.Name, w.Command.Env) {
+		f.Disabled = true
+	}
+	lr := f.loadRequest()
+	lr.ManagedDependencyEnabled = managedDeps
+	return lr
+}
+
 func (w *Worker) scan() ([]*Function, error) {
 	fns, err := ScanFunctionJSON(w.Command.AppDir, guid.New)
 	if err != nil {
@@ -359,7 +369,7 @@ func (w *Worker) recvKind(ctx context.Context, d time.Duration, phase, expected,
 			w.pending = true
 			go func() {
 				m, err := w.stream.Recv()
-				w.recvCh <- recvResult{m, err}
+				w.recvCh <- recvResult{m, err, time.Now()}
 			}()
 		}
 		select {
@@ -375,6 +385,7 @@ func (w *Worker) recvKind(ctx context.Context, d time.Duration, phase, expected,
 				return nil, &Error{Phase: phase, Msg: fmt.Sprintf("stream ended while fbench waited for %s: %v", expected, r.err)}
 			}
 			if want(r.m) {
+				w.recvAt = r.at
 				return r.m, nil
 			}
 			w.tolerate(r.m)
