@@ -156,7 +156,7 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 
 	w.sess = srv.expect(w.ID)
 	w.Log = NewWorkerLog(opt.Log)
-	w.proc, err = startProcess(cmd, w.Log)
+	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
 	if err != nil {
 		srv.forget(w.ID)
 		w.Log.Close()

@@ -1,10 +1,12 @@
 package host
 
 import (
+	"bufio"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -14,10 +16,11 @@ import (
 //   - the worker leads its own process group, and gets SIGKILL from the kernel when fbench dies
 //     (PR_SET_PDEATHSIG; it fires when the thread that started the worker ends, and fbench's
 //     threads live as long as fbench: no goroutine of fbench exits while locked to its thread);
-//   - a guard process watches fbench: its stdin is a pipe from fbench, which the kernel closes
-//     when fbench dies, and then it kills the worker's whole process group (the worker's own
-//     children, which the parent-death signal does not reach). When fbench ends the worker
-//     itself, it tells the guard so first, and the guard exits without killing anything.
+//   - a guard process, one per Server, started with it (so that no worker's start pays for it),
+//     watches fbench: its stdin is a pipe from fbench, on which fbench names each worker's process
+//     group when it starts and again when it has reaped it. The kernel closes the pipe when fbench
+//     dies; the guard then kills every group still named (the worker's own children, which the
+//     parent-death signal does not reach) and exits;
 //   - when the worker exits, fbench kills what is left of its group before reaping it (the
 //     exited leader keeps the group's id from being reused until then).
 //
@@ -29,48 +32,53 @@ func workerSysProcAttr() *syscall.SysProcAttr {
 }
 
 // guardEnv names the environment variable that turns any binary importing this package into a
-// guard (see init): its value is the process group to kill when fbench's pipe closes.
+// guard (see init).
 const guardEnv = "FBENCH_PROCESS_GROUP_GUARD"
-
-// guardRelease is the byte fbench writes to its guard when it has ended the worker itself.
-const guardRelease = 'x'
 
 func init() {
 	// A guard process: fbench started its own binary (or a test binary) as one. It runs before
 	// anything else the binary would do, and never returns.
-	if v := os.Getenv(guardEnv); v != "" {
-		pgid, err := strconv.Atoi(v)
+	if os.Getenv(guardEnv) == "1" {
+		os.Exit(runGuard(os.Stdin))
+	}
+}
+
+// runGuard reads "+PGID" (watch) and "-PGID" (released) lines until fbench's pipe ends, then
+// kills every process group still watched.
+func runGuard(r io.Reader) int {
+	watched := map[int]bool{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if len(line) < 2 {
+			continue
+		}
+		pgid, err := strconv.Atoi(line[1:])
 		if err != nil || pgid <= 1 {
-			os.Exit(2)
+			continue
 		}
-		os.Exit(runGuard(os.Stdin, pgid))
-	}
-}
-
-// runGuard waits for fbench's pipe to end: released (fbench ended the worker) or closed without
-// release (fbench died): then it kills the process group.
-func runGuard(r io.Reader, pgid int) int {
-	var b [1]byte
-	for {
-		n, err := r.Read(b[:])
-		if n == 1 && b[0] == guardRelease {
-			return 0
-		}
-		if err != nil {
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			return 0
+		switch line[0] {
+		case '+':
+			watched[pgid] = true
+		case '-':
+			delete(watched, pgid)
 		}
 	}
+	for pgid := range watched {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+	return 0
 }
 
-// guard is a running guard process for one worker's process group.
+// guard is a running guard process.
 type guard struct {
+	mu  sync.Mutex
 	w   *os.File
 	cmd *exec.Cmd
 }
 
-// startGuard starts a guard for process group pgid (fbench's own executable, in guard mode).
-func startGuard(pgid int) (*guard, error) {
+// startGuard starts a guard (fbench's own executable, in guard mode).
+func startGuard() (*guard, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -79,7 +87,7 @@ func startGuard(pgid int) (*guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := &exec.Cmd{Path: self, Args: []string{"fbench-process-guard"}, Env: []string{guardEnv + "=" + strconv.Itoa(pgid)}, Stdin: r}
+	cmd := &exec.Cmd{Path: self, Args: []string{"fbench-process-guard"}, Env: []string{guardEnv + "=1"}, Stdin: r}
 	// Its own process group: a terminal's ^C to fbench's group must not end the guard first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -92,13 +100,34 @@ func startGuard(pgid int) (*guard, error) {
 	return &guard{w: w, cmd: cmd}, nil
 }
 
-// release tells the guard fbench has ended the worker itself: it exits without killing.
-func (g *guard) release() {
+func (g *guard) tell(sign byte, pgid int) {
 	if g == nil {
 		return
 	}
-	_, _ = g.w.Write([]byte{guardRelease})
-	g.w.Close()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.w != nil {
+		_, _ = g.w.Write([]byte(string(sign) + strconv.Itoa(pgid) + "\n"))
+	}
+}
+
+// watch names a worker's process group to the guard.
+func (g *guard) watch(pgid int) { g.tell('+', pgid) }
+
+// release tells the guard fbench has ended the group itself.
+func (g *guard) release(pgid int) { g.tell('-', pgid) }
+
+// close ends the guard; groups still watched are killed.
+func (g *guard) close() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.w != nil {
+		g.w.Close()
+		g.w = nil
+	}
 }
 
 // waitExitedNoReap blocks until process pid has exited, leaving it a zombie (waitid WNOWAIT), so

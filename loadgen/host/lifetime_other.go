@@ -10,8 +10,10 @@ func workerSysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setp
 
 type guard struct{}
 
-func startGuard(int) (*guard, error) { return nil, nil }
+func startGuard() (*guard, error) { return nil, nil }
 
-func (g *guard) release() {}
+func (g *guard) watch(int)   {}
+func (g *guard) release(int) {}
+func (g *guard) close()      {}
 
 func waitExitedNoReap(int) {}

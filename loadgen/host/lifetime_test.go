@@ -27,7 +27,7 @@ func emitLongLines() {
 func TestLongOutputLineFlows(t *testing.T) {
 	exe, _ := os.Executable()
 	log := NewWorkerLog(nil)
-	p, err := startProcess(&Command{Path: exe, Args: []string{exe}, Dir: t.TempDir(), Env: []string{"FBENCH_TEST_EMIT_LONG_LINES=1"}}, log)
+	p, err := startProcess(&Command{Path: exe, Args: []string{exe}, Dir: t.TempDir(), Env: []string{"FBENCH_TEST_EMIT_LONG_LINES=1"}}, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

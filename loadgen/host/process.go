@@ -34,7 +34,7 @@ type process struct {
 }
 
 // startProcess starts c without a shell; stdout and stderr go line by line to log.
-func startProcess(c *Command, log *WorkerLog) (*process, error) {
+func startProcess(c *Command, log *WorkerLog, g *guard, guardErr error) (*process, error) {
 	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Dir: c.Dir, Env: c.Env}
 	// The worker gets its own process group, so fbench can end its children too, and dies with
 	// fbench (see lifetime_linux.go).
@@ -65,9 +65,9 @@ func startProcess(c *Command, log *WorkerLog) (*process, error) {
 	errW.Close()
 	// The guard kills the worker's process group if fbench dies; without one (it could not
 	// start), the parent-death signal still ends the worker itself.
-	g, gerr := startGuard(cmd.Process.Pid)
-	if gerr != nil {
-		log.Line("fbench", "no process-group guard for the worker ("+gerr.Error()+"): if fbench is killed, the worker's own children may outlive it")
+	g.watch(cmd.Process.Pid)
+	if guardErr != nil {
+		log.Line("fbench", "no process-group guard ("+guardErr.Error()+"): if fbench is killed, the worker's own children may outlive it")
 	}
 	var drained sync.WaitGroup
 	drained.Add(2)
@@ -78,8 +78,8 @@ func startProcess(c *Command, log *WorkerLog) (*process, error) {
 		// reserved until then), whatever it left running in its group is killed.
 		waitExitedNoReap(cmd.Process.Pid)
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		g.release(cmd.Process.Pid) // before the reaping frees the group's id for reuse
 		err := cmd.Wait()
-		g.release()
 		p.code = 0
 		if err != nil {
 			var ee *exec.ExitError

@@ -79,7 +79,7 @@ func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, err
 	w.sess = srv.expect(w.ID)
 	w.Log = NewWorkerLog(opt.Log)
 	sp.Begin = time.Now()
-	w.proc, err = startProcess(cmd, w.Log)
+	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
 	if err != nil {
 		srv.forget(w.ID)
 		w.Log.Close()
