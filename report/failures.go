@@ -174,7 +174,7 @@ func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // FirstStackLines is the first n lines of a stack trace, for a failure example.
 func FirstStackLines(stack string, n int) string {
-	lines := strings.SplitN(strings.TrimSpace(stack), "\n", n+1)
+	lines := strings.SplitN(strings.TrimRight(strings.TrimLeft(stack, "\r\n"), " \r\n"), "\n", n+1)
 	if len(lines) > n {
 		lines = lines[:n]
 	}

@@ -69,7 +69,7 @@ func WriteText(w io.Writer, s *Summary) error {
 		p("\n")
 		if len(l.FirstErrors) > 0 {
 			e := l.FirstErrors[0]
-			p("first worker error (worker.log): at %ss [%s] %s\n", fmtSeconds(round3(e.At.Seconds())), e.Category, oneLineText(e.Message, 160))
+			p("first worker error (worker.log): at %s [%s] %s\n", fmtSeconds(round3(e.At.Seconds())), e.Category, oneLineText(e.Message, 160))
 		}
 	}
 	if f := s.Failures; f != nil {
