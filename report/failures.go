@@ -64,13 +64,18 @@ type FailureTable struct {
 	groups    map[failureKey]*FailureGroup
 	total     int64
 	untracked int64
+	// seen maps a reason as it came (before normalising) to its group: a message repeated verbatim
+	// skips the normalising expressions. Bounded like groups.
+	seen map[rawFailureKey]*FailureGroup
 }
+
+type rawFailureKey struct{ function, kind, typ, message string }
 
 type failureKey struct{ function, kind, pattern string }
 
 // NewFailureTable returns an empty table.
 func NewFailureTable() *FailureTable {
-	return &FailureTable{groups: map[failureKey]*FailureGroup{}}
+	return &FailureTable{groups: map[failureKey]*FailureGroup{}, seen: map[rawFailureKey]*FailureGroup{}}
 }
 
 // Add counts one failure of function (by name) at `at` since the run's time zero.
@@ -78,12 +83,24 @@ func (t *FailureTable) Add(function string, r FailureReason, at time.Duration, i
 	if t == nil {
 		return
 	}
+	raw := rawFailureKey{function, r.Kind, r.Type, r.Message}
+	t.mu.Lock()
+	if g := t.seen[raw]; g != nil {
+		t.total++
+		g.Count++
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
 	pattern := NormaliseFailureMessage(r.Type, r.Message)
 	k := failureKey{function, r.Kind, pattern}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.total++
 	g, ok := t.groups[k]
+	if ok && len(t.seen) < maxTrackedGroups*4 && len(r.Message) <= 2000 {
+		t.seen[raw] = g
+	}
 	if !ok {
 		if len(t.groups) >= maxTrackedGroups {
 			t.untracked++
@@ -93,6 +110,9 @@ func (t *FailureTable) Add(function string, r FailureReason, at time.Duration, i
 		r.Stack = clip(r.Stack, 2000)
 		g = &FailureGroup{Function: function, Kind: r.Kind, Pattern: pattern, First: r, FirstAt: at, InvocationID: invocationID}
 		t.groups[k] = g
+		if len(raw.message) <= 2000 {
+			t.seen[raw] = g
+		}
 	}
 	g.Count++
 }

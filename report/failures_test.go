@@ -44,3 +44,17 @@ func TestFailureTableBounded(t *testing.T) {
 		t.Errorf("largest group %+v: want 60 with its first example", g)
 	}
 }
+
+// A message repeated verbatim (the cached path) and one differing only in a number land in one group.
+func TestFailureTableRepeats(t *testing.T) {
+	ft := NewFailureTable()
+	for i := 0; i < 3; i++ {
+		ft.Add("f", FailureReason{Kind: FailureException, Message: "boom 1"}, time.Duration(i), "")
+	}
+	ft.Add("f", FailureReason{Kind: FailureException, Message: "boom 2"}, 9, "")
+	ft.Add("g", FailureReason{Kind: FailureException, Message: "boom 1"}, 9, "")
+	tab := ft.Table()
+	if tab.Total != 5 || len(tab.Groups) != 2 || tab.Groups[0].Count != 4 || tab.Groups[0].Function != "f" || tab.Groups[0].First.Message != "boom 1" {
+		t.Fatalf("%+v", tab)
+	}
+}
