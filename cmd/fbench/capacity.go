@@ -980,6 +980,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 	meta.Worker = shutdownInfo(w, crashed)
 	meta.EndedAt = time.Now().UTC()
 	if res != nil {
+		meta.Failures, meta.WorkerLogs = res.Failures, res.WorkerLogs
 		meta.Events = append(meta.Events, res.Events...)
 		for _, n := range res.Notices {
 			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: n})
