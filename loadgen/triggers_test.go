@@ -91,3 +91,61 @@ func TestTriggerShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestTriggerFacts checks the facts of §3.4, §3.5 and §8.6 directly (the goldens hold the rest).
+func TestTriggerFacts(t *testing.T) {
+	now := time.Date(2024, 10, 24, 10, 0, 0, 0, time.UTC)
+	q := fnOf(t, "q", nil, `{"name": "msg", "type": "queueTrigger", "direction": "in", "queueName": "in"}`)
+	req, err := BuildRequest(q, nil, Payload{Body: []byte("hi"), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for k, v := range req.TriggerMetadata {
+		switch v.Data.(type) {
+		case *rpc.TypedData_String_:
+			types[k] = "string"
+		case *rpc.TypedData_Json:
+			types[k] = "json"
+		default:
+			types[k] = "other"
+		}
+	}
+	want := map[string]string{"QueueTrigger": "string", "DequeueCount": "json", "ExpirationTime": "json", "Id": "string",
+		"InsertionTime": "json", "NextVisibleTime": "json", "PopReceipt": "string"}
+	if len(types) != len(want) {
+		t.Errorf("queue metadata %v, want %v", types, want)
+	}
+	for k, ty := range want {
+		if types[k] != ty {
+			t.Errorf("queue metadata %s is %q, want %s", k, types[k], ty)
+		}
+	}
+	if req.TriggerMetadata["DequeueCount"].GetJson() != "1" || req.TriggerMetadata["ExpirationTime"].GetJson() != `"9999-12-31T23:59:59.9999999+00:00"` {
+		t.Errorf("queue DequeueCount/ExpirationTime: %v", req.TriggerMetadata)
+	}
+	for _, tc := range []struct {
+		schedule string
+		dst, mon bool
+	}{{"0 */5 * * * *", true, true}, {"00:00:10", false, false}, {"01:00:00", false, true}, {"*/5 * * * * *", true, false}} {
+		f := fnOf(t, "tick", nil, `{"name": "myTimer", "type": "timerTrigger", "direction": "in", "schedule": "`+tc.schedule+`"}`)
+		req, err := BuildRequest(f, nil, Payload{Body: []byte("body"), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ti struct {
+			Schedule       struct{ AdjustForDST bool }
+			ScheduleStatus *struct{ Last, Next, LastUpdated string }
+			IsPastDue      *bool
+		}
+		if err := json.Unmarshal([]byte(req.InputData[0].GetData().GetJson()), &ti); err != nil {
+			t.Fatalf("%s: TimerInfo is not json: %v", tc.schedule, err)
+		}
+		if ti.Schedule.AdjustForDST != tc.dst || (ti.ScheduleStatus != nil) != tc.mon || ti.IsPastDue == nil || *ti.IsPastDue {
+			t.Errorf("%s: TimerInfo %s", tc.schedule, req.InputData[0].GetData().GetJson())
+		}
+		if req.TriggerMetadata["TimerTrigger"].GetString_() == "" || len(req.TriggerMetadata) != 1 {
+			t.Errorf("%s: timer metadata %v", tc.schedule, req.TriggerMetadata)
+		}
+	}
+}
