@@ -428,6 +428,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		Events:          meta.Events,
 		Failures:        meta.Failures,
 		WorkerLogs:      meta.WorkerLogs,
+		Runs:            meta.Runs,
 		Warnings:        []string{},
 		SLOs:            []SLOResult{},
 		Verdicts:        []Verdict{},
@@ -510,6 +511,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.InvalidReason = fmt.Sprintf("fbench used %.0f%% of a core on average, over its CPU budget of %.0f%%: the harness took the machine from the worker, so the worker's figures are not trustworthy",
 			a.harnessCPU/a.harnessCPUSec, b)
 	}
+	mergedValidity(&s.Harness, meta.Runs)
 	s.Verdicts = a.verdicts(meta, s)
 	s.Warnings = a.warnings(s)
 	return s

@@ -2,6 +2,7 @@ package report
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -283,4 +284,84 @@ func (c *LogCounter) Stats() *WorkerLogStats {
 	}
 	s.FirstErrors = append([]LogLine(nil), c.s.FirstErrors...)
 	return &s
+}
+
+// mergeFailures adds run b's failures table (its times shifted by offset) to a (nil: none): groups
+// of the same function, kind and pattern add up and keep the earlier first example; the merged
+// table keeps the MaxFailureGroups largest groups and counts the rest as other.
+func mergeFailures(a, b *Failures, offset time.Duration) *Failures {
+	if b == nil {
+		return a
+	}
+	out := &Failures{}
+	if a != nil {
+		*out = *a
+		out.Groups = append([]FailureGroup(nil), a.Groups...)
+	}
+	out.Total += b.Total
+	out.Other += b.Other
+	if b.OtherGroups < 0 || out.OtherGroups < 0 {
+		out.OtherGroups = -1
+	} else {
+		out.OtherGroups += b.OtherGroups
+	}
+	for _, g := range b.Groups {
+		g.FirstAt += offset
+		i := slices.IndexFunc(out.Groups, func(o FailureGroup) bool {
+			return o.Function == g.Function && o.Kind == g.Kind && o.Pattern == g.Pattern
+		})
+		if i < 0 {
+			out.Groups = append(out.Groups, g)
+			continue
+		}
+		o := &out.Groups[i]
+		o.Count += g.Count
+		if g.FirstAt < o.FirstAt {
+			o.First, o.FirstAt, o.InvocationID = g.First, g.FirstAt, g.InvocationID
+		}
+	}
+	sort.SliceStable(out.Groups, func(i, j int) bool { return out.Groups[i].Count > out.Groups[j].Count })
+	if len(out.Groups) > MaxFailureGroups {
+		for _, g := range out.Groups[MaxFailureGroups:] {
+			out.Other += g.Count
+		}
+		if out.OtherGroups >= 0 {
+			out.OtherGroups += len(out.Groups) - MaxFailureGroups
+		}
+		out.Groups = out.Groups[:MaxFailureGroups]
+	}
+	return out
+}
+
+// mergeWorkerLogs adds run b's worker log counts (times shifted by offset) to a (nil: none).
+func mergeWorkerLogs(a, b *WorkerLogStats, offset time.Duration) *WorkerLogStats {
+	if b == nil {
+		return a
+	}
+	out := &WorkerLogStats{ByLevel: map[string]int64{}, ByCategory: map[string]int64{}}
+	for _, s := range []*WorkerLogStats{a, b} {
+		if s == nil {
+			continue
+		}
+		out.Total += s.Total
+		out.AfterSettle += s.AfterSettle
+		for k, v := range s.ByLevel {
+			out.ByLevel[k] += v
+		}
+		for k, v := range s.ByCategory {
+			out.ByCategory[k] += v
+		}
+	}
+	if a != nil {
+		out.FirstErrors = append(out.FirstErrors, a.FirstErrors...)
+	}
+	for _, e := range b.FirstErrors {
+		e.At += offset
+		out.FirstErrors = append(out.FirstErrors, e)
+	}
+	sort.SliceStable(out.FirstErrors, func(i, j int) bool { return out.FirstErrors[i].At < out.FirstErrors[j].At })
+	if len(out.FirstErrors) > maxFirstErrors {
+		out.FirstErrors = out.FirstErrors[:maxFirstErrors]
+	}
+	return out
 }

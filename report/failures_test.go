@@ -58,3 +58,15 @@ func TestFailureTableRepeats(t *testing.T) {
 		t.Fatalf("%+v", tab)
 	}
 }
+
+// Merged runs add up their failures per reason and keep the earliest first example.
+func TestMergeFailures(t *testing.T) {
+	a := &Failures{Total: 3, Groups: []FailureGroup{{Function: "f", Kind: FailureException, Pattern: "p", Count: 3, FirstAt: 5, InvocationID: "a"}}}
+	b := &Failures{Total: 4, Other: 1, Groups: []FailureGroup{
+		{Function: "f", Kind: FailureException, Pattern: "p", Count: 2, FirstAt: 1, InvocationID: "b"},
+		{Function: "f", Kind: FailureTimeout, Pattern: "t", Count: 1, FirstAt: 9}}}
+	m := mergeFailures(mergeFailures(nil, a, 0), b, 2)
+	if m.Total != 7 || m.Other != 1 || len(m.Groups) != 2 || m.Groups[0].Count != 5 || m.Groups[0].InvocationID != "b" || m.Groups[0].FirstAt != 3 {
+		t.Fatalf("%+v", m)
+	}
+}

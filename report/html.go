@@ -65,6 +65,7 @@ type htmlData struct {
 	Events       []eventRow
 	StderrTail   string
 	Phases       []phaseRow
+	Runs         []runRow // a merged run's machines
 }
 
 type kv struct {
@@ -181,6 +182,10 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		d.Statuses = append(d.Statuses, latencyRow{Name: st, St: s.Statuses[st]})
 	}
 	d.Charts = buildCharts(s, meta, agg, spectra)
+	if c := spreadChart(s); c != nil {
+		d.Charts = append([]*chart{c}, d.Charts...)
+		d.Runs = runRows(s)
+	}
 	if len(agg.points) == 0 {
 		d.NoData = "No interval was recorded: there is nothing to chart."
 	}

@@ -183,6 +183,8 @@ type Meta struct {
 	// Failures groups why measured invocations failed; WorkerLogs counts the worker's RpcLogs.
 	Failures   *Failures       `json:"failures,omitempty"`
 	WorkerLogs *WorkerLogStats `json:"worker_logs,omitempty"`
+	// Runs are the machines' own runs when this run was merged from several (fbench merge).
+	Runs []MergedRun `json:"runs,omitempty"`
 }
 
 // Phase is a named stretch of a run's time line (warmup, ramp, steady, spike, drain...).
@@ -298,6 +300,9 @@ type Summary struct {
 	Verdicts    []Verdict                   `json:"verdicts"`              // filled by the verdict code (later issue)
 	Failures    *Failures                   `json:"failures,omitempty"`    // why measured invocations failed, grouped
 	WorkerLogs  *WorkerLogStats             `json:"worker_logs,omitempty"` // the worker's RpcLogs, counted
+
+	// Runs are a merged run's machines (Meta.Runs).
+	Runs []MergedRun `json:"runs,omitempty"`
 }
 
 // Window is the part of the time line a rebuilt summary was restricted to (offsets in seconds;
