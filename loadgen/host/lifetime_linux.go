@@ -2,12 +2,14 @@ package host
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -39,6 +41,8 @@ func init() {
 	// A guard process: fbench started its own binary (or a test binary) as one. It runs before
 	// anything else the binary would do, and never returns.
 	if os.Getenv(guardEnv) == "1" {
+		_, _ = os.Stdout.Write([]byte{'r'}) // ready: fbench waits for it before starting workers
+		os.Stdout.Close()
 		os.Exit(runGuard(os.Stdin))
 	}
 }
@@ -87,16 +91,33 @@ func startGuard() (*guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := &exec.Cmd{Path: self, Args: []string{"fbench-process-guard"}, Env: []string{guardEnv + "=1"}, Stdin: r}
-	// Its own process group: a terminal's ^C to fbench's group must not end the guard first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	ready, readyW, err := os.Pipe()
+	if err != nil {
 		r.Close()
 		w.Close()
 		return nil, err
 	}
+	cmd := &exec.Cmd{Path: self, Args: []string{"fbench-process-guard"}, Env: []string{guardEnv + "=1"}, Stdin: r, Stdout: readyW}
+	// Its own process group: a terminal's ^C to fbench's group must not end the guard first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Start()
 	r.Close()
+	readyW.Close()
+	if err != nil {
+		w.Close()
+		ready.Close()
+		return nil, err
+	}
 	go func() { _ = cmd.Wait() }() // reap it whenever it ends
+	// Wait until it runs, so that its start-up (an exec of fbench) is over before any worker's.
+	_ = ready.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	n, _ := ready.Read(b[:])
+	ready.Close()
+	if n != 1 || b[0] != 'r' {
+		w.Close()
+		return nil, errors.New("the guard process did not start")
+	}
 	return &guard{w: w, cmd: cmd}, nil
 }
 
