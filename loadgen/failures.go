@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -29,6 +30,24 @@ func (e *engine) fail(f flight, r report.FailureReason, now int64, invocationID 
 		return // warm-up invocations are kept out of every measured figure
 	}
 	e.failures.Add(e.fnName(f), r, time.Duration(now), invocationID)
+}
+
+// respond records a response's outcome (recorder.response) and, for a failure with a reason
+// (an HTTP status, a proxying error), that reason in the failures table. A Failure from the worker
+// has no reason here: its caller decodes the exception (a proxied one's is not kept).
+func (e *engine) respond(f flight, now int64, status, reason string, h httpResult) {
+	e.rec.response(f, now, status, reason, h)
+	if status != statusFailed {
+		return
+	}
+	switch {
+	case strings.HasPrefix(reason, "HTTP ") && len(reason) == len("HTTP 000"):
+		e.fail(f, report.FailureReason{Kind: report.FailureHTTPStatus, Message: reason}, now, "")
+	case reason != "":
+		e.fail(f, report.FailureReason{Kind: report.FailureHTTPProxy, Message: reason}, now, "")
+	case f.proxy:
+		e.fail(f, report.FailureReason{Kind: report.FailureException, Message: "the worker answered Failure (a proxied invocation: its exception is not kept)"}, now, "")
+	}
 }
 
 // failNotSent records an arrival that was due and never sent (no function was chosen for it).

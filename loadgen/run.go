@@ -91,6 +91,13 @@ type Config struct {
 
 	Seed uint64
 
+	// HTTPOK is the set of HTTP statuses that count as success (--http-ok; zero: DefaultHTTPOK):
+	// an HTTP function's invocation answered with another status failed, reason "HTTP <code>".
+	HTTPOK StatusSet
+	// HTTPMaxConns bounds the keep-alive connections to a worker's HttpUri (--http-max-conns;
+	// 0: DefaultHTTPMaxConns).
+	HTTPMaxConns int
+
 	// Relaunch, when set, replaces a worker whose stream ended mid-run (--restart-worker): it gets
 	// the old worker (to reap) and returns a new one whose handshake is done. The run goes on with
 	// the same schedule; invocations lost with the old worker are counted as lost.
@@ -105,6 +112,10 @@ type Config struct {
 	StartAt time.Time
 	// OnStart is called with the run's time zero (the first arrival's intended time) before anything is sent.
 	OnStart func(t0 time.Time)
+	// OnNotice, when set, receives the notices known before anything is sent (cancels or pings
+	// skipped, functions left out), so they can be shown before measuring; they are then not
+	// repeated in Result.Notices.
+	OnNotice func(msg string)
 	// OnInterval receives every interval as it closes (the histograms are reused afterwards).
 	OnInterval func(rec *report.IntervalRecord) error
 }
@@ -123,7 +134,13 @@ type Result struct {
 	Totals      report.Counts
 	Failures    *report.Failures       // why measured invocations failed (nil: none did)
 	WorkerLogs  *report.WorkerLogStats // the worker's RpcLogs (nil: none)
+	// HTTPMode is how HTTP functions were driven: "proxy" (the worker's HttpUri), "rpc", or ""
+	// when none was invoked.
+	HTTPMode string
 }
+
+// DefaultHTTPMaxConns is the connection bound to a worker's HttpUri when Config sets none.
+const DefaultHTTPMaxConns = 256
 
 // generation is one worker and its stream; a restart starts a new generation.
 type generation struct {
@@ -132,6 +149,7 @@ type generation struct {
 	targets  []target
 	recvDone chan struct{}
 	recvErr  error
+	fwd      *forwarder // HTTP proxying mode: the client to the worker's HttpUri; nil otherwise
 }
 
 // target is a Target resolved against the loaded functions, with its request prepared once.
@@ -139,17 +157,23 @@ type target struct {
 	fn     *host.Function
 	weight int
 	tmpl   *requestTemplate // the request encoded once; each send adds its id and trace context
+	proxy  *proxyRequest    // HTTP proxying mode: the request forwarded to the worker's HttpUri
 }
 
 // engine is the state of one run.
 type engine struct {
-	cfg     Config
-	gen     *generation // owned by Run's loop; the sender holds its own copy
-	resume  chan *generation
-	names   []string
-	cumW    []int
-	totalW  int
-	t0      time.Time
+	cfg    Config
+	gen    *generation // owned by Run's loop; the sender holds its own copy
+	resume chan *generation
+	names  []string
+	cumW   []int
+	totalW int
+	t0     time.Time
+	// Per target (the same in every generation): HTTP-triggered, and the name of its HTTP output
+	// binding ("$return", another name, or "" for none), read by the receiver.
+	isHTTP  []bool
+	httpOut []string
+	proxied bool // HTTP functions are forwarded to the worker's HttpUri
 	tracker *tracker
 	rec     *recorder
 
@@ -227,6 +251,12 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		e.closedTok = make(chan int64, cfg.Concurrency)
 	}
 
+	if cfg.OnNotice != nil {
+		for _, n := range e.notices {
+			cfg.OnNotice(n)
+		}
+		e.notices = nil
+	}
 	e.t0 = time.Now()
 	if !cfg.StartAt.IsZero() {
 		// Time zero is where the warm-up must begin for the measured phase to start at StartAt.
@@ -360,6 +390,9 @@ loop:
 			recvDone = nil
 			reason := e.endReason(e.gen)
 			e.loseInFlight("in flight when the worker's stream ended: " + reason)
+			if e.gen.fwd != nil {
+				e.gen.fwd.close() // its requests still out were lost with the worker
+			}
 			kind, detail := "stream_ended", e.workerEndDetail(reason)
 			if code, exited := e.gen.w.ExitCode(); exited && code == host.ExitCodeRestart {
 				// The host's "intentional restart": not a crash (with Relaunch the run goes on).
@@ -436,6 +469,9 @@ loop:
 		cause = "in flight when the run was interrupted"
 	}
 	e.loseInFlight(cause)
+	if e.gen.fwd != nil {
+		e.gen.fwd.close()
+	}
 	end := time.Since(e.t0)
 	if end > nextBoundary-interval {
 		flush(end, true)
@@ -448,6 +484,14 @@ loop:
 	res.Events = e.events
 	res.Restarts = e.restarts
 	res.Worker = e.gen.w
+	for _, h := range e.isHTTP {
+		if h {
+			res.HTTPMode = "rpc"
+			if e.proxied {
+				res.HTTPMode = "proxy"
+			}
+		}
+	}
 	e.totalsMu.Lock()
 	res.Totals = e.totals
 	e.totalsMu.Unlock()
@@ -491,7 +535,22 @@ func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &generation{w: w, stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}, nil
+	g := &generation{w: w, stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}
+	for _, t := range targets {
+		if t.proxy != nil {
+			conns := e.cfg.HTTPMaxConns
+			if conns <= 0 {
+				conns = DefaultHTTPMaxConns
+			}
+			timeout := time.Duration(0)
+			if e.cfg.Timeout > 0 {
+				timeout = e.cfg.Timeout + 2*time.Second // fbench's own deadline comes first
+			}
+			g.fwd = newForwarder(w.HTTPProxy(), conns, timeout)
+			break
+		}
+	}
+	return g, nil
 }
 
 // loseInFlight counts every invocation still in flight as lost, for cause.
@@ -574,6 +633,13 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 		}
 	}
 	var targets []target
+	templates := map[string]string{}
+	payload := e.cfg.Payload
+	if payload.RoutePrefix == "" && w.Command != nil {
+		if p, ok := hostJSONRoutePrefix(w.Command.AppDir); ok {
+			payload.RoutePrefix = cmpOr(p, "/") // an empty prefix: routes at the root
+		}
+	}
 	for _, t := range mix {
 		f, ok := byName[t.Function]
 		if !ok {
@@ -592,21 +658,58 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 		if t.Weight <= 0 {
 			return nil, fmt.Errorf("function %q: weight must be positive", t.Function)
 		}
-		req, err := BuildRequest(f, w.Capabilities, e.cfg.Payload)
+		req, err := BuildRequest(f, w.Capabilities, payload)
+		var missing *MissingRouteParamError
+		if errors.As(err, &missing) && len(e.cfg.Targets) == 0 {
+			// Not asked for by name (the mix is every loaded function): leave it out, and say so.
+			if first {
+				e.notices = append(e.notices, missing.Error()+": not invoked")
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
+		}
+		var pr *proxyRequest
+		isHTTP, out := false, ""
+		if trig := f.Trigger(); trig != nil && strings.EqualFold(trig.Type, "httpTrigger") {
+			isHTTP = true
+			templates[f.Name], _ = trig.Raw["route"].(string)
+			for _, b := range f.Bindings {
+				if strings.EqualFold(b.Type, "http") && b.Direction != rpc.BindingInfo_in {
+					out = b.Name
+				}
+			}
+			if p := w.HTTPProxy(); p != nil {
+				in, err := newIncoming(f, trig, payload)
+				if err != nil {
+					return nil, err
+				}
+				if pr, err = newProxyRequest(p, in); err != nil {
+					return nil, fmt.Errorf("function %q: the URL to forward to: %w", t.Function, err)
+				}
+			}
 		}
 		req.TraceContext = &rpc.RpcTraceContext{Attributes: map[string]string{}}
 		tmpl, err := newRequestTemplate(req)
 		if err != nil {
 			return nil, fmt.Errorf("function %q: encoding its request: %w", t.Function, err)
 		}
-		targets = append(targets, target{fn: f, weight: t.Weight, tmpl: tmpl})
+		targets = append(targets, target{fn: f, weight: t.Weight, tmpl: tmpl, proxy: pr})
 		if first {
+			e.isHTTP = append(e.isHTTP, isHTTP)
+			e.httpOut = append(e.httpOut, out)
+			e.proxied = e.proxied || pr != nil
 			e.names = append(e.names, f.Name)
 			e.totalW += t.Weight
 			e.cumW = append(e.cumW, e.totalW)
 		}
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no function to invoke: " + strings.Join(e.notices, "; "))
+	}
+	if err := checkRouteParams(e.cfg.Payload.RouteParams, templates); err != nil {
+		return nil, err
 	}
 	return targets, nil
 }
@@ -789,16 +892,20 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		// Recorded before the Send so that a fast answer never finds it unrecorded; "sent" is
 		// handed to the stream.
 		warm := e.rec.sent(intended, now, freeSince)
-		f := flight{intended: intended, sent: now, fn: int32(ti), warm: warm}
+		f := flight{intended: intended, sent: now, fn: int32(ti), warm: warm, proxy: t.proxy != nil}
 		e.tracker.start(id, f)
 		e.inflight.Add(1)
+		if t.proxy != nil {
+			// As the host: the HTTP request is started, not awaited, before the InvocationRequest is written.
+			go e.forward(g.fwd, t.proxy, id)
+		}
 		e.inSend.Store(now)
 		err := g.stream.SendMsg(&frame)
 		e.inSend.Store(0)
 		if err != nil {
 			// Never reached the worker: lost with its stream (unless the run loop already counted
 			// it lost with everything else in flight).
-			if _, k := e.tracker.settle(id); k == settleMatched {
+			if _, ok := e.tracker.remove(id); ok {
 				e.inflight.Add(-1)
 				now := e.now()
 				e.rec.lost([]flight{f}, now)
@@ -1027,8 +1134,19 @@ func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
 	e.lastRecv.Store(now)
 	// The hot path: an invocation response is settled from its id and status alone.
 	if id, status, ok := parseInvocationResponse(b); ok {
-		f, kind := e.tracker.settleBytes(id)
-		if e.settled(f, kind, status, now) == statusFailed {
+		f, kind := e.tracker.settleBytes(id, status, now)
+		code := 0
+		if kind == settleMatched && !f.proxy && e.httpFunction(f.fn) {
+			code = 500 // a failed invocation: the host answers 500
+			if status == rpc.StatusResult_Success {
+				if code, ok = responseHTTPStatus(b, e.httpOut[f.fn]); !ok {
+					code = 500
+				}
+			} else if status == rpc.StatusResult_Cancelled {
+				code = 0
+			}
+		}
+		if out, reason := e.settled(f, kind, status, now, code); out == statusFailed && reason == "" {
 			r, invID := exceptionReason(b) // failures only: the whole response is decoded for its reason
 			e.fail(f, r, now, invID)
 		}
@@ -1087,25 +1205,119 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 
 // settle matches a response to its invocation and records it.
 func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
-	f, kind := e.tracker.settle(r.InvocationId)
-	if e.settled(f, kind, r.GetResult().GetStatus(), now) == statusFailed {
+	st := r.GetResult().GetStatus()
+	f, kind := e.tracker.settle(r.InvocationId, st, now)
+	code := 0
+	if kind == settleMatched && !f.proxy && e.httpFunction(f.fn) {
+		switch st {
+		case rpc.StatusResult_Success:
+			code = messageHTTPStatus(r, e.httpOut[f.fn])
+		case rpc.StatusResult_Failure:
+			code = 500
+		}
+	}
+	if out, reason := e.settled(f, kind, st, now, code); out == statusFailed && reason == "" {
 		e.fail(f, resultReason(r.GetResult()), now, r.InvocationId)
 	}
 }
 
-// settled records what settling an id in the tracker found, and returns the outcome status it
-// recorded ("" when the response settled nothing, statusTimedOut when it came after its deadline).
-func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64) string {
+// cmpOr returns a, or b when a is empty.
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// httpFunction reports whether target fn is HTTP-triggered.
+func (e *engine) httpFunction(fn int32) bool { return int(fn) < len(e.isHTTP) && e.isHTTP[fn] }
+
+// forward sends a proxied invocation's HTTP request and settles the invocation if its
+// InvocationResponse is already in.
+func (e *engine) forward(fw *forwarder, pr *proxyRequest, id string) {
+	k, _ := keyOf(id)
+	a := fw.forward(pr, id, e.now, func() { e.tracker.noteHTTPRetry(k, proxyRefused) })
+	if fw.ctx.Err() != nil {
+		return // the run (or this worker) ended: what was in flight is counted there
+	}
+	if f, kind := e.tracker.answerHTTP(k, a); kind == settleMatched {
+		e.settledProxy(f, max(a.end, f.grpcAt))
+	}
+}
+
+// settledProxy records a proxied invocation whose two answers are in, at now: failed when the
+// forwarding failed (even if the worker reported success, as the host fails it), else by the
+// InvocationResponse's status and then the HTTP status.
+func (e *engine) settledProxy(f flight, now int64) {
+	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
+		e.rec.timedOut([]flight{f}, now, true)
+		e.freeSlots(1, now)
+		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("answered after --timeout %s", t)}, now, "")
+		return
+	}
+	status, reason, h := e.proxyOutcome(f)
+	e.respond(f, now, status, reason, h)
+	e.freeSlots(1, now)
+}
+
+// proxyOutcome judges a proxied invocation from what of its two answers is in.
+func (e *engine) proxyOutcome(f flight) (status, reason string, h httpResult) {
+	a := f.http
+	if f.got&gotHTTP != 0 {
+		h = httpResult{code: int(a.status), head: a.head, bytes: a.bytes}
+		if a.err == proxyOK {
+			h.end = a.end
+		} else if a.status == 0 {
+			h.code = 500 // forwarding failed before a response: the function fails, the host answers 500
+		}
+	}
+	switch {
+	case f.got&gotHTTP != 0 && a.err != proxyOK:
+		return statusFailed, a.err.reason(), h
+	case f.got&gotHTTP == 0 && a.err != proxyOK:
+		return statusFailed, a.err.reason() + " (still retrying at --timeout)", h
+	case f.got&gotHTTP == 0:
+		return statusFailed, reasonNoHTTPResponse, h
+	case f.got&gotGRPC == 0:
+		return statusFailed, reasonNoInvocationResponse, h
+	}
+	switch f.grpcStatus {
+	case rpc.StatusResult_Success:
+		if !e.cfg.HTTPOK.Has(h.code) {
+			return statusFailed, httpReason(h.code), h
+		}
+		if f.cancelSent != 0 {
+			return statusCompletedAfterCancel, "", h
+		}
+		return statusSucceeded, "", h
+	case rpc.StatusResult_Cancelled:
+		return statusCancelled, "", h
+	}
+	return statusFailed, "", h
+}
+
+// settled records what settling an id in the tracker found; code is the HTTP status the host
+// would answer with (0: not an HTTP function, or none). It returns the outcome status it recorded
+// ("" when the response settled nothing here, statusTimedOut past its deadline) and the failure
+// reason it gave ("" for a Failure from the worker: the caller reads its exception).
+func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64, code int) (string, string) {
 	switch kind {
+	case settlePartial:
+		return "", "" // a proxied invocation waiting for its HTTP response
+	case settleMatched:
+		if f.proxy {
+			e.settledProxy(f, max(now, f.http.end))
+			return "", "" // settledProxy records its outcome and reason
+		}
 	case settleDuplicate:
 		e.rec.count(func(c *report.Counts) { c.Duplicate++ })
-		return ""
+		return "", ""
 	case settleLate:
 		e.rec.count(func(c *report.Counts) { c.LateResponses++ })
-		return ""
+		return "", ""
 	case settleUnknown:
 		e.rec.count(func(c *report.Counts) { c.Unmatched++ })
-		return ""
+		return "", ""
 	}
 	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
 		// Answered after its deadline but before the periodic scan found it: timed out all the
@@ -1113,21 +1325,24 @@ func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, 
 		e.rec.timedOut([]flight{f}, now, true)
 		e.freeSlots(1, now)
 		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("answered after --timeout %s", t)}, now, "")
-		return statusTimedOut
+		return statusTimedOut, ""
 	}
-	status := statusFailed
+	status, reason := statusFailed, ""
 	switch st {
 	case rpc.StatusResult_Success:
 		status = statusSucceeded
 		if f.cancelSent != 0 {
 			status = statusCompletedAfterCancel
 		}
+		if code != 0 && !e.cfg.HTTPOK.Has(code) {
+			status, reason = statusFailed, httpReason(code)
+		}
 	case rpc.StatusResult_Cancelled:
 		status = statusCancelled
 	}
-	e.rec.response(f, now, status)
+	e.respond(f, now, status, reason, httpResult{code: code})
 	e.freeSlots(1, now)
-	return status
+	return status, reason
 }
 
 // freeSlots returns n settled invocations' slots: the in-flight count, closed loop's tokens (their
@@ -1155,12 +1370,24 @@ func (e *engine) expire() {
 	}
 	now := e.now()
 	var expired []flight
-	e.tracker.expire(now-int64(e.cfg.Timeout), func(f flight) { expired = append(expired, f) })
-	if len(expired) == 0 {
+	n := int64(0)
+	e.tracker.expire(now-int64(e.cfg.Timeout), func(f flight) {
+		n++
+		if f.proxy && (f.got != 0 || f.http.err != proxyOK) {
+			// One of its two answers came: failed, with the missing side as its reason.
+			status, reason, h := e.proxyOutcome(f)
+			e.respond(f, now, status, reason, h)
+			return
+		}
+		expired = append(expired, f)
+	})
+	if n == 0 {
 		return
 	}
-	e.rec.timedOut(expired, now, false)
-	e.freeSlots(int64(len(expired)), now)
+	if len(expired) > 0 {
+		e.rec.timedOut(expired, now, false)
+	}
+	e.freeSlots(n, now)
 	for _, f := range expired {
 		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("no answer within --timeout %s", e.cfg.Timeout)}, now, "")
 	}
@@ -1177,6 +1404,8 @@ func (e *engine) closeInterval(index int, start, end time.Duration, final bool) 
 		InFlight:   e.inflight.Load(),
 		Counts:     set.counts,
 		Histograms: set.tagged(e.names),
+		HTTPStatus: set.httpCounts(e.names),
+		Failures:   set.failureCounts(),
 	}
 	if l := e.gen.w.Log; l != nil {
 		// Lines the worker log could not keep up with (a log flood) are dropped there; count them here.

@@ -12,7 +12,8 @@ import (
 // Failure kinds: why an invocation counted in error_rate did not succeed.
 const (
 	FailureException  = "exception"   // the worker answered Failure (StatusResult.exception)
-	FailureHTTPStatus = "http_status" // the HTTP response's status was not a success
+	FailureHTTPStatus = "http_status" // the HTTP response's status was not a success (--http-ok)
+	FailureHTTPProxy  = "http_proxy"  // proxying the HTTP request to the worker's HttpUri failed
 	FailureTimeout    = "timeout"     // no answer within --timeout
 	FailureLost       = "lost"        // in flight when the worker's stream or the run ended
 	FailureUnsent     = "unsent"      // due, and the stream would not take it
@@ -94,6 +95,9 @@ func (t *FailureTable) Add(function string, r FailureReason, at time.Duration, i
 	}
 	t.mu.Unlock()
 	pattern := NormaliseFailureMessage(r.Type, r.Message)
+	if r.Kind == FailureHTTPStatus {
+		pattern = r.Message // "HTTP 503": the status is the reason, not a number to mask
+	}
 	k := failureKey{function, r.Kind, pattern}
 	t.mu.Lock()
 	defer t.mu.Unlock()

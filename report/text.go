@@ -88,6 +88,22 @@ func WriteText(w io.Writer, s *Summary) error {
 			p("  %9d  other\n", rest)
 		}
 	}
+	if s.HTTPMode != "" {
+		p("http: %s; statuses 1xx %d, 2xx %d, 3xx %d, 4xx %d, 5xx %d", httpModeText(s.HTTPMode), c.HTTP1xx, c.HTTP2xx, c.HTTP3xx, c.HTTP4xx, c.HTTP5xx)
+		if s.HTTPMode == "proxy" {
+			p(", response bytes %d", c.HTTPResponseBytes)
+		}
+		p("\n")
+		for _, l := range statusLines(s.HTTPStatus) {
+			p("  status %s\n", l)
+		}
+	}
+	if len(s.FailureReasons) > 0 && s.Failures == nil {
+		p("failure reasons:\n")
+		for _, l := range reasonLines(s.FailureReasons) {
+			p("  %s\n", l)
+		}
+	}
 
 	type latRow struct {
 		name string

@@ -8,8 +8,8 @@
 //     its read loop (--ref dispatch=inline, as the raw worker answers), invocations per second and
 //     fbench's CPU per invocation;
 //   - timing accuracy: open loop at 5 000, 20 000 and 50 000 invocations/s (and 5 000/s again with
-//     --realtime-sender): achieved vs offered, lag
-//     and harness_lag p50/p99/max;
+//     --realtime-sender, and with the reference worker in HTTP proxying mode): achieved vs offered, lag
+//     and harness_lag p50/p99/max, fbench's CPU per invocation;
 //   - memory: fbench's RSS at 5 000/s after 10 s and after 2 minutes.
 //
 // Each figure is the median of --reps repetitions. --short shrinks every duration (CI proves the
@@ -67,6 +67,9 @@ type accuracy struct {
 	HarnessLag  latency `json:"harness_lag"`
 	Valid       bool    `json:"valid"`
 	Realtime    bool    `json:"realtime_sender"`
+	HTTPProxy   bool    `json:"http_proxy"` // the reference worker in HTTP proxying mode (--ref http=proxy)
+	// CPUUsPerInv is fbench's whole-process CPU ÷ invocations sent, at this rate.
+	CPUUsPerInv float64 `json:"fbench_cpu_us_per_inv"`
 }
 
 type results struct {
@@ -163,12 +166,15 @@ func run(short bool, reps, depth int, outPath string) error {
 	type accRun struct {
 		rate     float64
 		realtime bool
+		proxy    bool
 	}
 	var accRuns []accRun
 	for _, rate := range rates {
-		accRuns = append(accRuns, accRun{rate, false})
+		accRuns = append(accRuns, accRun{rate, false, false})
 	}
-	accRuns = append(accRuns, accRun{5000, true}) // --realtime-sender (where permitted)
+	accRuns = append(accRuns, accRun{5000, true, false}) // --realtime-sender (where permitted)
+	accRuns = append(accRuns, accRun{5000, false, true}) // HTTP proxying mode: an HTTP exchange beside each invocation
+	r.Notes["http_proxy"] = "5000 proxy: the reference worker in HTTP proxying mode (--ref http=proxy); CPU µs/inv: fbench's whole-process CPU ÷ invocations sent"
 	for _, ar := range accRuns {
 		rate := ar.rate
 		fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s, realtime sender %v)\n", rate, reps, accDur, ar.realtime)
@@ -178,12 +184,18 @@ func run(short bool, reps, depth int, outPath string) error {
 			if ar.realtime {
 				args = append(args, "--realtime-sender")
 			}
+			if ar.proxy {
+				args = append(args, "--ref", "http=proxy")
+			}
 			s, _, err := fbench(fb, tmp, args...)
 			if err != nil {
 				return err
 			}
 			a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid,
-				Realtime: ar.realtime}
+				Realtime: ar.realtime, HTTPProxy: ar.proxy}
+			if s.Counts.Sent > 0 {
+				a.CPUUsPerInv = 1e6 * s.Harness.CPUSeconds / float64(s.Counts.Sent)
+			}
 			if a.Offered > 0 {
 				a.AchievedPct = 100 * a.Achieved / a.Offered
 			}
@@ -307,6 +319,7 @@ func medianAccuracy(rs []accuracy) accuracy {
 		Offered:     pick(func(a accuracy) float64 { return a.Offered }),
 		Achieved:    pick(func(a accuracy) float64 { return a.Achieved }),
 		AchievedPct: pick(func(a accuracy) float64 { return a.AchievedPct }),
+		CPUUsPerInv: pick(func(a accuracy) float64 { return a.CPUUsPerInv }),
 		Valid:       true,
 	}
 	m.Lag = latency{P50: int64(pick(func(a accuracy) float64 { return float64(a.Lag.P50) })), P99: int64(pick(func(a accuracy) float64 { return float64(a.Lag.P99) })), Max: int64(pick(func(a accuracy) float64 { return float64(a.Lag.Max) }))}
@@ -314,6 +327,7 @@ func medianAccuracy(rs []accuracy) accuracy {
 	for _, r := range rs {
 		m.Valid = m.Valid && r.Valid
 		m.Realtime = r.Realtime
+		m.HTTPProxy = r.HTTPProxy
 	}
 	return m
 }
@@ -325,16 +339,19 @@ func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "%-34s %14.0f %18.2f\n", "fbench (closed loop, echo)", r.Fbench.InvPerS, r.Fbench.HostCPUUsPerInv)
 	fmt.Fprintf(w, "%-34s %14.3f %18.3f\n", "fbench ÷ raw (median of pairs)", r.SaturationRatio, r.CPURatio)
 	fmt.Fprintf(w, "%-34s %14s\n\n", "pair ratios", fmtRatios(r.PairRatios))
-	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs")
+	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s %14s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs", "CPU µs/inv")
 	for _, a := range r.Accuracy {
 		label := strconv.FormatFloat(a.Offered, 'f', 0, 64)
 		if a.Realtime {
 			label += " rt"
 		}
-		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s\n", label, a.Achieved, a.AchievedPct,
-			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max))
+		if a.HTTPProxy {
+			label += " proxy"
+		}
+		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s %14.2f\n", label, a.Achieved, a.AchievedPct,
+			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max), a.CPUUsPerInv)
 	}
-	fmt.Fprintf(w, "(rt: --realtime-sender)\n")
+	fmt.Fprintf(w, "(rt: --realtime-sender; proxy: the reference worker in HTTP proxying mode)\n")
 	fmt.Fprintf(w, "\nfbench RSS at 5000/s: %.1f MiB after %s, %.1f MiB after %s\n\n", float64(r.RSSEarlyBytes)/(1<<20), r.RSSEarlyAt, float64(r.RSSLateBytes)/(1<<20), r.RSSLateAt)
 }
 
