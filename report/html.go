@@ -181,10 +181,8 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 			d.Counts = append(d.Counts, kv{K: "HTTP response bytes", V: fmtInt(c.HTTPResponseBytes)})
 		}
 	}
-	if s.Failures == nil { // the failures table, when there is one, has these reasons and more
-		for _, l := range reasonLines(s.FailureReasons) {
-			d.Counts = append(d.Counts, kv{K: "failure reason", V: l, Class: "warn"})
-		}
+	for _, l := range reasonLines(s.FailureReasons) {
+		d.Counts = append(d.Counts, kv{K: "failure reason", V: l, Class: "warn"})
 	}
 	for _, m := range Metrics {
 		d.Latency = append(d.Latency, latencyRow{Name: m, St: s.Latency[m]})

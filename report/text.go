@@ -98,7 +98,7 @@ func WriteText(w io.Writer, s *Summary) error {
 			p("  status %s\n", l)
 		}
 	}
-	if len(s.FailureReasons) > 0 && s.Failures == nil {
+	if len(s.FailureReasons) > 0 {
 		p("failure reasons:\n")
 		for _, l := range reasonLines(s.FailureReasons) {
 			p("  %s\n", l)
