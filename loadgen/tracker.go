@@ -7,8 +7,9 @@ type flight struct {
 	intended   int64
 	sent       int64
 	cancelSent int64 // 0: no cancel sent
-	fn         int32 // index into the run's targets
-	warm       bool  // a warm-up invocation (recorder.warm)
+	fn         int32  // index into the run's targets
+	proc       uint16 // the worker process (pool channel) it was sent to
+	warm       bool   // a warm-up invocation (recorder.warm)
 }
 
 // Outcome of a response looked up in the tracker.
@@ -162,6 +163,18 @@ func (t *tracker) drainAll(fn func(f flight)) {
 	for k, f := range t.inflight {
 		delete(t.inflight, k)
 		fn(f)
+	}
+}
+
+// drainProc removes every in-flight invocation sent to worker process proc and calls fn for each.
+func (t *tracker) drainProc(proc uint16, fn func(f flight)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, f := range t.inflight {
+		if f.proc == proc {
+			delete(t.inflight, k)
+			fn(f)
+		}
 	}
 }
 

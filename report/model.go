@@ -149,6 +149,7 @@ type IntervalRecord struct {
 	InFlight   int64                              `json:"in_flight"`        // at the interval's end
 	Counts     Counts                             `json:"counts"`
 	Resources  Resources                          `json:"resources"`
+	Processes  []ProcessInterval                  `json:"processes,omitempty"` // with several worker processes
 	Histograms map[string]*hdrhistogram.Histogram `json:"-"`
 }
 
@@ -173,6 +174,7 @@ type Meta struct {
 	Config      map[string]any `json:"config"` // enough to rerun the run exactly, seed included
 	Environment Environment    `json:"environment"`
 	Worker      WorkerInfo     `json:"worker"`
+	Processes   []ProcessInfo  `json:"processes,omitempty"` // with several worker processes: each slot
 	Harness     HarnessInfo    `json:"harness"`
 	Interrupted string         `json:"interrupted,omitempty"` // the signal or reason that ended the run early
 	// VerdictThresholds are the soak verdicts\' limits (zero: defaults).
@@ -277,6 +279,7 @@ type Summary struct {
 	Functions   map[string]map[string]Stats `json:"functions"` // function → metric → stats (tags METRIC.fn.NAME)
 	Statuses    map[string]Stats            `json:"statuses"`  // outcome → rtt stats (tags rtt.status.NAME)
 	Worker      WorkerInfo                  `json:"worker"`
+	Processes   []ProcessSummary            `json:"processes,omitempty"` // with several worker processes (tags METRIC.proc.N)
 	Harness     HarnessSummary              `json:"harness"`
 	Config      map[string]any              `json:"config"`
 	Environment Environment                 `json:"environment"`
