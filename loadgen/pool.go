@@ -35,7 +35,7 @@ type channel struct {
 type pool struct {
 	chans   []*channel
 	version atomic.Int64
-	joined  chan struct{} // signalled (capacity 1) when a channel comes back
+	joined  chan struct{}    // signalled (capacity 1) when a channel comes back
 	ended   chan *generation // every generation's end, once (capacity: one per channel)
 	counter uint64           // the dispatcher's global counter (sender only)
 }

@@ -6,7 +6,7 @@ import "sync"
 type flight struct {
 	intended   int64
 	sent       int64
-	cancelSent int64 // 0: no cancel sent
+	cancelSent int64  // 0: no cancel sent
 	fn         int32  // index into the run's targets
 	proc       uint16 // the worker process (pool channel) it was sent to
 	warm       bool   // a warm-up invocation (recorder.warm)

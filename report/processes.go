@@ -68,8 +68,8 @@ type ProcessResources struct {
 
 // ProcessInterval is one worker process's part of an interval.
 type ProcessInterval struct {
-	Process int  `json:"process"` // from 1
-	Up      bool `json:"up"`      // ready for invocations at the interval's end
+	Process int           `json:"process"` // from 1
+	Up      bool          `json:"up"`      // ready for invocations at the interval's end
 	Counts  ProcessCounts `json:"counts"`
 	ProcessResources
 }
