@@ -18,7 +18,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/report"
 )
 
@@ -923,6 +922,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			meta.Phases = append(meta.Phases, report.Phase{Name: ph.Name, Start: ph.Start, End: ph.End})
 		}
 	}
+	meta.Processes = placeholders(p.procs.Count)
 	rw, err := report.CreateRun(p.out, meta)
 	if err != nil {
 		return err
@@ -932,9 +932,9 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		slos = report.NewSLOEvaluator(p.slo.slos, p.slo.window)
 		rw.Observe(slos)
 	}
-	srv, w, cleanup, err := startRunWorker(ctx, p)
+	pool, cleanup, err := startRunWorkers(ctx, p, io.Discard)
 	defer cleanup()
-	if srv == nil {
+	if pool == nil {
 		return err
 	}
 	if err != nil {
@@ -946,7 +946,11 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		st.Cause, st.Reasons = capCauseStartErr, []string{err.Error()}
 		return withCode(exitError, fmt.Errorf("step %d (%s/s): %v (worker log: %s)", st.N, capFmtRate(st.Rate), err, filepath.Join(p.out, "worker.log")))
 	}
+	w := pool.first()
 	meta.Worker = workerInfo(w)
+	if len(meta.Processes) > 0 {
+		meta.Processes = pool.infos
+	}
 	_ = rw.UpdateMeta(meta)
 
 	var ivs []capInterval
@@ -959,15 +963,20 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			offered: rec.OfferedRPS, inFlight: rec.InFlight, counts: rec.Counts})
 		return rw.WriteInterval(rec)
 	}
-	p.cfg.Sample = newSampler(w).sample
-	res, runErr := loadgen.Run(ctx, w, p.cfg)
+	pool.configure(&p.cfg, false)
+	res, runErr := pool.run(ctx, p.cfg)
 	if res == nil && runErr != nil {
 		// The engine refused the plan before sending anything (an unknown --function...): bad input.
-		w.Shutdown(time.Second)
+		pool.shutdown(nil)
 		_, _ = rw.Finish(meta)
 		return withCode(exitError, fmt.Errorf("step %d (%s/s): %w", st.N, capFmtRate(st.Rate), runErr))
 	}
 	crashed := false
+	for _, ev := range resEvents(res) {
+		if ev.Kind == "stream_ended" && len(pool.ws) > 1 {
+			crashed = true // one process of several: the others served on
+		}
+	}
 	if res != nil && res.WorkerEnded {
 		select {
 		case <-w.Exited():
@@ -978,6 +987,9 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		}
 	}
 	meta.Worker = shutdownInfo(w, crashed)
+	if infos := pool.finish(res, w); len(meta.Processes) > 0 {
+		meta.Processes = infos
+	}
 	meta.EndedAt = time.Now().UTC()
 	if res != nil {
 		meta.Events = append(meta.Events, res.Events...)

@@ -36,6 +36,12 @@ type WorkerDescription struct {
 type ProcessOptions struct {
 	InitializationTimeout string `json:"initializationTimeout"`
 	ProcessStartupTimeout string `json:"processStartupTimeout"`
+	// Several worker processes (see ResolveProcesses); zero values are the host's defaults.
+	ProcessCount                      int      `json:"processCount"`
+	MaxProcessCount                   int      `json:"maxProcessCount"`
+	SetProcessCountToNumberOfCpuCores flexBool `json:"setProcessCountToNumberOfCpuCores"`
+	ProcessStartupInterval            string   `json:"processStartupInterval"`
+	ProcessRestartInterval            string   `json:"processRestartInterval"`
 }
 
 // flexBool accepts true, false, "true", "false" (any case) and "" as JSON.
