@@ -1,0 +1,219 @@
+package loadgen
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/report"
+)
+
+// startWorkers launches one reference worker per settings string.
+func startWorkers(t *testing.T, refArgs ...string) []*host.Worker {
+	t.Helper()
+	var ws []*host.Worker
+	for _, a := range refArgs {
+		ws = append(ws, startWorker(t, a))
+	}
+	return ws
+}
+
+// runPool is runEngine over several workers.
+func runPool(t *testing.T, ws []*host.Worker, cfg Config) (*Result, *collected) {
+	t.Helper()
+	c := &collected{hists: map[string]*hdrhistogram.Histogram{}}
+	cfg.OnInterval = c.sink
+	if cfg.Drain == 0 {
+		cfg.Drain = 5 * time.Second
+	}
+	res, err := RunPool(context.Background(), ws, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, c
+}
+
+// perProcess sums the intervals' per-process counts.
+func (c *collected) perProcess(n int) []report.ProcessCounts {
+	out := make([]report.ProcessCounts, n)
+	for _, iv := range c.intervals {
+		for _, p := range iv.Processes {
+			out[p.Process-1].Add(p.Counts)
+		}
+	}
+	return out
+}
+
+// checkProcessSums holds the per-process figures to the totals: counts summed, histograms merged.
+func checkProcessSums(t *testing.T, c *collected, n int) []report.ProcessCounts {
+	t.Helper()
+	pcs := c.perProcess(n)
+	var sum report.ProcessCounts
+	var rtt, svc int64
+	for i, pc := range pcs {
+		sum.Add(pc)
+		rtt += c.hist(report.ProcessTag(report.MetricRTT, i+1)).TotalCount()
+		svc += c.hist(report.ProcessTag(report.MetricService, i+1)).TotalCount()
+	}
+	k := c.counts
+	if sum.Sent != k.Sent || sum.Succeeded != k.Succeeded || sum.Failed != k.Failed || sum.Lost != k.Lost || sum.TimedOut != k.TimedOut {
+		t.Errorf("per-process counts sum to %+v, totals %+v", sum, k)
+	}
+	if rtt != c.hist(report.MetricRTT).TotalCount() || svc != c.hist(report.MetricService).TotalCount() {
+		t.Errorf("per-process histograms hold %d rtt and %d service values, totals %d and %d",
+			rtt, svc, c.hist(report.MetricRTT).TotalCount(), c.hist(report.MetricService).TotalCount())
+	}
+	return pcs
+}
+
+// The dispatcher's rule: a counter global to the dispatcher (not per function), incremented per
+// invocation, picks ready channel counter % n, so the first pick is the second channel. With four
+// processes always ready, 4001 invocations of a two-function mix give the second process 1001 and
+// each other 1000 (any per-function counter or random choice would miss that), and every process
+// gets its own status pings.
+func TestPoolSpreadsAsTheHostDispatcher(t *testing.T) {
+	ws := startWorkers(t, "", "", "", "")
+	res, c := runPool(t, ws, Config{Schedule: constant(t, 2000, 0), Count: 4001, Seed: 5,
+		Targets: []Target{{"echo", 3}, {"work", 1}}, StatusInterval: 500 * time.Millisecond})
+	if res.WorkerEnded || len(res.Processes) != 4 {
+		t.Fatalf("result %+v", res)
+	}
+	pcs := checkProcessSums(t, c, 4)
+	for i, want := range []int64{1000, 1001, 1000, 1000} {
+		if pcs[i].Sent != want || pcs[i].Succeeded != want {
+			t.Errorf("process %d: %+v, want %d sent and answered", i+1, pcs[i], want)
+		}
+	}
+	if k := c.counts; k.Due != 4001 || k.Succeeded != 4001 {
+		t.Errorf("counts %+v", k)
+	}
+	// A ping per process per interval (2 s of load ⇒ 4 rounds, give or take the end).
+	if k := c.counts; k.StatusSent%4 != 0 || k.StatusSent < 8 || k.StatusAnswered != k.StatusSent {
+		t.Errorf("status pings sent %d answered %d: want a multiple of 4 processes, all answered", k.StatusSent, k.StatusAnswered)
+	}
+}
+
+// One of four processes crashing mid-run loses only what it held: the run goes on with the other
+// three, whose share grows to a third each, and the crash is an event naming that process.
+func TestPoolOneCrashesOthersContinue(t *testing.T) {
+	ws := startWorkers(t, "", "", "--fault crash-after=300", "")
+	res, c := runPool(t, ws, Config{Schedule: constant(t, 2000, 2*time.Second), Targets: []Target{{"echo", 1}}})
+	if res.WorkerEnded {
+		t.Fatalf("the run ended with one process of four: %s", res.EndReason)
+	}
+	pcs := checkProcessSums(t, c, 4)
+	k := c.counts
+	if k.Due != 4000 || k.Settled() != k.Due {
+		t.Fatalf("counts %+v: want 4000 due, each settled once", k)
+	}
+	if pcs[2].Lost == 0 || pcs[2].Succeeded >= 300 || pcs[2].Sent > 400 {
+		t.Errorf("crashed process: %+v, want under 300 answered, the rest lost, few sent after the crash", pcs[2])
+	}
+	for _, i := range []int{0, 1, 3} {
+		// After the crash (about 600 ms in) the three share 2000/s: about (4000-1200)/3 + 300 each.
+		if pcs[i].Lost != 0 || pcs[i].Succeeded < 1100 || pcs[i].Succeeded > 1250 {
+			t.Errorf("process %d: %+v, want about 1230 answered and none lost", i+1, pcs[i])
+		}
+	}
+	var ended []string
+	for _, ev := range res.Events {
+		if ev.Kind == "stream_ended" {
+			ended = append(ended, ev.Detail)
+		}
+	}
+	if len(ended) != 1 || !strings.HasPrefix(ended[0], "process 3: ") || res.Processes[2].Crashes != 1 {
+		t.Errorf("stream_ended events %q, processes %+v", ended, res.Processes)
+	}
+}
+
+// With relaunching, the crashed process is relaunched (one at a time, the restart interval after
+// the previous relaunch) and takes its share again; a second crash within the error budget is
+// relaunched too, and once the budget is spent the run goes on without it.
+func TestPoolRelaunchesTheCrashedOne(t *testing.T) {
+	ws := startWorkers(t, "", "--fault crash-after=200", "", "")
+	exe, _ := os.Executable()
+	srv, err := host.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	var started []*host.Worker
+	relaunch := func(ctx context.Context, old *host.Worker) (*host.Worker, error) {
+		old.Shutdown(time.Second)
+		// The relaunched process crashes again after 200: the budget (3 errors) allows one relaunch more.
+		nw, err := host.Start(ctx, srv, host.Options{
+			Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS=--fault crash-after=200"}},
+			Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
+		})
+		if nw != nil {
+			started = append(started, nw)
+			t.Cleanup(func() { nw.Shutdown(time.Second) })
+		}
+		return nw, err
+	}
+	res, c := runPool(t, ws, Config{Schedule: constant(t, 2000, 3*time.Second), Targets: []Target{{"echo", 1}},
+		Relaunch: relaunch, RestartInterval: 300 * time.Millisecond, MaxWorkerErrors: 3})
+	if res.WorkerEnded {
+		t.Fatalf("the run ended: %s", res.EndReason)
+	}
+	pcs := checkProcessSums(t, c, 4)
+	p2 := res.Processes[1]
+	// Crash (1 error), relaunch, crash (2), relaunch, crash (3): the budget is spent, no third relaunch.
+	if p2.Restarts != 2 || p2.Crashes != 3 || len(p2.Pids) != 3 || len(started) != 2 || res.Restarts != 2 {
+		t.Fatalf("process 2: %+v, relaunched %d: want 3 crashes, 2 relaunches", p2, len(started))
+	}
+	// Each of its three processes answered up to 199 and the others kept serving throughout.
+	if pcs[1].Succeeded < 3*150 || pcs[1].Succeeded > 3*200 || pcs[1].Lost == 0 {
+		t.Errorf("process 2: %+v", pcs[1])
+	}
+	if k := c.counts; k.Due != 6000 || k.Settled() != k.Due || k.Lost != pcs[1].Lost {
+		t.Errorf("counts %+v: only process 2's in-flight invocations may be lost", k)
+	}
+	var restarts []time.Duration
+	for _, ev := range res.Events {
+		if ev.Kind == "worker_restart" {
+			restarts = append(restarts, ev.At)
+		}
+	}
+	if len(restarts) != 2 || restarts[1]-restarts[0] < 300*time.Millisecond {
+		t.Errorf("relaunches at %v: want two, at least the restart interval apart", restarts)
+	}
+}
+
+// A process whose handshake failed (nil) starts down and is relaunched once the run begins.
+func TestPoolRelaunchesAProcessThatNeverStarted(t *testing.T) {
+	ws := startWorkers(t, "", "")
+	exe, _ := os.Executable()
+	srv, err := host.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	relaunch := func(ctx context.Context, old *host.Worker) (*host.Worker, error) {
+		if old != nil {
+			t.Errorf("relaunching a process that never started got an old worker")
+		}
+		nw, err := host.Start(ctx, srv, host.Options{
+			Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS="}},
+			Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
+		})
+		if nw != nil {
+			t.Cleanup(func() { nw.Shutdown(time.Second) })
+		}
+		return nw, err
+	}
+	res, c := runPool(t, []*host.Worker{ws[0], nil, ws[1]}, Config{Schedule: constant(t, 1000, 2*time.Second),
+		Targets: []Target{{"echo", 1}}, Relaunch: relaunch})
+	pcs := checkProcessSums(t, c, 3)
+	if res.Processes[1].Restarts != 1 || pcs[1].Succeeded < 400 || c.counts.Succeeded != 2000 {
+		t.Errorf("process 2 %+v %+v, counts %+v: want it relaunched and serving a third", res.Processes[1], pcs[1], c.counts)
+	}
+	if _, err := RunPool(context.Background(), []*host.Worker{ws[0], nil}, Config{Schedule: constant(t, 1000, time.Second)}); err == nil {
+		t.Error("a process down without relaunching was accepted")
+	}
+}
