@@ -64,6 +64,7 @@ type htmlData struct {
 	Events       []eventRow
 	StderrTail   string
 	Phases       []phaseRow
+	Processes    []processRow // several worker processes
 }
 
 type kv struct {
@@ -179,6 +180,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	for _, st := range sortedKeys(s.Statuses) {
 		d.Statuses = append(d.Statuses, latencyRow{Name: st, St: s.Statuses[st]})
 	}
+	d.Processes = processRows(s)
 	d.Charts = buildCharts(s, meta, agg, spectra)
 	if len(agg.points) == 0 {
 		d.NoData = "No interval was recorded: there is nothing to chart."
@@ -520,6 +522,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			if haveF {
 				c.line("fbench", colAmber, "", xs, fCPU)
 			}
+			processLines(c, pts, xs, true)
 			charts = append(charts, c)
 
 			c = newTime("memory", "Resident memory (RSS)", "RSS")
@@ -531,6 +534,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			if haveF {
 				c.line("fbench", colAmber, "", xs, fRSS)
 			}
+			processLines(c, pts, xs, false)
 			charts = append(charts, c)
 		}
 		if haveW && maxOf(wThr, wFDs) > 0 {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -234,5 +235,60 @@ func (pa *processAgg) point(rec *IntervalRecord, p *point) {
 			continue
 		}
 		p.PCPU[i], p.PCPUSec[i], p.PRSS[i] = pr.CPUPct*p.Seconds, p.Seconds, pr.RSSBytes
+	}
+}
+
+// processRow is one line of report.html's worker process table.
+type processRow struct {
+	P                     ProcessSummary
+	Pids, Share, CPU, RSS string
+	Class                 string
+}
+
+func processRows(s *Summary) []processRow {
+	var out []processRow
+	for _, p := range s.Processes {
+		pids := make([]string, len(p.Pids))
+		for i, pid := range p.Pids {
+			pids[i] = strconv.Itoa(pid)
+		}
+		r := processRow{P: p, Pids: strings.Join(pids, " → "), Share: trimFloat(100*p.Share) + "%",
+			CPU: pctOrDash(p.MeanCPUPct), RSS: bytesOrDash(p.PeakRSS)}
+		switch {
+		case p.Crashes > 0 || p.Error != "":
+			r.Class = "bad"
+		case p.Counts.Lost > 0 || p.Counts.TimedOut > 0:
+			r.Class = "warn"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// processPalette colours the per-process lines of the resource charts (dashed, beside the totals).
+var processPalette = []string{colGreen, colPurple, colPink, colCyan, colLime, colRed, colSlate}
+
+// processLines draws one dashed line per worker process on the CPU (cpu) or memory chart.
+func processLines(c *chart, pts []point, xs []float64, cpu bool) {
+	if len(pts) == 0 || len(pts[0].PCPU) < 2 {
+		return
+	}
+	for i := range pts[0].PCPU {
+		ys := make([]float64, len(pts))
+		have := false
+		for k, p := range pts {
+			ys[k] = math.NaN()
+			if i < len(p.PCPUSec) && p.PCPUSec[i] > 0 {
+				have = true
+				if cpu {
+					ys[k] = p.PCPU[i] / p.PCPUSec[i]
+				} else {
+					ys[k] = float64(p.PRSS[i])
+				}
+			}
+		}
+		if have {
+			c.line("process "+strconv.Itoa(i+1), processPalette[i%len(processPalette)], "3 2", xs, ys)
+		}
 	}
 }
