@@ -75,3 +75,6 @@ func (w *Worker) ReadyAt() time.Time {
 	}
 	return w.proc.start
 }
+
+// SpawnedAt is when the worker's process was started.
+func (w *Worker) SpawnedAt() time.Time { return w.proc.start }
