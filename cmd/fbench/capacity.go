@@ -51,6 +51,10 @@ Writes OUT/capacity.json, OUT/capacity.html (latency-vs-load knee chart) and eve
 directory under OUT/steps/NNNN-RATE/. The run flags (--function, --ref, --body, --timeout,
 --max-inflight, --lag-budget, ...) apply to every step.
 
+--processes 1,2,4 runs one search per number of worker processes, in OUT/processes-N/, and writes
+OUT/processes.json and OUT/processes.html: the sustainable rate against the number of processes,
+beside the ideal linear line (the first size's rate per process, times N).
+
 Examples:
   fbench capacity --function work --ref service-time=10ms --ref max-concurrency=8
   fbench capacity --p99 50ms --step 30s --start 500 --out cap ./worker
@@ -401,6 +405,9 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	c.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.Changed("processes") && strings.Contains(c.processes, ",") {
+		return capacityPools(&c, fs, stdout, stderr)
 	}
 	s, err := c.setup(fs)
 	if err != nil {
