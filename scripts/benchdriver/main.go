@@ -67,6 +67,10 @@ type accuracy struct {
 	HarnessLag  latency `json:"harness_lag"`
 	Valid       bool    `json:"valid"`
 	Realtime    bool    `json:"realtime_sender"`
+	Processes   int     `json:"worker_processes"`
+	// HarnessCPUUsPerInv is fbench's whole-process CPU ÷ invocations sent (several worker
+	// processes must not cost more per invocation than one).
+	HarnessCPUUsPerInv float64 `json:"harness_cpu_us_per_inv"`
 }
 
 type results struct {
@@ -161,14 +165,17 @@ func run(short bool, reps, depth int, outPath string) error {
 	r.Notes["fbench_cpu"] = "fbench's whole-process CPU (handshake and warm-up included) ÷ invocations sent"
 
 	type accRun struct {
-		rate     float64
-		realtime bool
+		rate      float64
+		realtime  bool
+		processes int
 	}
 	var accRuns []accRun
 	for _, rate := range rates {
-		accRuns = append(accRuns, accRun{rate, false})
+		accRuns = append(accRuns, accRun{rate, false, 1})
 	}
-	accRuns = append(accRuns, accRun{5000, true}) // --realtime-sender (where permitted)
+	accRuns = append(accRuns, accRun{5000, true, 1})   // --realtime-sender (where permitted)
+	accRuns = append(accRuns, accRun{20000, false, 4}) // four worker processes
+	r.Notes["worker_processes"] = "the p4 row drives four reference worker processes (--processes 4); compare its harness CPU per invocation with the one-process row at the same rate"
 	for _, ar := range accRuns {
 		rate := ar.rate
 		fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s, realtime sender %v)\n", rate, reps, accDur, ar.realtime)
@@ -178,12 +185,18 @@ func run(short bool, reps, depth int, outPath string) error {
 			if ar.realtime {
 				args = append(args, "--realtime-sender")
 			}
+			if ar.processes > 1 {
+				args = append(args, "--processes", strconv.Itoa(ar.processes), "--process-start-interval", "0")
+			}
 			s, _, err := fbench(fb, tmp, args...)
 			if err != nil {
 				return err
 			}
 			a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid,
-				Realtime: ar.realtime}
+				Realtime: ar.realtime, Processes: ar.processes}
+			if s.Counts.Sent > 0 {
+				a.HarnessCPUUsPerInv = s.Harness.CPUSeconds * 1e6 / float64(s.Counts.Sent)
+			}
 			if a.Offered > 0 {
 				a.AchievedPct = 100 * a.Achieved / a.Offered
 			}
@@ -309,11 +322,13 @@ func medianAccuracy(rs []accuracy) accuracy {
 		AchievedPct: pick(func(a accuracy) float64 { return a.AchievedPct }),
 		Valid:       true,
 	}
+	m.HarnessCPUUsPerInv = pick(func(a accuracy) float64 { return a.HarnessCPUUsPerInv })
 	m.Lag = latency{P50: int64(pick(func(a accuracy) float64 { return float64(a.Lag.P50) })), P99: int64(pick(func(a accuracy) float64 { return float64(a.Lag.P99) })), Max: int64(pick(func(a accuracy) float64 { return float64(a.Lag.Max) }))}
 	m.HarnessLag = latency{P50: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.P50) })), P99: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.P99) })), Max: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.Max) }))}
 	for _, r := range rs {
 		m.Valid = m.Valid && r.Valid
 		m.Realtime = r.Realtime
+		m.Processes = r.Processes
 	}
 	return m
 }
@@ -325,16 +340,19 @@ func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "%-34s %14.0f %18.2f\n", "fbench (closed loop, echo)", r.Fbench.InvPerS, r.Fbench.HostCPUUsPerInv)
 	fmt.Fprintf(w, "%-34s %14.3f %18.3f\n", "fbench ÷ raw (median of pairs)", r.SaturationRatio, r.CPURatio)
 	fmt.Fprintf(w, "%-34s %14s\n\n", "pair ratios", fmtRatios(r.PairRatios))
-	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs")
+	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s %12s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs", "CPU µs/inv")
 	for _, a := range r.Accuracy {
 		label := strconv.FormatFloat(a.Offered, 'f', 0, 64)
 		if a.Realtime {
 			label += " rt"
 		}
-		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s\n", label, a.Achieved, a.AchievedPct,
-			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max))
+		if a.Processes > 1 {
+			label += " p" + strconv.Itoa(a.Processes)
+		}
+		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s %12.2f\n", label, a.Achieved, a.AchievedPct,
+			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max), a.HarnessCPUUsPerInv)
 	}
-	fmt.Fprintf(w, "(rt: --realtime-sender)\n")
+	fmt.Fprintf(w, "(rt: --realtime-sender; p4: four worker processes)\n")
 	fmt.Fprintf(w, "\nfbench RSS at 5000/s: %.1f MiB after %s, %.1f MiB after %s\n\n", float64(r.RSSEarlyBytes)/(1<<20), r.RSSEarlyAt, float64(r.RSSLateBytes)/(1<<20), r.RSSLateAt)
 }
 
