@@ -9,6 +9,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/fbench/fbench/loadgen/dist"
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/report"
 )
@@ -215,5 +216,25 @@ func TestPoolRelaunchesAProcessThatNeverStarted(t *testing.T) {
 	}
 	if _, err := RunPool(context.Background(), []*host.Worker{ws[0], nil}, Config{Schedule: constant(t, 1000, time.Second)}); err == nil {
 		t.Error("a process down without relaunching was accepted")
+	}
+}
+
+// A cancel goes to the process holding its invocation: the reference worker honours only cancels
+// for invocations it holds (one sent elsewhere would leave its invocation to complete after the
+// cancel), so nearly every cancel sent over three processes must end its invocation as cancelled.
+func TestPoolCancelsOnTheHoldingProcess(t *testing.T) {
+	ws := startWorkers(t, "--service-time 200ms", "--service-time 200ms", "--service-time 200ms")
+	const n = 1500
+	_, c := runPool(t, ws, Config{Schedule: constant(t, 1000, 0), Count: n, Targets: []Target{{"work", 1}},
+		CancelRatio: 0.3, CancelAfter: dist.MustParse("uniform:1ms-10ms"), Seed: 9})
+	k := c.counts
+	pcs := checkProcessSums(t, c, 3)
+	if k.CancelSent < n/5 || k.Cancelled < k.CancelSent*9/10 {
+		t.Errorf("cancelled %d of %d cancels sent: cancels did not reach the processes holding the invocations", k.Cancelled, k.CancelSent)
+	}
+	for i, pc := range pcs {
+		if pc.Cancelled < k.Cancelled/5 {
+			t.Errorf("process %d: %+v, want its share of the cancelled invocations", i+1, pc)
+		}
 	}
 }
