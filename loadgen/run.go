@@ -611,9 +611,14 @@ func (e *engine) loseInFlight() {
 // workerEndDetail describes a worker whose stream ended: its exit code and last stderr lines when
 // it exited.
 func (e *engine) workerEndDetail(w *host.Worker, reason string) string {
+	// The run loop waits here; with other processes serving, briefly (their intervals must close).
+	wait := time.Second
+	if len(e.pool.chans) > 1 {
+		wait = 200 * time.Millisecond
+	}
 	select {
 	case <-w.Exited():
-	case <-time.After(time.Second):
+	case <-time.After(wait):
 	}
 	detail := fmt.Sprintf("worker pid %d: %s", w.Pid, reason)
 	if code, exited := w.ExitCode(); exited {
