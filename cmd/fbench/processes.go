@@ -111,6 +111,7 @@ func startRunWorkers(ctx context.Context, p *plan, stderr io.Writer) (*workerPoo
 		return nil, cleanup, fmt.Errorf("creating the worker log: %w", err)
 	}
 	p.hostOpt.Log = logFile
+	p.hostOpt.LabelLog = p.procs.Count > 1
 	srv, err := host.NewServer()
 	if err != nil {
 		logFile.Close()

@@ -85,3 +85,19 @@ func TestStartPoolStaggers(t *testing.T) {
 		t.Errorf("process 3 spawned %s after process 2's init, want at least %s", gap, interval)
 	}
 }
+
+// Every line through a labelWriter starts with the label, however the writes split the lines.
+func TestLabelWriter(t *testing.T) {
+	var b strings.Builder
+	l := newLabelWriter(&b)
+	_, _ = l.Write([]byte("before\n"))
+	l.set("[pid 7] ")
+	for _, chunk := range []string{"one\ntw", "o\n", "three", "\nfour\n"} {
+		if n, err := l.Write([]byte(chunk)); err != nil || n != len(chunk) {
+			t.Fatalf("Write(%q) = %d, %v", chunk, n, err)
+		}
+	}
+	if want := "before\n[pid 7] one\n[pid 7] two\n[pid 7] three\n[pid 7] four\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
