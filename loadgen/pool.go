@@ -98,10 +98,24 @@ func (p *pool) pick(ready []*generation) *generation {
 // restartPlan paces relaunches as the host does: one at a time, and after each the next waits
 // RestartInterval; relaunches stop once the error budget is spent.
 type restartPlan struct {
-	queue    []*channel
-	busy     *channel // relaunching now
-	notUntil time.Time
-	errors   int // worker errors tracked (channel deaths and failed relaunches)
+	queue     []*channel
+	busy      *channel // relaunching now
+	notUntil  time.Time
+	errors    int       // worker errors tracked (channel deaths and failed relaunches)
+	lastError time.Time // when the last one was tracked
+}
+
+// errorMemory is how long the host remembers worker errors: one coming longer after the last
+// tracked one clears the list first.
+const errorMemory = 30 * time.Minute
+
+// workerError tracks one worker error at now, as the host's error list does.
+func (rp *restartPlan) workerError(now time.Time) {
+	if !rp.lastError.IsZero() && now.Sub(rp.lastError) > errorMemory {
+		rp.errors = 0
+	}
+	rp.errors++
+	rp.lastError = now
 }
 
 // processIntervals fills an interval's per-process part (several processes): each process's

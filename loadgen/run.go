@@ -429,7 +429,7 @@ loop:
 			reason := e.endReason(g)
 			e.loseChannel(g)
 			c.crashes++
-			rp.errors++
+			rp.workerError(time.Now())
 			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "stream_ended", Detail: what(c) + e.workerEndDetail(g.w, reason)})
 			if canRelaunch() {
 				rp.queue = append(rp.queue, c)
@@ -461,7 +461,7 @@ loop:
 				ng, err = e.newGeneration(r.w, c)
 			}
 			if err != nil {
-				rp.errors++
+				rp.workerError(time.Now())
 				e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "worker_restart_failed", Detail: what(c) + err.Error()})
 				if e.pool.alive() == 0 {
 					res.WorkerEnded = true
