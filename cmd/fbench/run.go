@@ -492,6 +492,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		if perr != nil {
 			msg := fmt.Sprintf("worker process %d of %d failed its handshake (%v); it is relaunched (--restart-worker) while the others serve", i+1, len(pool.errs), perr)
 			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: msg})
+			fmt.Fprintf(stderr, "fbench: note: %s\n", msg)
 		}
 	}
 	if len(meta.Processes) > 0 {
