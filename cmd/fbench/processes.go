@@ -129,12 +129,9 @@ func startRunWorkers(ctx context.Context, p *plan, stderr io.Writer) (*workerPoo
 	spawn := time.Now()
 	wp.ws, wp.errs = host.StartPool(ctx, srv, p.hostOpt, host.PoolOptions{Count: n, StartInterval: p.procs.StartInterval,
 		OnDone: func(i int, w *host.Worker, err error) {
-			if n > 1 && !p.quiet {
-				if err != nil {
-					fmt.Fprintf(stderr, "fbench: worker process %d of %d failed its handshake: %v\n", i+1, n, err)
-				} else {
-					fmt.Fprintf(stderr, "fbench: worker process %d of %d ready (pid %d) after %s\n", i+1, n, w.Pid, time.Since(spawn).Round(time.Millisecond))
-				}
+			// A failure is said once: as the run's error, or as a note when it is relaunched.
+			if n > 1 && !p.quiet && err == nil {
+				fmt.Fprintf(stderr, "fbench: worker process %d of %d ready (pid %d) after %s\n", i+1, n, w.Pid, time.Since(spawn).Round(time.Millisecond))
 			}
 		}})
 	wp.infos = make([]report.ProcessInfo, n)
