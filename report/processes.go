@@ -82,7 +82,7 @@ type ProcessInfo struct {
 	Pids      []int  `json:"pids"`
 	Restarts  int    `json:"restarts"`
 	Crashes   int    `json:"crashes"`             // streams that ended during the run
-	StartedAt int64  `json:"ready_at_ns"`         // when its handshake completed, since the first spawn
+	ReadyAt   int64  `json:"ready_at_ns"`         // when its handshake completed, since the first spawn
 	Error     string `json:"error,omitempty"`     // a handshake that failed
 	EndState  string `json:"end_state,omitempty"` // how the last process ended
 }

@@ -23,7 +23,7 @@ type probeProcess struct {
 // probePool launches the processes as the host starts them (StartPool), pings each, terminates
 // them and prints every process's time line. A process whose handshake failed makes the probe fail.
 func probePool(ctx context.Context, srv *host.Server, opt host.Options, procs host.Processes, asJSON bool, stdout io.Writer) error {
-	ws, errs := host.StartPool(ctx, srv, opt, host.PoolOptions{Count: procs.Count, StartInterval: procs.StartInterval})
+	ws, errs := host.StartPool(ctx, srv, opt, host.PoolOptions{Count: procs.Count, StartInterval: procs.StartInterval, StopOnError: true})
 	var t0 time.Time
 	for _, w := range ws {
 		if w != nil && (t0.IsZero() || w.SpawnedAt().Before(t0)) {

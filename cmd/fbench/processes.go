@@ -127,7 +127,7 @@ func startRunWorkers(ctx context.Context, p *plan, stderr io.Writer) (*workerPoo
 	wp := &workerPool{srv: srv, procs: p.procs}
 	n := max(p.procs.Count, 1)
 	spawn := time.Now()
-	wp.ws, wp.errs = host.StartPool(ctx, srv, p.hostOpt, host.PoolOptions{Count: n, StartInterval: p.procs.StartInterval,
+	wp.ws, wp.errs = host.StartPool(ctx, srv, p.hostOpt, host.PoolOptions{Count: n, StartInterval: p.procs.StartInterval, StopOnError: !p.restart,
 		OnDone: func(i int, w *host.Worker, err error) {
 			// A failure is said once: as the run's error, or as a note when it is relaunched.
 			if n > 1 && !p.quiet && err == nil {
@@ -143,7 +143,7 @@ func startRunWorkers(ctx context.Context, p *plan, stderr io.Writer) (*workerPoo
 		if w := wp.ws[i]; w != nil {
 			up++
 			info.Pids = []int{w.Pid}
-			info.StartedAt = int64(time.Since(spawn) - time.Since(w.ReadyAt()))
+			info.ReadyAt = int64(time.Since(spawn) - time.Since(w.ReadyAt()))
 		} else if wp.errs[i] != nil {
 			info.Error = wp.errs[i].Error()
 			if first == nil {

@@ -11,6 +11,8 @@ type PoolOptions struct {
 	StartInterval time.Duration // the host's processStartupInterval
 	// OnDone, when set, is called as each process's handshake ends: w on success, err otherwise.
 	OnDone func(i int, w *Worker, err error)
+	// StopOnError stops at the first failed handshake (the processes not started stay nil, with no error).
+	StopOnError bool
 }
 
 // StartPool launches po.Count workers as the host starts its channels (RpcFunctionInvocationDispatcher):
@@ -18,7 +20,8 @@ type PoolOptions struct {
 // indexing the first process is the host's metadata channel, started on its own, and the second
 // follows it at once. Every process gets its own worker id, request id and stream, and the full
 // handshake. It returns one entry per process: the worker, or nil and the reason its handshake
-// failed. It stops early, leaving the rest nil, when ctx is cancelled.
+// failed. It stops early, leaving the rest nil, when ctx is cancelled (their error is ctx's) or,
+// with StopOnError, at the first failure.
 func StartPool(ctx context.Context, srv *Server, opt Options, po PoolOptions) ([]*Worker, []error) {
 	n := max(po.Count, 1)
 	ws, errs := make([]*Worker, n), make([]error, n)
@@ -53,6 +56,9 @@ func StartPool(ctx context.Context, srv *Server, opt Options, po PoolOptions) ([
 		}
 		if po.OnDone != nil {
 			po.OnDone(i, w, err)
+		}
+		if err != nil && po.StopOnError {
+			break
 		}
 	}
 	return ws, errs
