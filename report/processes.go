@@ -78,13 +78,13 @@ type ProcessInterval struct {
 // ProcessInfo is what a run records about one worker process slot: every process that held it
 // (a restart puts a new one there) and how they ended.
 type ProcessInfo struct {
-	Process   int    `json:"process"`
-	Pids      []int  `json:"pids"`
-	Restarts  int    `json:"restarts"`
-	Crashes   int    `json:"crashes"`             // streams that ended during the run
-	ReadyAt   int64  `json:"ready_at_ns"`         // when its handshake completed, since the first spawn
-	Error     string `json:"error,omitempty"`     // a handshake that failed
-	EndState  string `json:"end_state,omitempty"` // how the last process ended
+	Process  int    `json:"process"`
+	Pids     []int  `json:"pids"`
+	Restarts int    `json:"restarts"`
+	Crashes  int    `json:"crashes"`             // streams that ended during the run
+	ReadyAt  int64  `json:"ready_at_ns"`         // when its handshake completed, since the first spawn
+	Error    string `json:"error,omitempty"`     // a handshake that failed
+	EndState string `json:"end_state,omitempty"` // how the last process ended
 }
 
 // ProcessSummary is one worker process's figures over the measured phase.
