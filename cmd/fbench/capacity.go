@@ -239,6 +239,9 @@ func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	if fl := fs.Lookup("quiet"); fl != nil {
 		fl.Usage = "no step table and no result on stdout"
 	}
+	if fl := fs.Lookup("processes"); fl != nil {
+		fl.Usage = "worker processes per step: `N`, or a list such as 1,2,4 for one search per pool size (OUT/processes-N/, OUT/processes.json and processes.html)"
+	}
 	if fl := fs.Lookup("slo"); fl != nil {
 		fl.Usage = "objective `EXPR` every step must meet, e.g. rtt.p99<50ms, error_rate<0.1% (repeatable); replaces the default objectives (--p99, --max-error-rate) unless those are given too"
 	}
