@@ -2,8 +2,10 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,4 +239,42 @@ func TestPoolCancelsOnTheHoldingProcess(t *testing.T) {
 			t.Errorf("process %d: %+v, want its share of the cancelled invocations", i+1, pc)
 		}
 	}
+}
+
+// BenchmarkSaturationProcesses is BenchmarkSaturation over 1 and 4 worker processes: fbench's
+// own CPU per invocation (fbench-cpu-µs/inv, this process's rusage; the workers are children)
+// must not grow with the number of processes.
+func BenchmarkSaturationProcesses(b *testing.B) {
+	for _, n := range []int{1, 4} {
+		b.Run(fmt.Sprintf("processes=%d", n), func(b *testing.B) {
+			var ws []*host.Worker
+			for i := 0; i < n; i++ {
+				ws = append(ws, startWorkerB(b, ""))
+			}
+			cfg := Config{Concurrency: 256, Count: int64(b.N), Targets: []Target{{"echo", 1}}, Seed: 1, Drain: 10 * time.Second,
+				OnInterval: func(*report.IntervalRecord) error { return nil }}
+			b.ReportAllocs()
+			cpu0 := selfCPU()
+			b.ResetTimer()
+			res, err := RunPool(context.Background(), ws, cfg)
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Totals.Succeeded != int64(b.N) {
+				b.Fatalf("succeeded %d of %d", res.Totals.Succeeded, b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inv/s")
+			b.ReportMetric((selfCPU()-cpu0).Seconds()*1e6/float64(b.N), "fbench-cpu-µs/inv")
+		})
+	}
+}
+
+// selfCPU is this process's user + system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
