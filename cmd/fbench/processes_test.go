@@ -12,6 +12,28 @@ import (
 	"github.com/fbench/fbench/report"
 )
 
+// crashOneEnv names a directory: of the reference workers launched with it in their environment,
+// the first to start crashes after crashOneAfter invocations and every other one (its relaunch
+// included) runs normally, so that one process of a pool crashes.
+const (
+	crashOneEnv   = "FBENCH_TEST_CRASH_ONE"
+	crashOneAfter = "400"
+)
+
+// crashOneWorker adds the crash fault to a reference worker's arguments when it is the chosen one.
+func crashOneWorker(args []string) []string {
+	dir := os.Getenv(crashOneEnv)
+	if dir == "" || len(args) == 0 {
+		return args
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "crashed"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return args // not the first
+	}
+	f.Close()
+	return append([]string{args[0], "--fault", "crash-after=" + crashOneAfter}, args[1:]...)
+}
+
 // Bad process counts, from --processes or FUNCTIONS_WORKER_PROCESS_COUNT as the host reads it: one
 // line naming the problem, exit 1, nothing left behind.
 func TestProcessesBadInput(t *testing.T) {
@@ -110,6 +132,48 @@ func checkProcesses(t *testing.T, s *report.Summary, n int) {
 	c := s.Counts
 	if sum.Sent != c.Sent || sum.Succeeded != c.Succeeded || sum.Lost != c.Lost || sum.Failed != c.Failed || rtt != s.Latency[report.MetricRTT].Count {
 		t.Errorf("per-process sums %+v (rtt %d), totals %+v (rtt %d)", sum, rtt, c, s.Latency[report.MetricRTT].Count)
+	}
+}
+
+// One of four processes crashes mid-run: the others serve to the end, only its in-flight
+// invocations are lost, the run exits 4 and the reports say which process it was; with
+// --restart-worker it is relaunched (a new pid in its slot) and serves again.
+func TestRunOneOfFourCrashes(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "run")
+		args := []string{"run", "-rps", "1000", "-d", "3s", "--env", capWorkerEnv + "=1", "--env", crashOneEnv + "=" + dir,
+			"--processes", "4", "--process-start-interval", "0", "--process-restart-interval", "0", "--lag-budget", "1s", "-q", "--out", out}
+		if restart {
+			args = append(args, "--restart-worker")
+		}
+		var stdout, stderr bytes.Buffer
+		code := run(args, &stdout, &stderr)
+		if code != exitCrashed || !strings.Contains(stderr.String(), "process 1: worker pid") {
+			t.Fatalf("restart %v: exit %d, stderr %q: want 4 naming process 1", restart, code, stderr.String())
+		}
+		s := loadSummary(t, out)
+		checkProcesses(t, s, 4)
+		p1 := s.Processes[0]
+		if p1.Crashes != 1 || p1.Counts.Lost == 0 {
+			t.Errorf("restart %v: process 1 %+v: want one crash and its in-flight lost", restart, p1)
+		}
+		for _, p := range s.Processes[1:] {
+			if p.Crashes != 0 || p.Counts.Lost != 0 || p.Invocations < 700 {
+				t.Errorf("restart %v: process %d %+v: want it serving to the end, nothing lost", restart, p.Process, p)
+			}
+		}
+		if c := s.Counts; c.Due != 3000 || c.Settled() != c.Due || c.Lost != p1.Counts.Lost {
+			t.Errorf("restart %v: counts %+v", restart, c)
+		}
+		if restart {
+			// 400 answered (less its in-flight) before the crash, then about a quarter of the rest.
+			if p1.Restarts != 1 || len(p1.Pids) != 2 || p1.Invocations < 550 {
+				t.Errorf("process 1 relaunched: %+v, want 1 restart, 2 pids, serving again", p1)
+			}
+		} else if p1.Restarts != 0 || len(p1.Pids) != 1 || p1.Invocations >= 400 {
+			t.Errorf("process 1 not relaunched: %+v", p1)
+		}
 	}
 }
 
