@@ -18,6 +18,8 @@ import (
 const (
 	crashOneEnv   = "FBENCH_TEST_CRASH_ONE"
 	crashOneAfter = "400"
+	// crashOneFaultEnv, when set, is the chosen worker's fault instead (e.g. exit-at-start).
+	crashOneFaultEnv = "FBENCH_TEST_CRASH_ONE_FAULT"
 )
 
 // crashOneWorker adds the crash fault to a reference worker's arguments when it is the chosen one.
@@ -31,7 +33,11 @@ func crashOneWorker(args []string) []string {
 		return args // not the first
 	}
 	f.Close()
-	return append([]string{args[0], "--fault", "crash-after=" + crashOneAfter}, args[1:]...)
+	fault := "crash-after=" + crashOneAfter
+	if v := os.Getenv(crashOneFaultEnv); v != "" {
+		fault = v
+	}
+	return append([]string{args[0], "--fault", fault}, args[1:]...)
 }
 
 // Bad process counts, from --processes or FUNCTIONS_WORKER_PROCESS_COUNT as the host reads it: one
@@ -174,6 +180,26 @@ func TestRunOneOfFourCrashes(t *testing.T) {
 		} else if p1.Restarts != 0 || len(p1.Pids) != 1 || p1.Invocations >= 400 {
 			t.Errorf("process 1 not relaunched: %+v", p1)
 		}
+	}
+}
+
+// With --restart-worker, a process whose handshake fails while the others succeed is named with
+// why, the run goes on with the others and the failed one is relaunched into its slot.
+func TestRunOneHandshakeFailsAndIsRelaunched(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "-rps", "500", "-d", "2s", "--env", capWorkerEnv + "=1", "--env", crashOneEnv + "=" + dir,
+		"--env", crashOneFaultEnv + "=exit-at-start", "--processes", "3", "--process-start-interval", "0", "--restart-worker",
+		"--lag-budget", "1s", "-q", "--out", out}, &stdout, &stderr)
+	if code != exitOK || !strings.Contains(stderr.String(), "worker process 1 of 3 failed its handshake") || !strings.Contains(stderr.String(), "exit code 3") {
+		t.Fatalf("exit %d, stderr %q: want 0 and a note naming process 1 and why", code, stderr.String())
+	}
+	s := loadSummary(t, out)
+	checkProcesses(t, s, 3)
+	p1 := s.Processes[0]
+	if p1.Error == "" || p1.Restarts != 1 || len(p1.Pids) != 1 || p1.Invocations < 200 || s.Counts.Succeeded != 1000 {
+		t.Errorf("process 1 %+v, counts %+v: want its handshake error, relaunched, then serving its share", p1, s.Counts)
 	}
 }
 
