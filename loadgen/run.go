@@ -107,6 +107,10 @@ type Config struct {
 	Sample func(w *host.Worker) report.Resources
 	// SampleProcess, with several worker processes, samples process i (from 0) at every interval's end.
 	SampleProcess func(i int, w *host.Worker) report.ProcessResources
+	// StartAt, when set, is the wall-clock instant the measured phase starts (the warm-up before it):
+	// Run waits for it with the worker ready, so runs on many machines share their time line. A
+	// StartAt too close to begin the warm-up in time is an error.
+	StartAt time.Time
 	// OnStart is called with the run's time zero (the first arrival's intended time) before anything is sent.
 	OnStart func(t0 time.Time)
 	// OnInterval receives every interval as it closes (the histograms are reused afterwards).
@@ -259,6 +263,17 @@ func RunPool(ctx context.Context, ws []*host.Worker, cfg Config) (*Result, error
 	}
 
 	e.t0 = time.Now()
+	if !cfg.StartAt.IsZero() {
+		// Time zero is where the warm-up must begin for the measured phase to start at StartAt.
+		t0 := cfg.StartAt.Add(-warmupEnd)
+		if wait := t0.Sub(e.t0); wait < 0 {
+			return nil, fmt.Errorf("the start time %s passed %s before the worker was ready (the warm-up of %s had to begin at %s): choose a later --start-at",
+				cfg.StartAt.UTC().Format(time.RFC3339Nano), (-wait).Round(time.Millisecond), warmupEnd, t0.UTC().Format(time.RFC3339Nano))
+		} else if !sleepCtx(ctx, wait) {
+			return &Result{Start: t0, Interrupted: true, Worker: w}, nil
+		}
+		e.t0 = t0
+	}
 	if cfg.OnStart != nil {
 		cfg.OnStart(e.t0)
 	}
@@ -1302,4 +1317,16 @@ func (e *engine) closeInterval(index int, start, end time.Duration, final bool) 
 		return e.cfg.OnInterval(rec)
 	}
 	return nil
+}
+
+// sleepCtx sleeps for d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -440,6 +440,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		Phases:          meta.Phases,
 		Interrupted:     meta.Interrupted,
 		Events:          meta.Events,
+		Runs:            meta.Runs,
 		Warnings:        []string{},
 		SLOs:            []SLOResult{},
 		Verdicts:        []Verdict{},
@@ -523,6 +524,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 			a.harnessCPU/a.harnessCPUSec, b)
 	}
 	s.Processes = a.procs.summaries(meta.Processes, a.totals, a.counts.Sent)
+	mergedValidity(&s.Harness, meta.Runs)
 	s.Verdicts = a.verdicts(meta, s)
 	s.Warnings = a.warnings(s)
 	return s

@@ -78,6 +78,9 @@ func DefaultTolerance(metric string) Tolerance {
 	if err != nil {
 		return Tolerance{Off: true}
 	}
+	if strings.HasPrefix(m.Metric, coldPrefix) {
+		return coldstartTolerance(m)
+	}
 	switch m.Kind {
 	case SLOLatency:
 		if m.Clock != MetricRTT && m.Clock != MetricService {
@@ -102,7 +105,11 @@ func DefaultTolerance(metric string) Tolerance {
 
 // metricOf parses a metric name (the left side of an SLO) for compare: latencies, ratios and rates.
 func metricOf(name string) (SLO, error) {
-	m, err := ParseSLO(name + ">=0")
+	parse := ParseSLO
+	if IsColdstartMetric(name) {
+		parse = ParseColdstartSLO
+	}
+	m, err := parse(name + ">=0")
 	if err != nil {
 		var se *SLOSyntaxError
 		if errors.As(err, &se) {
@@ -192,6 +199,9 @@ type RunEntry struct {
 	Summary *Summary `json:"-"`
 	Problem string   `json:"problem,omitempty"` // one of the Problem constants; "" = usable
 	Detail  string   `json:"detail,omitempty"`
+
+	// Coldstart is set instead of Summary for a cold-start run (coldstart.json).
+	Coldstart *ColdstartReport `json:"-"`
 }
 
 // RunSet is one side of a comparison: a run directory, or a directory of repeated runs.
@@ -219,7 +229,7 @@ var runDirRE = regexp.MustCompile(`^run-(\d+)$`)
 // their Problem, for the caller to report.
 func LoadRunSet(dir string) (*RunSet, error) {
 	rs := &RunSet{Dir: dir}
-	if _, err := os.Stat(filepath.Join(dir, SummaryFile)); err == nil {
+	if isRunDir(dir) {
 		rs.Runs = append(rs.Runs, loadEntry(".", dir))
 		return rs, nil
 	}
@@ -239,7 +249,7 @@ func LoadRunSet(dir string) (*RunSet, error) {
 		n := -1
 		if m := runDirRE.FindStringSubmatch(e.Name()); m != nil {
 			n, _ = strconv.Atoi(m[1])
-		} else if _, err := os.Stat(filepath.Join(dir, e.Name(), SummaryFile)); err != nil {
+		} else if !isRunDir(filepath.Join(dir, e.Name())) {
 			continue
 		}
 		subs = append(subs, sub{e.Name(), n})
@@ -264,6 +274,9 @@ func LoadRunSet(dir string) (*RunSet, error) {
 
 func loadEntry(name, dir string) RunEntry {
 	e := RunEntry{Name: name, Dir: dir}
+	if _, err := os.Stat(filepath.Join(dir, ColdstartFile)); err == nil {
+		return loadColdstartEntry(e)
+	}
 	s, err := LoadSummary(filepath.Join(dir, SummaryFile))
 	if err != nil {
 		e.Problem, e.Detail = ProblemMissing, "no readable "+SummaryFile+" (the run did not finish?)"
@@ -359,6 +372,9 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 	names := opt.Metrics
 	if len(names) == 0 {
 		names = CompareMetrics
+		if r := firstColdstart(base, cur); r != nil {
+			names = ColdstartCompareMetrics(r.Mode)
+		}
 	}
 	metrics := make([]SLO, 0, len(names))
 	for _, n := range names {
@@ -403,11 +419,18 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 		}
 		c.Incompatible = append(c.Incompatible, fmt.Sprintf("the %s has no usable run", which))
 	} else {
-		c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
-		c.Notes = append(c.Notes, differences(bu, cu)...)
+		if cold, ok := coldstartIncompatibilities(bu, cu); ok {
+			c.Incompatible = append(c.Incompatible, cold...)
+		} else {
+			c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
+			c.Notes = append(c.Notes, differences(bu, cu)...)
+		}
 	}
 	nb, nc := len(bu), len(cu)
+	startLevel := nb == 1 && nc == 1 && bu[0].Coldstart != nil && cu[0].Coldstart != nil
 	switch {
+	case startLevel:
+		c.Noise = NoiseStarts
 	case nb >= 2 && nc >= 2:
 		c.Noise = "measured"
 	case nc >= 2:
@@ -418,14 +441,20 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 		c.Noise = "unknown"
 	}
 	c.Method = methodText(nb, nc)
+	if startLevel {
+		c.Method = coldstartMethodText
+	}
 	if c.Noise == "unknown" && nb > 0 && nc > 0 {
 		c.Notes = append(c.Notes, "noise unknown: one run per side, so each change is compared with the tolerance alone (plus the histograms' 0.1% resolution); use fbench run --repeat N on both sides to measure the run-to-run noise")
-	} else if c.Noise != "measured" && nb > 0 && nc > 0 {
+	} else if c.Noise != "measured" && c.Noise != NoiseStarts && nb > 0 && nc > 0 {
 		c.Notes = append(c.Notes, fmt.Sprintf("noise measured on the %s alone (the other side has one run)", strings.TrimSuffix(c.Noise, " only")))
 	}
 	if len(c.Incompatible) == 0 || opt.Force && len(bu) > 0 && len(cu) > 0 {
 		for i, m := range metrics {
 			mc := compareMetric(m, bu, cu, tolerance(opt.Tolerances, m), uint64(i))
+			if startLevel && m.Kind == SLOLatency {
+				mc = compareStarts(m, bu[0].Coldstart, cu[0].Coldstart, tolerance(opt.Tolerances, m), uint64(i))
+			}
 			if mc.Status == StatusRegressed {
 				c.Regressions = append(c.Regressions, mc.Metric)
 			}
@@ -538,7 +567,14 @@ func dedupe(s []string) []string {
 func sideStats(m SLO, runs []RunEntry) SideStats {
 	var st SideStats
 	for _, r := range runs {
-		v, _, ok := m.measure(summaryData(r.Summary))
+		var v float64
+		var ok bool
+		switch {
+		case r.Coldstart != nil && strings.HasPrefix(m.Metric, coldPrefix):
+			v, _, ok = measureColdstart(m, r.Coldstart)
+		case r.Summary != nil && !strings.HasPrefix(m.Metric, coldPrefix):
+			v, _, ok = m.measure(summaryData(r.Summary))
+		}
 		if ok {
 			st.Values = append(st.Values, v)
 		}
@@ -924,4 +960,16 @@ func WriteRunSetText(w io.Writer, rs *RunSet, metrics []string) error {
 	b.WriteString("(spread: ± half the range of the runs, relative to the median; percentage points for ratios)\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// firstColdstart is the first cold-start run of either side, or nil.
+func firstColdstart(sets ...*RunSet) *ColdstartReport {
+	for _, rs := range sets {
+		for _, r := range rs.Runs {
+			if r.Coldstart != nil {
+				return r.Coldstart
+			}
+		}
+	}
+	return nil
 }

@@ -123,6 +123,7 @@ type hlogReader struct {
 	observedBase  bool
 	// Truncated is set when the last line had no newline and was ignored (a killed writer).
 	Truncated bool
+	cut       string // that last line
 }
 
 func newHlogReader(r io.Reader) *hlogReader {
@@ -139,7 +140,7 @@ func (hr *hlogReader) next() (hlogEntry, error) {
 		if errors.Is(err, io.EOF) {
 			if strings.TrimSpace(line) != "" {
 				// The writer ends every line with a newline: a last line without one was cut short.
-				hr.Truncated = true
+				hr.Truncated, hr.cut = true, line
 			}
 			return hlogEntry{}, io.EOF
 		}
@@ -210,4 +211,25 @@ func (hr *hlogReader) parse(line string) (hlogEntry, error) {
 	e.Length = length
 	e.payload = f[3]
 	return e, nil
+}
+
+// cutKey is the interval key of the line that was cut short, when enough of it is left to tell.
+func (hr *hlogReader) cutKey() (int64, bool) {
+	line := hr.cut
+	if strings.HasPrefix(line, "Tag=") {
+		comma := strings.IndexByte(line, ',')
+		if comma < 0 {
+			return 0, false
+		}
+		line = line[comma+1:]
+	}
+	stamp, _, ok := strings.Cut(line, ",")
+	if !ok || !hr.observedStart {
+		return 0, false // the time stamp itself may be cut
+	}
+	v, err := strconv.ParseFloat(stamp, 64)
+	if err != nil {
+		return 0, false
+	}
+	return hlogEntry{Offset: v + hr.baseSec - hr.startSec}.key(), true
 }

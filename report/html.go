@@ -65,6 +65,7 @@ type htmlData struct {
 	StderrTail   string
 	Phases       []phaseRow
 	Processes    []processRow // several worker processes
+	Runs         []runRow     // a merged run's machines
 }
 
 type kv struct {
@@ -182,6 +183,10 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	}
 	d.Processes = processRows(s)
 	d.Charts = buildCharts(s, meta, agg, spectra)
+	if c := spreadChart(s); c != nil {
+		d.Charts = append([]*chart{c}, d.Charts...)
+		d.Runs = runRows(s)
+	}
 	if len(agg.points) == 0 {
 		d.NoData = "No interval was recorded: there is nothing to chart."
 	}

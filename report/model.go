@@ -180,6 +180,8 @@ type Meta struct {
 	// VerdictThresholds are the soak verdicts\' limits (zero: defaults).
 	VerdictThresholds VerdictThresholds `json:"verdict_thresholds,omitzero"`
 	Events            []Event           `json:"events,omitempty"` // worker exits, restarts, stream breaks, notices
+	// Runs are the machines' own runs when this run was merged from several (fbench merge).
+	Runs []MergedRun `json:"runs,omitempty"`
 }
 
 // Phase is a named stretch of a run's time line (warmup, ramp, steady, spike, drain...).
@@ -289,6 +291,9 @@ type Summary struct {
 	Warnings    []string                    `json:"warnings"`
 	SLOs        []SLOResult                 `json:"slos"`     // filled by the SLO evaluator (SLOEvaluator)
 	Verdicts    []Verdict                   `json:"verdicts"` // filled by the verdict code (later issue)
+
+	// Runs are a merged run's machines (Meta.Runs).
+	Runs []MergedRun `json:"runs,omitempty"`
 }
 
 // Window is the part of the time line a rebuilt summary was restricted to (offsets in seconds;

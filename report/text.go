@@ -139,6 +139,7 @@ func WriteText(w io.Writer, s *Summary) error {
 			p("  %-4s %s: %s\n", v.Status, v.Name, oneLine(v.Detail))
 		}
 	}
+	writeRuns(p, s)
 	if len(s.Warnings) > 0 {
 		p("\nwarnings:\n")
 		for _, wn := range s.Warnings {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fbench's test command: what a fresh machine and CI run.
 #   scripts/test.sh          vet, the generated-code check, every test (with the race detector on the
-#                            engine-free packages), a short fuzz of each target, and bench.sh --short
+#                            engine-free packages), the Kubernetes manifest check, a short fuzz of each
+#                            target, and bench.sh --short
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -30,6 +31,16 @@ echo "== tests"
 # -p 1: the end-to-end tests measure latency on a 2-core machine; running packages one at a time
 # keeps them from measuring each other.
 go test -p 1 -count=1 -timeout 20m ./...
+
+echo "== Kubernetes manifests (strict decoding against the API types; a module of its own)"
+(cd scripts/kubernetes/manifestcheck && go vet ./... && go test -count=1 ./...)
+# The image recipe is built only where a container engine answers (none can be counted on in CI).
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  docker build -q -f scripts/kubernetes/Dockerfile -t fbench:test . >/dev/null
+  docker run --rm fbench:test version
+else
+  echo "no container engine: scripts/kubernetes/Dockerfile not built"
+fi
 
 echo "== fuzz (short)"
 # A count, not a duration: Go 1.26's fuzz coordinator can report "context deadline exceeded" as a

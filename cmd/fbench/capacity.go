@@ -210,7 +210,7 @@ type capacityFlags struct {
 }
 
 // capStepFlags are run flags that every step sets itself: hidden from capacity's help, refused.
-var capStepFlags = []string{"rps", "duration", "count", "warmup", "profile", "concurrency", "restart-worker", "max-restarts", "repeat", "gate-verdicts"}
+var capStepFlags = []string{"rps", "duration", "count", "warmup", "profile", "concurrency", "restart-worker", "max-restarts", "repeat", "gate-verdicts", "start-at"}
 
 func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&c.start, "start", 100, "first step's rate, invocations per second")

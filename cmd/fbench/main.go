@@ -10,6 +10,8 @@
 //	fbench report [flags] DIR         rebuild a run directory's reports from its interval log
 //	fbench compare [flags] BASE CUR   compare two runs (or sets of repeated runs) for regressions
 //	fbench capacity [flags] [WORKER]  search the highest rate the worker sustains under its objectives
+//	fbench coldstart [flags] [WORKER] time N cold starts phase by phase (--placeholder: specialization)
+//	fbench merge [flags] RUN...       merge runs of one plan made on many machines into one run
 //	fbench worker [flags]             the reference worker (fbench launches it; not for people)
 package main
 
@@ -60,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	verb := "run"
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "probe", "report", "compare", "capacity", "worker":
+		case "run", "probe", "report", "compare", "capacity", "coldstart", "merge", "worker":
 			verb, args = args[0], args[1:]
 		case "help", "-h", "--help", "-help":
 			fmt.Fprint(stdout, mainUsage)
@@ -93,6 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCompare(args, stdout, stderr)
 	case "capacity":
 		err = cmdCapacity(args, stdout, stderr)
+	case "coldstart":
+		err = cmdColdstart(args, stdout, stderr)
+	case "merge":
+		err = cmdMerge(args, stdout, stderr)
 	case "worker":
 		return cmdWorker(args, stdout, stderr)
 	}
@@ -126,6 +132,8 @@ Usage:
   fbench report [flags] DIR         rebuild DIR's reports from its interval log
   fbench compare [flags] BASE CUR   compare two runs (or sets of --repeat runs) for regressions
   fbench capacity [flags] [WORKER]  search the highest rate WORKER sustains under its objectives
+  fbench coldstart [flags] [WORKER] time N cold starts of WORKER phase by phase (--placeholder: specialization)
+  fbench merge [flags] RUN...       merge runs of one plan from many machines into one run
   fbench help | version
 
 WORKER is an executable, or a directory holding worker.config.json. Flags work with one dash or two

@@ -13,7 +13,8 @@ const reportUsage = `Usage: fbench report [flags] DIR
 Rebuilds DIR's summary.json, intervals.csv, percentiles.csv and report.html from its interval log
 (latency.hlog) and recorded metadata, optionally for a time range of the run, and prints the summary.
 The run's SLOs (fbench run --slo) are checked again, or those given with --slo instead; the exit
-code is 2 when one fails.
+code is 2 when one fails. For a cold-start directory (fbench coldstart) it rebuilds coldstart.csv,
+coldstart.hlog and report.html from coldstart.json and checks its SLOs again the same way.
 `
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
@@ -28,6 +29,16 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("report takes one run directory (see 'fbench report --help')")
+	}
+	if isColdstartDir(fs.Arg(0)) {
+		if fs.Changed("from") || fs.Changed("to") || fs.Changed("slo-window") {
+			return fmt.Errorf("%s is a cold-start run: --from, --to and --slo-window do not apply", fs.Arg(0))
+		}
+		var exprs []string
+		if fs.Changed("slo") {
+			exprs = *slos
+		}
+		return reportColdstart(fs.Arg(0), exprs, fs.Changed("slo"), *quiet, stdout)
 	}
 	if *from < 0 || *to < 0 || (*to > 0 && *to <= *from) {
 		return fmt.Errorf("invalid range --from %s --to %s", *from, *to)

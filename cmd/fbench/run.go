@@ -76,6 +76,7 @@ type runFlags struct {
 	maxRestarts    int
 	verdict        verdictFlags
 	cpuProfile     string
+	startAt        string
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -110,6 +111,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line and no summary on stdout")
 	fs.BoolVar(&f.restart, "restart-worker", false, "relaunch a worker that exits or breaks its stream mid-run (new worker id, handshake, functions reloaded) and go on")
 	f.verdict.register(fs)
+	fs.StringVar(&f.startAt, "start-at", "", "start the measured phase at `TIME` (RFC 3339, or +D from now), the warm-up before it: runs on many machines share one time line")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write fbench's CPU profile (pprof) of the run to `FILE`")
 	fs.IntVar(&f.maxRestarts, "max-restarts", 10, "with --restart-worker: stop relaunching after this many restarts (0: no limit)")
 	f.workerFlags.register(fs)
@@ -255,6 +257,9 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		cfg.Schedule = sched
 		p.schedule = sched
 	}
+	if cfg.StartAt, err = f.startTime(time.Now()); err != nil {
+		return nil, err
+	}
 	p.cfg = cfg
 
 	if p.hostOpt, err = f.workerFlags.options(fs.Args()); err != nil {
@@ -295,6 +300,9 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		"restart_worker": f.restart, "max_restarts": f.maxRestarts,
 		"processes": p.procs.Count, "process_start_interval": p.procs.StartInterval.String(),
 		"process_restart_interval": p.procs.RestartInterval.String(),
+	}
+	if !cfg.StartAt.IsZero() {
+		p.config["start_at"] = cfg.StartAt.UTC().Format(time.RFC3339Nano)
 	}
 	p.slo.record(p)
 	return p, nil
@@ -522,6 +530,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintf(stderr, "fbench: %s; worker pid %d, %d functions; writing %s\n", describePlan(p), w.Pid, len(w.Functions), p.out)
 		}
+		startAtLine(stderr, p, time.Now())
 	}
 	if p.restart {
 		p.cfg.MaxRestarts = p.maxRestarts

@@ -101,11 +101,14 @@ type Worker struct {
 	endOnce sync.Once
 	// handedOut is set once the engine took the stream (it then reads until the stream ends).
 	handedOut bool
+	// recvAt is when the message recvKind last returned was received (for the staged start's timing).
+	recvAt time.Time
 }
 
 type recvResult struct {
 	m   *rpc.StreamingMessage
 	err error
+	at  time.Time // when Recv returned
 }
 
 // Start launches the worker and completes the host's handshake: StartStream, WorkerInitRequest,
@@ -354,7 +357,7 @@ func (w *Worker) recvKind(ctx context.Context, d time.Duration, phase, expected,
 			w.pending = true
 			go func() {
 				m, err := w.stream.Recv()
-				w.recvCh <- recvResult{m, err}
+				w.recvCh <- recvResult{m, err, time.Now()}
 			}()
 		}
 		select {
@@ -370,6 +373,7 @@ func (w *Worker) recvKind(ctx context.Context, d time.Duration, phase, expected,
 				return nil, &Error{Phase: phase, Msg: fmt.Sprintf("stream ended while fbench waited for %s: %v", expected, r.err)}
 			}
 			if want(r.m) {
+				w.recvAt = r.at
 				return r.m, nil
 			}
 			w.tolerate(r.m)

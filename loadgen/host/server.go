@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -46,6 +47,8 @@ type session struct {
 	stream chan Stream           // receives the stream once StartStream arrived
 	done   chan struct{}         // closed by the host side to end the stream
 	taken  bool
+
+	firstAt time.Time // when StartStream was received (a staged start's timing)
 }
 
 // NewServer starts listening on 127.0.0.1 with an ephemeral port and serves in the background.
@@ -109,6 +112,7 @@ func (s *Server) forget(workerID string) {
 // the host side ends it.
 func (s *Server) EventStream(stream rpc.FunctionRpc_EventStreamServer) error {
 	first, err := stream.Recv()
+	firstAt := time.Now()
 	if err != nil {
 		s.refused.Add(1)
 		return err
@@ -126,6 +130,7 @@ func (s *Server) EventStream(stream rpc.FunctionRpc_EventStreamServer) error {
 	if ok {
 		ss.taken = true
 		ss.first = first
+		ss.firstAt = firstAt
 	}
 	s.mu.Unlock()
 	if !ok {

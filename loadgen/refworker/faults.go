@@ -14,6 +14,8 @@ const faultUsage = `Fault modes (--fault NAME[=VALUE], repeatable; N counts Invo
   no-start-stream       connect and open the stream but never send StartStream; stay alive
   hang-init             never answer WorkerInitRequest
   fail-init             answer WorkerInitRequest with status Failure
+  fail-init-every=N:FILE  fail every Nth start's WorkerInitRequest (starts are counted in FILE, one byte each)
+  fail-reload           answer FunctionEnvironmentReloadRequest with status Failure (cannot be specialized)
   fail-load=FUNCTION    answer FUNCTION's FunctionLoadRequest with status Failure (repeatable)
   hang-load             never answer FunctionLoadRequest
   hang-status           never answer WorkerStatusRequest
@@ -49,6 +51,9 @@ type faults struct {
 	noStartStream   bool
 	hangInit        bool
 	failInit        bool
+	failInitEvery   int64  // fail-init-every: every Nth start (counted in failInitFile)
+	failInitFile    string //
+	failReload      bool
 	failLoad        map[string]bool // lower-cased function names
 	hangLoad        bool
 	hangStatus      bool
@@ -136,6 +141,10 @@ func (f *faults) add(spec string) error {
 		return noValue(&f.hangInit)
 	case "fail-init":
 		return noValue(&f.failInit)
+	case "fail-init-every":
+		return f.parseFailInitEvery(val)
+	case "fail-reload":
+		return noValue(&f.failReload)
 	case "fail-load":
 		if !hasVal || val == "" {
 			return fmt.Errorf("want fail-load=FUNCTION")

@@ -60,6 +60,7 @@ type config struct {
 	shutdownGrace  time.Duration
 	faults         faults
 	cpuProfile     string
+	costs          startCosts
 }
 
 // flagVars receives the raw flag values.
@@ -80,6 +81,8 @@ type flagVars struct {
 	connectTimeout, shutGrace time.Duration
 	faults                    []string
 	cpuProfile                string
+	startDelay, loadDelay     dist.Dist
+	reloadDelay               dist.Dist
 }
 
 func newFlagSet(v *flagVars) *pflag.FlagSet {
@@ -113,6 +116,9 @@ func newFlagSet(v *flagVars) *pflag.FlagSet {
 	fs.Uint64Var(&v.seed, "seed", 0, "random `SEED` for service-time sampling (0 = random)")
 	fs.DurationVar(&v.connectTimeout, "connect-timeout", 10*time.Second, "exit 1 if the host cannot be reached within `D`")
 	fs.DurationVar(&v.shutGrace, "shutdown-grace", 5*time.Second, "let in-flight invocations finish for `D` after a WorkerTerminate without grace_period")
+	fs.Var(&v.startDelay, "start-delay", "sleep `DIST` after starting, before connecting (a runtime and app starting up)")
+	fs.Var(&v.loadDelay, "load-delay", "answer each FunctionLoadRequest `DIST` after it arrives, one at a time")
+	fs.Var(&v.reloadDelay, "reload-delay", "answer FunctionEnvironmentReloadRequest `DIST` after it arrives (placeholder specialization)")
 	fs.StringVar(&v.cpuProfile, "cpuprofile", "", "write a Go CPU profile of this worker to `FILE` (for `go tool pprof`)")
 	fs.StringArrayVar(&v.faults, "fault", nil, "misbehave on purpose: `NAME[=VALUE]`, repeatable (see the fault modes below)")
 	return fs
@@ -151,6 +157,7 @@ func parseArgs(args []string) (*config, error) {
 		connectTimeout: v.connectTimeout,
 		shutdownGrace:  v.shutGrace,
 		cpuProfile:     v.cpuProfile,
+		costs:          startCosts{start: v.startDelay, load: v.loadDelay, reload: v.reloadDelay},
 	}
 
 	// Endpoint: --functions-uri, else --host + --port.

@@ -126,6 +126,11 @@ func run(cfg *config, stderr io.Writer) int {
 		w.logf("fault slow-start: sleeping %s before connecting", f.slowStart)
 		time.Sleep(f.slowStart)
 	}
+	if os.Getenv("WEBSITE_PLACEHOLDER_MODE") == "1" {
+		cwd, _ := os.Getwd()
+		w.logf("placeholder mode: WEBSITE_PLACEHOLDER_MODE=1, cwd=%s", cwd)
+	}
+	w.delay(cfg.costs.start)
 
 	if err := w.connect(); err != nil {
 		return w.exit(1, err.Error())
@@ -242,8 +247,10 @@ func (w *worker) readLoop() (int, string, ending) {
 					WorkerStatusResponse: &rpc.WorkerStatusResponse{}}})
 			}
 		case *rpc.StreamingMessage_WorkerInitRequest:
+			w.logf("received WorkerInitRequest: function_app_directory=%s", c.WorkerInitRequest.GetFunctionAppDirectory())
 			w.onInit(msg.RequestId, c.WorkerInitRequest)
 		case *rpc.StreamingMessage_FunctionsMetadataRequest:
+			w.logf("received FunctionsMetadataRequest: function_app_directory=%s", c.FunctionsMetadataRequest.GetFunctionAppDirectory())
 			resp := &rpc.FunctionMetadataResponse{Result: resultSuccess}
 			if w.cfg.defaultIndex {
 				resp.UseDefaultMetadataIndexing = true
@@ -253,7 +260,9 @@ func (w *worker) readLoop() (int, string, ending) {
 			w.q.push(&rpc.StreamingMessage{RequestId: msg.RequestId, Content: &rpc.StreamingMessage_FunctionMetadataResponse{
 				FunctionMetadataResponse: resp}})
 		case *rpc.StreamingMessage_FunctionLoadRequest:
+			w.logf("received FunctionLoadRequest: %s", c.FunctionLoadRequest.GetMetadata().GetName())
 			if !f.hangLoad {
+				w.delay(w.cfg.costs.load)
 				w.q.push(&rpc.StreamingMessage{RequestId: msg.RequestId, Content: &rpc.StreamingMessage_FunctionLoadResponse{
 					FunctionLoadResponse: w.load(c.FunctionLoadRequest)}})
 			}
@@ -261,6 +270,7 @@ func (w *worker) readLoop() (int, string, ending) {
 			if !f.hangLoad {
 				var rs []*rpc.FunctionLoadResponse
 				for _, r := range c.FunctionLoadRequestCollection.GetFunctionLoadRequests() {
+					w.delay(w.cfg.costs.load)
 					rs = append(rs, w.load(r))
 				}
 				w.q.push(&rpc.StreamingMessage{RequestId: msg.RequestId, Content: &rpc.StreamingMessage_FunctionLoadResponseCollection{
@@ -279,10 +289,9 @@ func (w *worker) readLoop() (int, string, ending) {
 			w.drain(grace)
 			return 0, "WorkerTerminate received", endTerminate
 		case *rpc.StreamingMessage_FunctionEnvironmentReloadRequest:
-			w.q.push(&rpc.StreamingMessage{RequestId: msg.RequestId, Content: &rpc.StreamingMessage_FunctionEnvironmentReloadResponse{
-				FunctionEnvironmentReloadResponse: &rpc.FunctionEnvironmentReloadResponse{
-					Result: resultSuccess, Capabilities: capabilitySets[w.cfg.mimic], WorkerMetadata: workerMetadata(w.cfg.mimic)}}})
+			w.onReload(msg.RequestId, c.FunctionEnvironmentReloadRequest)
 		case *rpc.StreamingMessage_WorkerWarmupRequest:
+			w.logf("received WorkerWarmupRequest: worker_directory=%s", c.WorkerWarmupRequest.GetWorkerDirectory())
 			w.q.push(&rpc.StreamingMessage{RequestId: msg.RequestId, Content: &rpc.StreamingMessage_WorkerWarmupResponse{
 				WorkerWarmupResponse: &rpc.WorkerWarmupResponse{Result: resultSuccess}}})
 		case *rpc.StreamingMessage_CloseSharedMemoryResourcesRequest:
@@ -526,6 +535,10 @@ func (w *worker) onInit(reqID string, m *rpc.WorkerInitRequest) {
 		resp.Result = failure("fault fail-init: worker initialization failed on purpose")
 	case m.GetHostVersion() == "":
 		resp.Result = failure("WorkerInitRequest.host_version is empty")
+	}
+	if fail, n := f.failThisStart(); fail {
+		w.logf("fault fail-init-every=%d: failing start %d", f.failInitEvery, n)
+		resp.Result = failure(fmt.Sprintf("fault fail-init-every: start %d fails on purpose", n))
 	}
 	w.q.push(&rpc.StreamingMessage{RequestId: reqID, Content: &rpc.StreamingMessage_WorkerInitResponse{WorkerInitResponse: resp}})
 }

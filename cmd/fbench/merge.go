@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fbench/fbench/report"
+)
+
+const mergeUsage = `Usage: fbench merge [flags] RUN...
+
+Merges the runs of one plan made on many machines (best started together with --start-at) into one
+run directory: each interval's histograms merged exactly, bucket by bucket, from the runs'
+latency.hlog, counts summed, intervals matched on wall-clock time. summary.json's runs[] keeps
+every machine's own figures, and report.html shows each machine's p50 and p99. fbench report,
+--slo and compare read the merged directory as any run. The runs' SLOs are checked on the merged
+run (--slo replaces them). Exit codes: 2 an SLO failed; 3 the merged run is invalid (a run's harness
+fell behind); 4 a worker crashed during a run; 1 bad input.
+
+A RUN that holds no run.json but run directories (index-0/, index-1/, ... as a fleet writes them)
+stands for those runs, in name order.
+
+Runs of different plans (functions, loop, rates, durations, payload) are refused unless --force.
+A run whose logs were cut short (killed) contributes its whole intervals, and the merge says what
+was left out.
+`
+
+func cmdMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("merge", mergeUsage, stderr)
+	out := fs.String("out", "", "the merged run directory (default fbench-results/merged-<UTC timestamp>)")
+	force := fs.Bool("force", false, "merge runs whose plans differ (their interval lengths must still agree)")
+	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
+	slos := fs.StringArray("slo", nil, sloFlagHelp+"; replaces the runs' own")
+	sloWindow := fs.Duration("slo-window", 0, sloWindowHelp)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return errors.New("merge takes two or more run directories (see 'fbench merge --help')")
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("fbench-results", "merged-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if err := checkOutDir(dir); err != nil {
+		return err
+	}
+	runs, err := expandRuns(fs.Args())
+	if err != nil {
+		return err
+	}
+	exprs, window, interval := recordedSLOs(runs[0])
+	if fs.Changed("slo") {
+		exprs, window = *slos, 0
+	}
+	if fs.Changed("slo-window") {
+		window = *sloWindow
+	}
+	sp, err := sloPlanOf(exprs, window, interval)
+	if err != nil {
+		return err
+	}
+	var ro report.RebuildOptions
+	sp.rebuildOptions(&ro)
+	res, err := report.Merge(runs, report.MergeOptions{Out: dir, Force: *force, Version: version, Observers: ro.Observers, Evaluate: ro.Evaluate})
+	if res != nil {
+		for _, n := range res.Notes {
+			fmt.Fprintf(stderr, "fbench: note: %s\n", n)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		if err := report.WriteText(stdout, res.Summary); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Merged %d runs into %s\n", len(runs), dir)
+	}
+	return mergeVerdict(res.Summary)
+}
+
+// mergeVerdict is merge's exit code, as compare judges its runs: 4 when a merged run's worker
+// crashed, 3 when the merged run is invalid (one of its runs was), 2 when an SLO failed.
+func mergeVerdict(s *report.Summary) error {
+	if s.Worker.Crashed {
+		return withCode(exitCrashed, errors.New("merged: a worker crashed during one of the runs (see runs[] and the events)"))
+	}
+	if !s.Harness.Valid {
+		return withCode(exitInvalid, fmt.Errorf("merged run invalid: %s", s.Harness.InvalidReason))
+	}
+	return sloVerdict(s)
+}
+
+// expandRuns replaces an argument that is a directory of runs (no run.json of its own, but
+// subdirectories with one) by those runs, in name order. Anything else stays, for Merge to judge.
+func expandRuns(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		if _, err := os.Stat(filepath.Join(a, report.RunFile)); err == nil {
+			out = append(out, a)
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			out = append(out, a)
+			continue
+		}
+		var subs []string
+		for _, e := range entries {
+			if _, err := os.Stat(filepath.Join(a, e.Name(), report.RunFile)); e.IsDir() && err == nil {
+				subs = append(subs, filepath.Join(a, e.Name()))
+			}
+		}
+		if len(subs) == 0 {
+			out = append(out, a)
+		}
+		out = append(out, subs...)
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("merge needs two or more runs, found %d in %s", len(out), strings.Join(args, " "))
+	}
+	return out, nil
+}

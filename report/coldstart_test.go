@@ -1,0 +1,326 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseColdstartSLO(t *testing.T) {
+	for _, tc := range []struct {
+		expr   string
+		metric string
+		kind   SLOKind
+		value  float64
+		pos    int // > 0: a syntax error at this position
+	}{
+		{"coldstart.total.p99<2s", "coldstart.total.p99", SLOLatency, 2e6, 0},
+		{"specialize.p50 < 200ms", "coldstart.specialize.p50", SLOLatency, 200e3, 0},
+		{"Coldstart.Total_After_Specialize.max<=1.5s", "coldstart.total_after_specialize.max", SLOLatency, 1.5e6, 0},
+		{"coldstart.failed==0", "coldstart.failed", SLOCount, 0, 0},
+		{"coldstart.succeeded>=19", "coldstart.succeeded", SLOCount, 19, 0},
+		{"coldstart.failure_rate<5%", "coldstart.failure_rate", SLORatio, 0.05, 0},
+		{"coldstart.totl.p99<2s", "", 0, 0, 1},
+		{"coldstart.total.p98<2s", "", 0, 0, 17},
+		{"coldstart.total.p99<2", "", 0, 0, 22},
+		{"specialize.p50<<2ms", "", 0, 0, 15},
+		{"coldstart.failed==0.5", "", 0, 0, 19},
+		{"", "", 0, 0, 1},
+	} {
+		o, err := ParseColdstartSLO(tc.expr)
+		if tc.pos > 0 {
+			var se *SLOSyntaxError
+			if !errors.As(err, &se) || se.Pos != tc.pos || se.Expr != strings.TrimSpace(tc.expr) {
+				t.Errorf("%q: error %v, want a syntax error at %d", tc.expr, err, tc.pos)
+			}
+			continue
+		}
+		if err != nil || o.Metric != tc.metric || o.Kind != tc.kind || o.Value != tc.value || o.Expr != tc.expr {
+			t.Errorf("%q: %+v, %v; want metric %s kind %d value %v", tc.expr, o, err, tc.metric, tc.kind, tc.value)
+		}
+	}
+	if !IsColdstartMetric("specialize.p50") || IsColdstartMetric("rtt.p99") || IsColdstartMetric("error_rate") {
+		t.Error("IsColdstartMetric misclassifies")
+	}
+}
+
+// synthColdstart is a direct cold-start run of 5 starts: 4 succeeded with totals 100, 110, 120 and
+// 400 ms, one failed in load.
+func synthColdstart() *ColdstartReport {
+	phases := []string{"spawn", "start_stream", "init", "metadata", "load", "first_invocation", ColdPhaseTotal}
+	r := NewColdstartReport(ColdstartDirect, phases, "test", map[string]any{"worker": "w", "starts": 5}, Environment{CPUModel: "cpu", Cores: 2},
+		5*time.Millisecond)
+	r.StartedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	share := func(us int) *time.Duration { d := time.Duration(us) * time.Microsecond; return &d }
+	for i, streamMs := range []float64{80, 90, 100, 380, 85} {
+		s := &ColdStart{Index: i + 1, Pid: 100 + i, At: r.StartedAt.Add(time.Duration(i) * time.Second)}
+		s.Phases = []ColdPhase{
+			{Name: "spawn", Dur: ms(1)},
+			{Name: "start_stream", Dur: ms(streamMs)},
+			{Name: "init", Dur: ms(5), Share: share(50 + 10*i)},
+			{Name: "metadata", Dur: ms(3), Share: share(20)},
+		}
+		if i == 4 {
+			s.Failed, s.FailedPhase, s.Reason = true, "load", "load: function echo failed to load: boom"
+			r.Add(s)
+			continue
+		}
+		s.Phases = append(s.Phases, ColdPhase{Name: "load", Dur: ms(8), Share: share(30)}, ColdPhase{Name: "first_invocation", Dur: ms(3), Share: share(40)})
+		var total time.Duration
+		for _, p := range s.Phases {
+			total += p.Dur
+		}
+		s.Phases = append(s.Phases, ColdPhase{Name: ColdPhaseTotal, Dur: total})
+		s.Invocations = []time.Duration{ms(3), ms(2), ms(1)}
+		s.PeakRSS, s.CPUSeconds = int64(10+i)<<20, 0.01*float64(i+1)
+		code := 0
+		s.ExitCode = &code
+		r.Add(s)
+	}
+	r.Finish()
+	r.EndedAt = r.StartedAt.Add(5 * time.Second)
+	return r
+}
+
+func TestColdstartReportFigures(t *testing.T) {
+	r := synthColdstart()
+	if r.Starts != 5 || r.Succeeded != 4 || r.Failed != 1 || r.FailedBy["load"] != 1 {
+		t.Fatalf("starts %d succeeded %d failed %d by %v", r.Starts, r.Succeeded, r.Failed, r.FailedBy)
+	}
+	tot := r.Stats[ColdPhaseTotal]
+	near := func(got, want int64) bool { return got >= want-want/1000 && got <= want+want/1000 } // 3 significant digits
+	if tot.Count != 4 || !near(tot.Min, 100000) || !near(tot.P50, 110000) || !near(tot.Max, 400000) {
+		t.Errorf("total %+v", tot)
+	}
+	// Succeeded starts only: every phase counts the same 4 starts; shares count every start.
+	if r.Stats["init"].Count != 4 || r.FbenchShare["init"].Count != 5 || r.FbenchShare["init"].Max != 90 {
+		t.Errorf("init %+v share %+v", r.Stats["init"], r.FbenchShare["init"])
+	}
+	if r.MedianStart != 2 || !r.Valid {
+		t.Errorf("median start %d valid %v", r.MedianStart, r.Valid)
+	}
+	if len(r.FirstK) != 3 || !near(r.FirstK[2].P50, 1000) || r.Stats[ColdPhaseNextInvocations].Count != 8 {
+		t.Errorf("first_k %+v next %+v", r.FirstK, r.Stats[ColdPhaseNextInvocations])
+	}
+	if r.Resources.PeakRSSMax != 13<<20 || r.Resources.PeakRSSP50 != 11<<20 || r.Resources.CPUMax != 0.04 {
+		t.Errorf("resources %+v", r.Resources)
+	}
+	slos, err := ParseColdstartSLOs([]string{"coldstart.total.p50<200ms", "coldstart.total.max<200ms", "coldstart.failed==0",
+		"coldstart.failure_rate<=20%", "specialize.p50<1s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.EvaluateColdstartSLOs(slos)
+	var got []bool
+	for _, s := range r.SLOs {
+		got = append(got, s.Pass)
+	}
+	if want := []bool{true, false, false, true, false}; !equalBools(got, want) {
+		t.Errorf("SLO passes %v, want %v: %+v", got, want, r.SLOs)
+	}
+	if r.SLOs[4].Observed != "no data (no start measured specialize)" {
+		t.Errorf("specialize on a direct run: %q", r.SLOs[4].Observed)
+	}
+	// fbench's share over its budget makes the run invalid.
+	r.ShareBudgetUS = 60
+	r.Finish()
+	if r.Valid || !strings.Contains(r.InvalidReason, "phase init has p99 90µs, over its budget of 60µs") {
+		t.Errorf("valid %v: %s", r.Valid, r.InvalidReason)
+	}
+}
+
+func equalBools(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestColdstartTextGolden(t *testing.T) {
+	r := synthColdstart()
+	slos, _ := ParseColdstartSLOs([]string{"coldstart.total.p99<2s", "coldstart.failed==0"})
+	r.EvaluateColdstartSLOs(slos)
+	var b bytes.Buffer
+	if err := WriteColdstartText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "coldstart.txt", b.Bytes())
+	b.Reset()
+	if err := r.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "coldstart.csv", b.Bytes())
+}
+
+// The files round-trip: coldstart.json loads back, the hlog holds one tag per phase with the
+// phase's count.
+func TestColdstartFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cs")
+	r := synthColdstart()
+	if err := WriteColdstart(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadColdstart(filepath.Join(dir, ColdstartFile))
+	if err != nil || back.Stats[ColdPhaseTotal] != r.Stats[ColdPhaseTotal] || len(back.Runs) != 5 {
+		t.Fatalf("load back: %v", err)
+	}
+	entries, err := readHlog(t, filepath.Join(dir, ColdstartHlog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Phases {
+		if entries[p] != r.Stats[p].Count {
+			t.Errorf("hlog tag %s has %d values, want %d", p, entries[p], r.Stats[p].Count)
+		}
+	}
+	if entries["fbench_share.init"] != 5 {
+		t.Errorf("hlog fbench_share.init has %d values", entries["fbench_share.init"])
+	}
+}
+
+// readHlog decodes an hlog into value counts by tag.
+func readHlog(t *testing.T, path string) (map[string]int64, error) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for i, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "Tag=") {
+			continue
+		}
+		f := strings.Split(line, ",")
+		e := hlogEntry{Tag: strings.TrimPrefix(f[0], "Tag="), payload: f[len(f)-1], line: i + 1}
+		h, err := e.decode()
+		if err != nil {
+			return nil, err
+		}
+		out[e.Tag] = h.TotalCount()
+	}
+	return out, nil
+}
+
+// The cold-start report renders in headless Chromium: the waterfall, the dot plot and the first-K
+// curve each drew their series. Set FBENCH_COLDSTART_PNG to keep a screenshot.
+func TestColdstartHTMLRendersInChromium(t *testing.T) {
+	var bin string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		t.Skip("chromium not on PATH (apt-get install chromium)")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	dir := filepath.Join(t.TempDir(), "cs")
+	if err := WriteColdstart(dir, synthColdstart()); err != nil {
+		t.Fatal(err)
+	}
+	page := "file://" + filepath.Join(dir, HTMLFile)
+	args := func(extra ...string) []string {
+		return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+			"--user-data-dir=" + t.TempDir()}, append(extra, page)...)
+	}
+	run := func(a []string) []byte {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, a...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", bin, err, stderr.String())
+		}
+		return out
+	}
+	dom := string(run(args("--dump-dom")))
+	series := regexp.MustCompile(`<(rect|circle|path) class="series"`)
+	want := map[string]int{"waterfall": 6, "totals": 4, "first_k": 2} // phases of the median start; succeeded starts; p50 and max
+	for chart, n := range want {
+		i := strings.Index(dom, `data-chart="`+chart+`"`)
+		if i < 0 {
+			t.Errorf("rendered DOM has no %s chart", chart)
+			continue
+		}
+		body := dom[i:]
+		body = body[:strings.Index(body, "</svg>")]
+		if got := len(series.FindAllString(body, -1)); got != n {
+			t.Errorf("chart %s drew %d series elements, want %d", chart, got, n)
+		}
+	}
+	for _, text := range []string{"Cold starts: direct", "start 5", "failed to load: boom", "fbench share"} {
+		if !strings.Contains(dom, text) {
+			t.Errorf("rendered page lacks %q", text)
+		}
+	}
+	png := filepath.Join(t.TempDir(), "coldstart.png")
+	if p := os.Getenv("FBENCH_COLDSTART_PNG"); p != "" {
+		png = p
+	}
+	run(args("--screenshot="+png, "--window-size=1000,2200"))
+	if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("no screenshot: %v", err)
+	}
+}
+
+// Two cold-start runs compare start by start: a shift of the totals beyond the tolerance and the
+// start-to-start noise regresses, the same starts do not, and a noisy shift is within the noise.
+func TestCompareColdstartStarts(t *testing.T) {
+	mk := func(scale float64, spread float64) *ColdstartReport {
+		r := NewColdstartReport(ColdstartDirect, []string{"init", ColdPhaseTotal}, "test", map[string]any{}, Environment{}, 0)
+		for i := range 20 {
+			ms := scale * (100 + spread*float64(i%5-2))
+			d := time.Duration(ms * float64(time.Millisecond))
+			r.Add(&ColdStart{Index: i + 1, Phases: []ColdPhase{{Name: "init", Dur: d / 10}, {Name: ColdPhaseTotal, Dur: d}}})
+		}
+		r.Finish()
+		return r
+	}
+	set := func(r *ColdstartReport) *RunSet {
+		return &RunSet{Dir: "x", Runs: []RunEntry{{Name: ".", Dir: "x", Coldstart: r}}}
+	}
+	for _, tc := range []struct {
+		name   string
+		cur    *ColdstartReport
+		pass   *bool // nil: not checked (a noisy p50 does not say what p90 does)
+		status string
+	}{
+		{"same", mk(1, 5), boolPtr(true), StatusOK},
+		{"30% slower", mk(1.3, 5), boolPtr(false), StatusRegressed},
+		{"15% slower, very noisy", mk(1.15, 40), nil, StatusNoisy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Compare(set(mk(1, 5)), set(tc.cur), CompareOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Noise != NoiseStarts || c.Metrics[0].Metric != "coldstart.total.p50" || c.Metrics[0].CILow == nil {
+				t.Fatalf("noise %s, first metric %+v", c.Noise, c.Metrics[0])
+			}
+			if got := c.Metrics[0].Status; got != tc.status || tc.pass != nil && c.Pass != *tc.pass {
+				t.Errorf("total p50 %s (change %.3f, CI %.3f…%.3f), pass %v", got, c.Metrics[0].Change, *c.Metrics[0].CILow, *c.Metrics[0].CIHigh, c.Pass)
+			}
+		})
+	}
+}
+
+func boolPtr(v bool) *bool { return &v }
