@@ -114,13 +114,16 @@ func TestPoolOneCrashesOthersContinue(t *testing.T) {
 	if k.Due != 4000 || k.Settled() != k.Due {
 		t.Fatalf("counts %+v: want 4000 due, each settled once", k)
 	}
-	if pcs[2].Lost == 0 || pcs[2].Succeeded >= 300 || pcs[2].Sent > 400 {
-		t.Errorf("crashed process: %+v, want under 300 answered, the rest lost, few sent after the crash", pcs[2])
+	// It answered fewer than 300; everything else sent to it (in flight at the crash, and sent until
+	// its stream's end was seen) is lost.
+	if p := pcs[2]; p.Lost == 0 || p.Succeeded >= 300 || p.Succeeded+p.Lost != p.Sent {
+		t.Errorf("crashed process: %+v, want under 300 answered and the rest lost", p)
 	}
+	// The others shared the rest equally (round robin) and answered all of it.
+	share := (k.Sent - pcs[2].Sent) / 3
 	for _, i := range []int{0, 1, 3} {
-		// After the crash (about 600 ms in) the three share 2000/s: about (4000-1200)/3 + 300 each.
-		if pcs[i].Lost != 0 || pcs[i].Succeeded < 1100 || pcs[i].Succeeded > 1250 {
-			t.Errorf("process %d: %+v, want about 1230 answered and none lost", i+1, pcs[i])
+		if p := pcs[i]; p.Lost != 0 || p.Succeeded != p.Sent || p.Sent < share-1 || p.Sent > share+1 || p.Sent <= 1000 {
+			t.Errorf("process %d: %+v, want %d (a third of what process 3 did not get), all answered", i+1, p, share)
 		}
 	}
 	var ended []string
@@ -171,7 +174,7 @@ func TestPoolRelaunchesTheCrashedOne(t *testing.T) {
 		t.Fatalf("process 2: %+v, relaunched %d: want 3 crashes, 2 relaunches", p2, len(started))
 	}
 	// Each of its three processes answered up to 199 and the others kept serving throughout.
-	if pcs[1].Succeeded < 3*150 || pcs[1].Succeeded > 3*200 || pcs[1].Lost == 0 {
+	if pcs[1].Succeeded < 3*100 || pcs[1].Succeeded > 3*200 || pcs[1].Lost == 0 || pcs[1].Succeeded+pcs[1].Lost != pcs[1].Sent {
 		t.Errorf("process 2: %+v", pcs[1])
 	}
 	if k := c.counts; k.Due != 6000 || k.Settled() != k.Due || k.Lost != pcs[1].Lost {
