@@ -31,7 +31,7 @@ func fuzzEngine() *engine {
 	}
 	// A settled id and a timed-out id, remembered by the tracker.
 	e.tracker.start(fuzzSettled, flight{intended: 1, sent: 2})
-	e.tracker.settle(fuzzSettled)
+	e.tracker.settle(fuzzSettled, 0, 0)
 	e.tracker.start(fuzzTimedOut, flight{intended: 1, sent: 2})
 	e.tracker.expire(3, func(flight) {})
 	return e
@@ -39,7 +39,7 @@ func fuzzEngine() *engine {
 
 // arm puts the known in-flight invocation and ping back in place.
 func (e *engine) arm() {
-	if _, kind := e.tracker.settle(fuzzInFlight); kind == settleMatched {
+	if _, kind := e.tracker.settle(fuzzInFlight, 0, 0); kind == settleMatched {
 		e.inflight.Add(-1)
 	}
 	e.tracker.start(fuzzInFlight, flight{intended: 1000, sent: 2000, cancelSent: 0})

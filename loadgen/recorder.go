@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,7 +25,11 @@ var statuses = []string{statusSucceeded, statusFailed, statusCancelled, statusCo
 // histSet is one interval's histograms and counts.
 type histSet struct {
 	rtt, service, lag, cancelSettle, statusRTT, harnessLag *hdrhistogram.Histogram
+	httpTTFB, httpTotal                                    *hdrhistogram.Histogram   // proxied HTTP responses
+	httpStatus                                             []map[int]int64           // per target function: HTTP status → count
+	failures                                               map[string]int64          // failure reason → count
 	fnRTT, fnService                                       []*hdrhistogram.Histogram // per target function (nil with one function)
+	fnHTTPTTFB, fnHTTPTotal                                []*hdrhistogram.Histogram // per target function (nil with one function)
 	byStatus                                               map[string]*hdrhistogram.Histogram
 	counts                                                 report.Counts
 	procRTT, procService                                   []*hdrhistogram.Histogram // per worker process (nil with one)
@@ -35,11 +41,15 @@ func newHistSet(functions, processes int) *histSet {
 		rtt: report.NewHistogram(), service: report.NewHistogram(), lag: report.NewHistogram(),
 		cancelSettle: report.NewHistogram(), statusRTT: report.NewHistogram(), harnessLag: report.NewHistogram(),
 		byStatus: map[string]*hdrhistogram.Histogram{},
+		httpTTFB: report.NewHistogram(), httpTotal: report.NewHistogram(),
+		httpStatus: make([]map[int]int64, functions), failures: map[string]int64{},
 	}
 	if functions > 1 {
 		for i := 0; i < functions; i++ {
 			s.fnRTT = append(s.fnRTT, report.NewHistogram())
 			s.fnService = append(s.fnService, report.NewHistogram())
+			s.fnHTTPTTFB = append(s.fnHTTPTTFB, report.NewHistogram())
+			s.fnHTTPTotal = append(s.fnHTTPTotal, report.NewHistogram())
 		}
 	}
 	for _, st := range statuses {
@@ -61,12 +71,18 @@ func (s *histSet) reset() {
 	}
 	s.counts = report.Counts{}
 	clear(s.procCounts)
+	for _, m := range s.httpStatus {
+		clear(m)
+	}
+	clear(s.failures)
 }
 
 func (s *histSet) all() []*hdrhistogram.Histogram {
-	out := []*hdrhistogram.Histogram{s.rtt, s.service, s.lag, s.cancelSettle, s.statusRTT, s.harnessLag}
+	out := []*hdrhistogram.Histogram{s.rtt, s.service, s.lag, s.cancelSettle, s.statusRTT, s.harnessLag, s.httpTTFB, s.httpTotal}
 	out = append(out, s.fnRTT...)
 	out = append(out, s.fnService...)
+	out = append(out, s.fnHTTPTTFB...)
+	out = append(out, s.fnHTTPTotal...)
 	for _, st := range statuses {
 		out = append(out, s.byStatus[st])
 	}
@@ -89,9 +105,13 @@ func (s *histSet) tagged(fnNames []string) map[string]*hdrhistogram.Histogram {
 	add(report.MetricCancelSettle, s.cancelSettle)
 	add(report.MetricStatusRTT, s.statusRTT)
 	add(report.MetricHarnessLag, s.harnessLag)
+	add(report.MetricHTTPTTFB, s.httpTTFB)
+	add(report.MetricHTTPTotal, s.httpTotal)
 	for i, h := range s.fnRTT {
 		add(report.FunctionTag(report.MetricRTT, fnNames[i]), h)
 		add(report.FunctionTag(report.MetricService, fnNames[i]), s.fnService[i])
+		add(report.FunctionTag(report.MetricHTTPTTFB, fnNames[i]), s.fnHTTPTTFB[i])
+		add(report.FunctionTag(report.MetricHTTPTotal, fnNames[i]), s.fnHTTPTotal[i])
 	}
 	for st, h := range s.byStatus {
 		add(report.StatusTag(report.MetricRTT, st), h)
@@ -101,6 +121,42 @@ func (s *histSet) tagged(fnNames []string) map[string]*hdrhistogram.Histogram {
 		add(report.ProcessTag(report.MetricService, i+1), s.procService[i])
 	}
 	return m
+}
+
+// httpCounts returns the set's HTTP statuses by function name, nil when there are none.
+func (s *histSet) httpCounts(fnNames []string) report.HTTPStatusCounts {
+	var out report.HTTPStatusCounts
+	for i, m := range s.httpStatus {
+		if len(m) == 0 || i >= len(fnNames) {
+			continue
+		}
+		if out == nil {
+			out = report.HTTPStatusCounts{}
+		}
+		codes := make(map[string]int64, len(m))
+		for code, n := range m {
+			codes[strconv.Itoa(code)] = n
+		}
+		out[fnNames[i]] = codes
+	}
+	return out
+}
+
+// failureCounts copies the set's failure reasons, nil when there are none.
+func (s *histSet) failureCounts() map[string]int64 {
+	if len(s.failures) == 0 {
+		return nil
+	}
+	return maps.Clone(s.failures)
+}
+
+// httpResult is what an HTTP function's invocation told about its HTTP response: the status a
+// caller would get (0: not an HTTP function, or none) and, in proxying mode, when the response's
+// head and last byte were read (ns since t0; 0: not read) and its body bytes.
+type httpResult struct {
+	code      int
+	head, end int64
+	bytes     int64
 }
 
 // recorder turns settled invocations into interval histograms and counts. Every method takes its
@@ -213,8 +269,9 @@ func (r *recorder) notSent(intendedNs int64, unsent bool) {
 	r.mu.Unlock()
 }
 
-// response records a matched response at nowNs with the given outcome.
-func (r *recorder) response(f flight, nowNs int64, status string) {
+// response records a matched response at nowNs with the given outcome; reason, when not empty,
+// is why it failed (counted per reason); h is its HTTP side (zero for other triggers).
+func (r *recorder) response(f flight, nowNs int64, status, reason string, h httpResult) {
 	rtt, svc := µs(nowNs-f.intended), µs(nowNs-f.sent)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -223,6 +280,33 @@ func (r *recorder) response(f flight, nowNs int64, status string) {
 	}
 	s := r.at(nowNs)
 	c := &s.counts
+	if reason != "" && status == statusFailed {
+		s.failures[reason]++
+	}
+	if h.code != 0 {
+		c.AddHTTPStatus(h.code)
+		m := s.httpStatus[f.fn]
+		if m == nil {
+			m = map[int]int64{}
+			s.httpStatus[f.fn] = m
+		}
+		m[h.code]++
+	}
+	if h.head > 0 {
+		v := µs(h.head - f.intended)
+		_ = s.httpTTFB.RecordValue(v)
+		if s.fnHTTPTTFB != nil {
+			_ = s.fnHTTPTTFB[f.fn].RecordValue(v)
+		}
+	}
+	if h.end > 0 {
+		v := µs(h.end - f.intended)
+		_ = s.httpTotal.RecordValue(v)
+		if s.fnHTTPTotal != nil {
+			_ = s.fnHTTPTotal[f.fn].RecordValue(v)
+		}
+		c.HTTPResponseBytes += h.bytes
+	}
 	switch status {
 	case statusSucceeded:
 		c.Succeeded++
@@ -344,6 +428,17 @@ func (r *recorder) rotate(final bool) *histSet {
 		old.counts.Add(r.next.counts)
 		for i := range old.procCounts {
 			old.procCounts[i].Add(r.next.procCounts[i])
+		}
+		for i, m := range r.next.httpStatus {
+			for code, n := range m {
+				if old.httpStatus[i] == nil {
+					old.httpStatus[i] = map[int]int64{}
+				}
+				old.httpStatus[i][code] += n
+			}
+		}
+		for k, n := range r.next.failures {
+			old.failures[k] += n
 		}
 		r.next.reset()
 		return old

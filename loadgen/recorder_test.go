@@ -15,7 +15,7 @@ func TestRecorderBucketsByTimestamp(t *testing.T) {
 	r := newRecorder(1, 1, time.Second, 0, func() int64 { return clock })
 	r.sent(sec/2, sec/2+1000, 0, 0)  // interval 0
 	r.sent(sec-1000, sec+5000, 0, 0) // due in 0, written in 1 (rotation not yet done)
-	r.response(flight{intended: sec / 2, sent: sec/2 + 1000}, sec+2000, statusSucceeded)
+	r.response(flight{intended: sec / 2, sent: sec/2 + 1000}, sec+2000, statusSucceeded, "", httpResult{})
 	clock = sec + 3000
 	r.count(func(c *report.Counts) { c.StatusSent++ }) // now is in interval 1
 	first := r.rotate(false)
@@ -52,7 +52,7 @@ func TestRecorderKeepsWarmupOutOfMeasuredWindow(t *testing.T) {
 	if !r.sent(warm.intended, warm.sent, 0, 0) || !r.sent(late.intended, late.sent, 0, 0) {
 		t.Fatal("invocations intended in the open warm-up must be warm-up")
 	}
-	r.response(flight{intended: 100, sent: 200, warm: true}, sec/2, statusSucceeded) // settles in the warm-up: counted there
+	r.response(flight{intended: 100, sent: 200, warm: true}, sec/2, statusSucceeded, "", httpResult{}) // settles in the warm-up: counted there
 	r.statusRTT(sec/2, sec/2+10)
 	warmup := r.rotate(false)
 	if c := warmup.counts; c.Due != 2 || c.Sent != 2 || c.Succeeded != 1 || c.StatusAnswered != 1 || c.WarmupSettled != 0 {
@@ -67,10 +67,10 @@ func TestRecorderKeepsWarmupOutOfMeasuredWindow(t *testing.T) {
 	if r.sent(tardy.intended, tardy.sent, 0, 0) {
 		t.Fatal("an invocation sent after the warm-up closed must be measured")
 	}
-	r.response(tardy, sec+300, statusSucceeded)
-	r.response(warm, sec+sec/10, statusCancelled)
-	r.response(late, sec+sec/10, statusSucceeded)
-	r.response(meas, sec+sec/5, statusSucceeded)
+	r.response(tardy, sec+300, statusSucceeded, "", httpResult{})
+	r.response(warm, sec+sec/10, statusCancelled, "", httpResult{})
+	r.response(late, sec+sec/10, statusSucceeded, "", httpResult{})
+	r.response(meas, sec+sec/5, statusSucceeded, "", httpResult{})
 	r.lost([]flight{warm, meas}, sec+sec/2)
 	r.statusRTT(sec-5, sec+5)   // sent in the warm-up: left out
 	r.statusRTT(sec+10, sec+20) // counted

@@ -20,6 +20,10 @@ type Payload struct {
 	Body    []byte      // request body / trigger data
 	Headers [][2]string // in order, original case
 	Query   [][2]string // in order
+	// RouteParams fill an HTTP function's route template (--route-param); RoutePrefix is the
+	// host's route prefix (empty: DefaultRoutePrefix; "/" for none).
+	RouteParams map[string]string
+	RoutePrefix string
 }
 
 func (p Payload) header(name string) string {
@@ -29,6 +33,76 @@ func (p Payload) header(name string) string {
 		}
 	}
 	return ""
+}
+
+// hostHeader is the Host a caller's request to the host carries (the local Functions host's address).
+const hostHeader = "localhost:7071"
+
+// incoming is the HTTP request a caller sends the host for one HTTP function: what the host turns
+// into an RpcHttp (non-proxy mode) or forwards to the worker's HttpUri (proxy mode).
+type incoming struct {
+	method   string
+	path     string // escaped: /api/items/42
+	rawQuery string
+	query    url.Values
+	headers  [][2]string // as sent, original case, Host and Content-Length included
+	body     []byte
+	route    route
+}
+
+// newIncoming builds the caller's request for f from the payload.
+func newIncoming(f *host.Function, trig *host.Binding, p Payload) (*incoming, error) {
+	method := strings.ToUpper(p.Method)
+	if method == "" {
+		method = "GET"
+		if len(p.Body) > 0 {
+			method = "POST"
+		}
+	}
+	template, _ := trig.Raw["route"].(string)
+	prefix := p.RoutePrefix
+	if prefix == "" {
+		prefix = DefaultRoutePrefix
+	}
+	r, err := buildRoute(f.Name, template, prefix, p.RouteParams)
+	if err != nil {
+		return nil, err
+	}
+	in := &incoming{method: method, path: r.path, route: r, query: url.Values{}}
+	for _, kv := range p.Query {
+		in.query.Add(kv[0], kv[1])
+	}
+	in.rawQuery = in.query.Encode()
+	in.body = p.Body
+	if method == "GET" || method == "HEAD" {
+		in.body = nil // the host sends no body for these; Node's undici rejects one
+	}
+	in.headers = append([][2]string(nil), p.Headers...)
+	if len(in.body) > 0 && p.header("Content-Length") == "" {
+		in.headers = append(in.headers, [2]string{"Content-Length", strconv.Itoa(len(in.body))})
+	}
+	if p.header("Host") == "" {
+		in.headers = append(in.headers, [2]string{"Host", hostHeader})
+	}
+	return in, nil
+}
+
+func (in *incoming) header(name string) string {
+	for _, h := range in.headers {
+		if strings.EqualFold(h[0], name) {
+			return h[1]
+		}
+	}
+	return ""
+}
+
+// url is the absolute URL the host puts in RpcHttp.url: scheme, Host header, path and raw query.
+func (in *incoming) url() string {
+	u := "http://" + in.header("Host") + in.path
+	if in.rawQuery != "" {
+		u += "?" + in.rawQuery
+	}
+	return u
 }
 
 // BuildRequest builds the InvocationRequest fbench sends to f: everything but invocation_id and
@@ -41,7 +115,14 @@ func BuildRequest(f *host.Function, caps map[string]string, p Payload) (*rpc.Inv
 	}
 	req := &rpc.InvocationRequest{FunctionId: f.ID, TriggerMetadata: map[string]*rpc.TypedData{}}
 	if strings.EqualFold(trig.Type, "httpTrigger") {
-		httpData, meta := buildHTTP(f, trig, caps, p)
+		in, err := newIncoming(f, trig, p)
+		if err != nil {
+			return nil, err
+		}
+		httpData, meta := buildHTTP(in, trig, caps)
+		if caps["HttpUri"] != "" {
+			httpData = proxyRpcHTTP(in, caps)
+		}
 		req.InputData = []*rpc.ParameterBinding{{Name: trig.Name, RpcData: &rpc.ParameterBinding_Data{Data: &rpc.TypedData{Data: &rpc.TypedData_Http{Http: httpData}}}}}
 		req.TriggerMetadata = meta
 		return req, nil
@@ -60,6 +141,27 @@ func BuildRequest(f *host.Function, caps map[string]string, p Payload) (*rpc.Inv
 	return req, nil
 }
 
+// proxyRpcHTTP is the trigger's RpcHttp in HTTP proxying mode (protocol.md §8.2): empty, or only
+// the route values when the worker advertises RequiresRouteParameters.
+func proxyRpcHTTP(in *incoming, caps map[string]string) *rpc.RpcHttp {
+	h := &rpc.RpcHttp{}
+	if !host.HasCapability(caps, "RequiresRouteParameters") || len(in.route.values) == 0 {
+		return h
+	}
+	if host.HasCapability(caps, "UseNullableValueDictionaryForHttp") {
+		h.NullableParams = map[string]*rpc.NullableString{}
+		for _, kv := range in.route.values {
+			h.NullableParams[kv[0]] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: kv[1]}}
+		}
+	} else {
+		h.Params = map[string]string{}
+		for _, kv := range in.route.values {
+			h.Params[kv[0]] = kv[1]
+		}
+	}
+	return h
+}
+
 // triggerData shapes a non-HTTP trigger's payload per the binding's dataType.
 func triggerData(b *host.Binding, body []byte) *rpc.TypedData {
 	switch b.DataType {
@@ -74,43 +176,27 @@ func triggerData(b *host.Binding, body []byte) *rpc.TypedData {
 	return &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(body)}}
 }
 
-// buildHTTP builds the RpcHttp and trigger_metadata of an HTTP-triggered invocation (protocol.md §3.1).
-func buildHTTP(f *host.Function, trig *host.Binding, caps map[string]string, p Payload) (*rpc.RpcHttp, map[string]*rpc.TypedData) {
+// Claim types of ASP.NET Core's default (anonymous) ClaimsIdentity.
+const (
+	nameClaimType = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+	roleClaimType = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+)
+
+// anonymousIdentity is the one identity the host sends for an anonymous request (protocol.md §8.3):
+// no authentication type, the default name and role claim types, no claims.
+func anonymousIdentity() *rpc.RpcClaimsIdentity {
+	return &rpc.RpcClaimsIdentity{
+		NameClaimType: &rpc.NullableString{String_: &rpc.NullableString_Value{Value: nameClaimType}},
+		RoleClaimType: &rpc.NullableString{String_: &rpc.NullableString_Value{Value: roleClaimType}},
+	}
+}
+
+// buildHTTP builds the RpcHttp and trigger_metadata of an HTTP-triggered invocation (protocol.md
+// §3.1, §8.3).
+func buildHTTP(in *incoming, trig *host.Binding, caps map[string]string) (*rpc.RpcHttp, map[string]*rpc.TypedData) {
 	has := func(k string) bool { return host.HasCapability(caps, k) }
-	method := strings.ToUpper(p.Method)
-	if method == "" {
-		method = "GET"
-		if len(p.Body) > 0 {
-			method = "POST"
-		}
-	}
-	route := f.Name
-	if r, ok := trig.Raw["route"].(string); ok && r != "" && !strings.Contains(r, "{") {
-		route = r
-	}
-	u := url.URL{Scheme: "http", Host: "localhost:7071", Path: "/api/" + route}
-	q := url.Values{}
-	for _, kv := range p.Query {
-		q.Add(kv[0], kv[1])
-	}
-	u.RawQuery = q.Encode()
-
-	body := p.Body
-	if method == "GET" || method == "HEAD" {
-		body = nil // the host sends no body for these; Node's undici rejects one
-	}
-	headers := append([][2]string(nil), p.Headers...)
-	if len(body) > 0 {
-		if p.header("Content-Type") == "" {
-			headers = append(headers, [2]string{"Content-Type", "application/octet-stream"})
-		}
-		if p.header("Content-Length") == "" {
-			headers = append(headers, [2]string{"Content-Length", strconv.Itoa(len(body))})
-		}
-	}
-	headers = append(headers, [2]string{"Host", "localhost:7071"})
-
-	h := &rpc.RpcHttp{Method: method, Url: u.String()}
+	body := in.body
+	h := &rpc.RpcHttp{Method: in.method, Url: in.url(), Identities: []*rpc.RpcClaimsIdentity{anonymousIdentity()}}
 	nullable := has("UseNullableValueDictionaryForHttp")
 	if nullable {
 		h.NullableHeaders = map[string]*rpc.NullableString{}
@@ -123,7 +209,7 @@ func buildHTTP(f *host.Function, trig *host.Binding, caps map[string]string, p P
 	}
 	joined := map[string]string{} // lower-cased name → comma-joined values
 	var order []string
-	for _, kv := range headers {
+	for _, kv := range in.headers {
 		k := strings.ToLower(kv[0])
 		if v, ok := joined[k]; ok {
 			joined[k] = v + "," + kv[1]
@@ -140,17 +226,25 @@ func buildHTTP(f *host.Function, trig *host.Binding, caps map[string]string, p P
 			h.Headers[k] = v
 		}
 	}
-	for k, vs := range q {
-		v := vs[len(vs)-1]
+	for k, vs := range in.query {
+		v := strings.Join(vs, ",") // StringValues.ToString(): duplicates comma-joined
 		if nullable {
 			h.NullableQuery[k] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: v}}
 		} else if v != "" {
 			h.Query[k] = v
 		}
 	}
+	for _, kv := range in.route.values {
+		if nullable {
+			h.NullableParams[kv[0]] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: kv[1]}}
+		} else {
+			h.Params[kv[0]] = kv[1]
+		}
+	}
 
-	ctype, _, _ := mime.ParseMediaType(p.header("Content-Type"))
-	binaryType := ctype == "application/octet-stream" || strings.HasPrefix(ctype, "multipart/")
+	// Body kind by the host's rules; with no Content-Type header the media type is empty.
+	ctype, _, _ := mime.ParseMediaType(in.header("Content-Type"))
+	binaryType := ctype == "application/octet-stream" || strings.Contains(ctype, "multipart/")
 	if len(body) > 0 {
 		if has("RpcHttpBodyOnly") {
 			if binaryType || has("RawHttpBodyBytes") {
@@ -181,29 +275,23 @@ func buildHTTP(f *host.Function, trig *host.Binding, caps map[string]string, p P
 		}
 	}
 
+	// trigger_metadata: the binding data, keys case-insensitive, added in the host's order (a
+	// later source overwrites): body JSON properties, query values (last wins, code skipped),
+	// route values, then Query and Headers only where no such key exists yet.
 	meta := map[string]*rpc.TypedData{}
-	if !has("RpcHttpTriggerMetadataRemoved") {
-		meta[trig.Name] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
-		meta["$request"] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
-	}
-	qj := map[string]string{}
-	for k, vs := range q {
-		qj[k] = vs[len(vs)-1]
-		if k != "code" {
-			meta[k] = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: vs[len(vs)-1]}}
+	keyOf := map[string]string{} // lower-cased key → the key stored
+	set := func(k string, v *rpc.TypedData, overwrite bool) {
+		lk := strings.ToLower(k)
+		if old, ok := keyOf[lk]; ok {
+			if !overwrite {
+				return
+			}
+			delete(meta, old)
 		}
+		keyOf[lk] = k
+		meta[k] = v
 	}
-	meta["Query"] = &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(qj)}}
-	hj := map[string]string{}
-	for _, kv := range headers {
-		if v, ok := hj[kv[0]]; ok {
-			hj[kv[0]] = v + "," + kv[1]
-		} else {
-			hj[kv[0]] = kv[1]
-		}
-	}
-	meta["Headers"] = &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(hj)}}
-	if len(body) > 0 && (body[0] == '{') {
+	if len(body) > 0 && body[0] == '{' {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(body, &obj) == nil {
 			keys := make([]string, 0, len(obj))
@@ -215,18 +303,48 @@ func buildHTTP(f *host.Function, trig *host.Binding, caps map[string]string, p P
 				raw := obj[k]
 				switch {
 				case len(raw) > 0 && raw[0] == '{':
-					meta[k] = &rpc.TypedData{Data: &rpc.TypedData_Json{Json: string(raw)}}
+					set(k, &rpc.TypedData{Data: &rpc.TypedData_Json{Json: string(raw)}}, true)
 				case len(raw) > 0 && raw[0] == '[':
 					// arrays are not bound as trigger metadata
 				case len(raw) > 0 && raw[0] == '"':
 					var s string
 					_ = json.Unmarshal(raw, &s)
-					meta[k] = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: s}}
+					set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: s}}, true)
 				default:
-					meta[k] = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(raw)}}
+					set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(raw)}}, true)
 				}
 			}
 		}
+	}
+	qkeys := make([]string, 0, len(in.query))
+	for k := range in.query {
+		qkeys = append(qkeys, k)
+	}
+	sort.Strings(qkeys)
+	qj := map[string]string{}
+	for _, k := range qkeys {
+		vs := in.query[k]
+		qj[k] = vs[len(vs)-1]
+		if k != "code" {
+			set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: vs[len(vs)-1]}}, true)
+		}
+	}
+	for _, kv := range in.route.values {
+		set(kv[0], &rpc.TypedData{Data: &rpc.TypedData_String_{String_: kv[1]}}, true)
+	}
+	set("Query", &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(qj)}}, false)
+	hj := map[string]string{}
+	for _, kv := range in.headers {
+		if v, ok := hj[kv[0]]; ok {
+			hj[kv[0]] = v + "," + kv[1]
+		} else {
+			hj[kv[0]] = kv[1]
+		}
+	}
+	set("Headers", &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(hj)}}, false)
+	if !has("RpcHttpTriggerMetadataRemoved") {
+		meta[trig.Name] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
+		meta["$request"] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
 	}
 	return h, meta
 }

@@ -91,6 +91,13 @@ type Config struct {
 
 	Seed uint64
 
+	// HTTPOK is the set of HTTP statuses that count as success (--http-ok; zero: DefaultHTTPOK):
+	// an HTTP function's invocation answered with another status failed, reason "HTTP <code>".
+	HTTPOK StatusSet
+	// HTTPMaxConns bounds the keep-alive connections to a worker's HttpUri (--http-max-conns;
+	// 0: DefaultHTTPMaxConns).
+	HTTPMaxConns int
+
 	// Relaunch, when set, replaces a worker whose stream ended mid-run (--restart-worker): it gets
 	// the old worker (to reap) and returns a new one whose handshake is done. The run goes on with
 	// the same schedule; invocations lost with the old worker are counted as lost.
@@ -113,6 +120,10 @@ type Config struct {
 	StartAt time.Time
 	// OnStart is called with the run's time zero (the first arrival's intended time) before anything is sent.
 	OnStart func(t0 time.Time)
+	// OnNotice, when set, receives the notices known before anything is sent (cancels or pings
+	// skipped, functions left out), so they can be shown before measuring; they are then not
+	// repeated in Result.Notices.
+	OnNotice func(msg string)
 	// OnInterval receives every interval as it closes (the histograms are reused afterwards).
 	OnInterval func(rec *report.IntervalRecord) error
 }
@@ -133,7 +144,13 @@ type Result struct {
 	// started) and what happened to it.
 	Workers   []*host.Worker
 	Processes []report.ProcessInfo
+	// HTTPMode is how HTTP functions were driven: "proxy" (the worker's HttpUri), "rpc", or ""
+	// when none was invoked.
+	HTTPMode string
 }
+
+// DefaultHTTPMaxConns is the connection bound to a worker's HttpUri when Config sets none.
+const DefaultHTTPMaxConns = 256
 
 // generation is one worker and its stream; a restart starts a new generation.
 type generation struct {
@@ -145,6 +162,7 @@ type generation struct {
 	recvDone chan struct{}
 	recvErr  error
 	dead     atomic.Bool // its stream failed or ended: no more sends
+	fwd      *forwarder  // HTTP proxying mode: the client to the worker's HttpUri; nil otherwise
 }
 
 // target is a Target resolved against the loaded functions, with its request prepared once.
@@ -152,16 +170,22 @@ type target struct {
 	fn     *host.Function
 	weight int
 	tmpl   *requestTemplate // the request encoded once; each send adds its id and trace context
+	proxy  *proxyRequest    // HTTP proxying mode: the request forwarded to the worker's HttpUri
 }
 
 // engine is the state of one run.
 type engine struct {
-	cfg     Config
-	pool    *pool
-	names   []string
-	cumW    []int
-	totalW  int
-	t0      time.Time
+	cfg    Config
+	pool   *pool
+	names  []string
+	cumW   []int
+	totalW int
+	t0     time.Time
+	// Per target (the same in every generation): HTTP-triggered, and the name of its HTTP output
+	// binding ("$return", another name, or "" for none), read by the receiver.
+	isHTTP  []bool
+	httpOut []string
+	proxied bool // HTTP functions are forwarded to the worker's HttpUri
 	tracker *tracker
 	rec     *recorder
 
@@ -262,6 +286,12 @@ func RunPool(ctx context.Context, ws []*host.Worker, cfg Config) (*Result, error
 		e.closedTok = make(chan int64, cfg.Concurrency)
 	}
 
+	if cfg.OnNotice != nil {
+		for _, n := range e.notices {
+			cfg.OnNotice(n)
+		}
+		e.notices = nil
+	}
 	e.t0 = time.Now()
 	if !cfg.StartAt.IsZero() {
 		// Time zero is where the warm-up must begin for the measured phase to start at StartAt.
@@ -443,6 +473,9 @@ loop:
 			e.pool.set(c, nil)
 			reason := e.endReason(g)
 			e.loseChannel(g)
+			if g.fwd != nil {
+				g.fwd.close() // its requests still out were lost with the worker
+			}
 			c.crashes++
 			rp.workerError(time.Now())
 			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "stream_ended", Detail: what(c) + e.workerEndDetail(g.w, reason)})
@@ -527,6 +560,11 @@ loop:
 	}
 	// Whatever is still in flight was never answered.
 	e.loseInFlight()
+	for _, c := range e.pool.chans {
+		if g := c.gen.Load(); g != nil && g.fwd != nil {
+			g.fwd.close()
+		}
+	}
 	end := time.Since(e.t0)
 	if end > nextBoundary-interval {
 		flush(end, true)
@@ -546,6 +584,14 @@ loop:
 			info.Pids = []int{}
 		}
 		res.Processes = append(res.Processes, info)
+	}
+	for _, h := range e.isHTTP {
+		if h {
+			res.HTTPMode = "rpc"
+			if e.proxied {
+				res.HTTPMode = "proxy"
+			}
+		}
 	}
 	e.totalsMu.Lock()
 	res.Totals = e.totals
@@ -586,7 +632,22 @@ func (e *engine) newGeneration(w *host.Worker, c *channel) (*generation, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &generation{w: w, ch: c, proc: uint16(c.index), stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}, nil
+	g := &generation{w: w, ch: c, proc: uint16(c.index), stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}
+	for _, t := range targets {
+		if t.proxy != nil {
+			conns := e.cfg.HTTPMaxConns
+			if conns <= 0 {
+				conns = DefaultHTTPMaxConns
+			}
+			timeout := time.Duration(0)
+			if e.cfg.Timeout > 0 {
+				timeout = e.cfg.Timeout + 2*time.Second // fbench's own deadline comes first
+			}
+			g.fwd = newForwarder(w.HTTPProxy(), conns, timeout)
+			break
+		}
+	}
+	return g, nil
 }
 
 // loseChannel counts every invocation in flight on g's process as lost, gives their slots back
@@ -670,6 +731,13 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 	}
 	first := e.names == nil
 	var targets []target
+	templates := map[string]string{}
+	payload := e.cfg.Payload
+	if payload.RoutePrefix == "" && w.Command != nil {
+		if p, ok := hostJSONRoutePrefix(w.Command.AppDir); ok {
+			payload.RoutePrefix = cmpOr(p, "/") // an empty prefix: routes at the root
+		}
+	}
 	for _, t := range mix {
 		f, ok := byName[t.Function]
 		if !ok {
@@ -688,21 +756,58 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 		if t.Weight <= 0 {
 			return nil, fmt.Errorf("function %q: weight must be positive", t.Function)
 		}
-		req, err := BuildRequest(f, w.Capabilities, e.cfg.Payload)
+		req, err := BuildRequest(f, w.Capabilities, payload)
+		var missing *MissingRouteParamError
+		if errors.As(err, &missing) && len(e.cfg.Targets) == 0 {
+			// Not asked for by name (the mix is every loaded function): leave it out, and say so.
+			if first {
+				e.notices = append(e.notices, missing.Error()+": not invoked")
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
+		}
+		var pr *proxyRequest
+		isHTTP, out := false, ""
+		if trig := f.Trigger(); trig != nil && strings.EqualFold(trig.Type, "httpTrigger") {
+			isHTTP = true
+			templates[f.Name], _ = trig.Raw["route"].(string)
+			for _, b := range f.Bindings {
+				if strings.EqualFold(b.Type, "http") && b.Direction != rpc.BindingInfo_in {
+					out = b.Name
+				}
+			}
+			if p := w.HTTPProxy(); p != nil {
+				in, err := newIncoming(f, trig, payload)
+				if err != nil {
+					return nil, err
+				}
+				if pr, err = newProxyRequest(p, in); err != nil {
+					return nil, fmt.Errorf("function %q: the URL to forward to: %w", t.Function, err)
+				}
+			}
 		}
 		req.TraceContext = &rpc.RpcTraceContext{Attributes: map[string]string{}}
 		tmpl, err := newRequestTemplate(req)
 		if err != nil {
 			return nil, fmt.Errorf("function %q: encoding its request: %w", t.Function, err)
 		}
-		targets = append(targets, target{fn: f, weight: t.Weight, tmpl: tmpl})
+		targets = append(targets, target{fn: f, weight: t.Weight, tmpl: tmpl, proxy: pr})
 		if first {
+			e.isHTTP = append(e.isHTTP, isHTTP)
+			e.httpOut = append(e.httpOut, out)
+			e.proxied = e.proxied || pr != nil
 			e.names = append(e.names, f.Name)
 			e.totalW += t.Weight
 			e.cumW = append(e.cumW, e.totalW)
 		}
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no function to invoke: " + strings.Join(e.notices, "; "))
+	}
+	if err := checkRouteParams(e.cfg.Payload.RouteParams, templates); err != nil {
+		return nil, err
 	}
 	return targets, nil
 }
@@ -898,16 +1003,20 @@ func (e *engine) send(ctx context.Context) {
 		// Recorded before the Send so that a fast answer never finds it unrecorded; "sent" is
 		// handed to the stream.
 		warm := e.rec.sent(intended, now, freeSince, g.proc)
-		f := flight{intended: intended, sent: now, fn: int32(ti), proc: g.proc, warm: warm}
+		f := flight{intended: intended, sent: now, fn: int32(ti), proc: g.proc, warm: warm, proxy: t.proxy != nil}
 		e.tracker.start(id, f)
 		e.inflight.Add(1)
+		if t.proxy != nil {
+			// As the host: the HTTP request is started, not awaited, before the InvocationRequest is written.
+			go e.forward(g.fwd, t.proxy, id)
+		}
 		e.inSend.Store(now)
 		err := g.stream.SendMsg(&frame)
 		e.inSend.Store(0)
 		if err != nil {
 			// Never reached the worker: lost with its stream (unless the run loop already counted
 			// it lost with everything else in flight on that process).
-			if _, k := e.tracker.settle(id); k == settleMatched {
+			if _, ok := e.tracker.remove(id); ok {
 				e.freeSlots(1, e.now())
 				e.rec.lost([]flight{f}, e.now())
 			}
@@ -1124,8 +1233,19 @@ func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
 	e.lastRecv.Store(now)
 	// The hot path: an invocation response is settled from its id and status alone.
 	if id, status, ok := parseInvocationResponse(b); ok {
-		f, kind := e.tracker.settleBytes(id)
-		e.settled(f, kind, status, now)
+		f, kind := e.tracker.settleBytes(id, status, now)
+		code := 0
+		if kind == settleMatched && !f.proxy && e.httpFunction(f.fn) {
+			code = 500 // a failed invocation: the host answers 500
+			if status == rpc.StatusResult_Success {
+				if code, ok = responseHTTPStatus(b, e.httpOut[f.fn]); !ok {
+					code = 500
+				}
+			} else if status == rpc.StatusResult_Cancelled {
+				code = 0
+			}
+		}
+		e.settled(f, kind, status, now, code)
 		return
 	}
 	if raw, ok := rpcLogBytes(b); ok {
@@ -1178,13 +1298,105 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 
 // settle matches a response to its invocation and records it.
 func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
-	f, kind := e.tracker.settle(r.InvocationId)
-	e.settled(f, kind, r.GetResult().GetStatus(), now)
+	st := r.GetResult().GetStatus()
+	f, kind := e.tracker.settle(r.InvocationId, st, now)
+	code := 0
+	if kind == settleMatched && !f.proxy && e.httpFunction(f.fn) {
+		switch st {
+		case rpc.StatusResult_Success:
+			code = messageHTTPStatus(r, e.httpOut[f.fn])
+		case rpc.StatusResult_Failure:
+			code = 500
+		}
+	}
+	e.settled(f, kind, st, now, code)
 }
 
-// settled records what settling an id in the tracker found.
-func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64) {
+// cmpOr returns a, or b when a is empty.
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// httpFunction reports whether target fn is HTTP-triggered.
+func (e *engine) httpFunction(fn int32) bool { return int(fn) < len(e.isHTTP) && e.isHTTP[fn] }
+
+// forward sends a proxied invocation's HTTP request and settles the invocation if its
+// InvocationResponse is already in.
+func (e *engine) forward(fw *forwarder, pr *proxyRequest, id string) {
+	k, _ := keyOf(id)
+	a := fw.forward(pr, id, e.now, func() { e.tracker.noteHTTPRetry(k, proxyRefused) })
+	if fw.ctx.Err() != nil {
+		return // the run (or this worker) ended: what was in flight is counted there
+	}
+	if f, kind := e.tracker.answerHTTP(k, a); kind == settleMatched {
+		e.settledProxy(f, max(a.end, f.grpcAt))
+	}
+}
+
+// settledProxy records a proxied invocation whose two answers are in, at now: failed when the
+// forwarding failed (even if the worker reported success, as the host fails it), else by the
+// InvocationResponse's status and then the HTTP status.
+func (e *engine) settledProxy(f flight, now int64) {
+	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
+		e.rec.timedOut([]flight{f}, now, true)
+		e.freeSlots(1, now)
+		return
+	}
+	status, reason, h := e.proxyOutcome(f)
+	e.rec.response(f, now, status, reason, h)
+	e.freeSlots(1, now)
+}
+
+// proxyOutcome judges a proxied invocation from what of its two answers is in.
+func (e *engine) proxyOutcome(f flight) (status, reason string, h httpResult) {
+	a := f.http
+	if f.got&gotHTTP != 0 {
+		h = httpResult{code: int(a.status), head: a.head, bytes: a.bytes}
+		if a.err == proxyOK {
+			h.end = a.end
+		} else if a.status == 0 {
+			h.code = 500 // forwarding failed before a response: the function fails, the host answers 500
+		}
+	}
+	switch {
+	case f.got&gotHTTP != 0 && a.err != proxyOK:
+		return statusFailed, a.err.reason(), h
+	case f.got&gotHTTP == 0 && a.err != proxyOK:
+		return statusFailed, a.err.reason() + " (still retrying at --timeout)", h
+	case f.got&gotHTTP == 0:
+		return statusFailed, reasonNoHTTPResponse, h
+	case f.got&gotGRPC == 0:
+		return statusFailed, reasonNoInvocationResponse, h
+	}
+	switch f.grpcStatus {
+	case rpc.StatusResult_Success:
+		if !e.cfg.HTTPOK.Has(h.code) {
+			return statusFailed, httpReason(h.code), h
+		}
+		if f.cancelSent != 0 {
+			return statusCompletedAfterCancel, "", h
+		}
+		return statusSucceeded, "", h
+	case rpc.StatusResult_Cancelled:
+		return statusCancelled, "", h
+	}
+	return statusFailed, "", h
+}
+
+// settled records what settling an id in the tracker found; code is the HTTP status the host
+// would answer with (0: not an HTTP function, or none).
+func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64, code int) {
 	switch kind {
+	case settlePartial:
+		return // a proxied invocation waiting for its HTTP response
+	case settleMatched:
+		if f.proxy {
+			e.settledProxy(f, max(now, f.http.end))
+			return
+		}
 	case settleDuplicate:
 		e.rec.count(func(c *report.Counts) { c.Duplicate++ })
 		return
@@ -1202,17 +1414,20 @@ func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, 
 		e.freeSlots(1, now)
 		return
 	}
-	status := statusFailed
+	status, reason := statusFailed, ""
 	switch st {
 	case rpc.StatusResult_Success:
 		status = statusSucceeded
 		if f.cancelSent != 0 {
 			status = statusCompletedAfterCancel
 		}
+		if code != 0 && !e.cfg.HTTPOK.Has(code) {
+			status, reason = statusFailed, httpReason(code)
+		}
 	case rpc.StatusResult_Cancelled:
 		status = statusCancelled
 	}
-	e.rec.response(f, now, status)
+	e.rec.response(f, now, status, reason, httpResult{code: code})
 	e.freeSlots(1, now)
 }
 
@@ -1241,12 +1456,24 @@ func (e *engine) expire() {
 	}
 	now := e.now()
 	var expired []flight
-	e.tracker.expire(now-int64(e.cfg.Timeout), func(f flight) { expired = append(expired, f) })
-	if len(expired) == 0 {
+	n := int64(0)
+	e.tracker.expire(now-int64(e.cfg.Timeout), func(f flight) {
+		n++
+		if f.proxy && (f.got != 0 || f.http.err != proxyOK) {
+			// One of its two answers came: failed, with the missing side as its reason.
+			status, reason, h := e.proxyOutcome(f)
+			e.rec.response(f, now, status, reason, h)
+			return
+		}
+		expired = append(expired, f)
+	})
+	if n == 0 {
 		return
 	}
-	e.rec.timedOut(expired, now, false)
-	e.freeSlots(int64(len(expired)), now)
+	if len(expired) > 0 {
+		e.rec.timedOut(expired, now, false)
+	}
+	e.freeSlots(n, now)
 }
 
 // closeInterval hands the interval [start, end) to the sink.
@@ -1260,6 +1487,8 @@ func (e *engine) closeInterval(index int, start, end time.Duration, final bool) 
 		InFlight:   e.inflight.Load(),
 		Counts:     set.counts,
 		Histograms: set.tagged(e.names),
+		HTTPStatus: set.httpCounts(e.names),
+		Failures:   set.failureCounts(),
 	}
 	for _, c := range e.pool.chans {
 		// Lines a worker log could not keep up with (a log flood) are dropped there; count them here.

@@ -1,6 +1,10 @@
 package loadgen
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/fbench/fbench/protos/rpc"
+)
 
 // flight is one invocation in flight. Times are nanoseconds since the run's monotonic time zero.
 type flight struct {
@@ -10,16 +14,30 @@ type flight struct {
 	fn         int32  // index into the run's targets
 	proc       uint16 // the worker process (pool channel) it was sent to
 	warm       bool   // a warm-up invocation (recorder.warm)
+	// HTTP proxying mode: the invocation settles when both answers are in, the InvocationResponse
+	// and the HTTP response (see answerHTTP); what came first waits here.
+	proxy      bool
+	got        uint8 // gotGRPC | gotHTTP
+	grpcStatus rpc.StatusResult_Status
+	grpcAt     int64
+	http       httpAnswer
 }
+
+// Answers a proxied invocation waits for.
+const (
+	gotGRPC uint8 = 1 << iota
+	gotHTTP
+)
 
 // Outcome of a response looked up in the tracker.
 type settleKind uint8
 
 const (
-	settleMatched   settleKind = iota // it was in flight
+	settleMatched   settleKind = iota // it was in flight (and is now settled)
 	settleDuplicate                   // already settled (a second response)
 	settleLate                        // it had timed out
 	settleUnknown                     // never sent by this run
+	settlePartial                     // one of a proxied invocation's two answers: it waits for the other
 )
 
 // idKey is an invocation id as the tracker keys it: the 128 bits of the canonical GUID string
@@ -89,42 +107,113 @@ func (t *tracker) start(id string, f flight) {
 	t.mu.Unlock()
 }
 
-// settle removes id from the in-flight table.
-func (t *tracker) settle(id string) (flight, settleKind) {
+// settle takes id's InvocationResponse (status st, received at now) out of the in-flight table.
+func (t *tracker) settle(id string, st rpc.StatusResult_Status, now int64) (flight, settleKind) {
 	k, ok := keyOf(id)
 	if !ok {
 		return flight{}, settleUnknown
 	}
-	return t.settleKey(k)
+	return t.settleKey(k, st, now)
 }
 
 // settleBytes is settle for an id still in a received frame.
-func (t *tracker) settleBytes(id []byte) (flight, settleKind) {
+func (t *tracker) settleBytes(id []byte, st rpc.StatusResult_Status, now int64) (flight, settleKind) {
 	k, ok := keyOf(id)
 	if !ok {
 		return flight{}, settleUnknown
 	}
-	return t.settleKey(k)
+	return t.settleKey(k, st, now)
 }
 
-func (t *tracker) settleKey(k idKey) (flight, settleKind) {
+func (t *tracker) settleKey(k idKey, st rpc.StatusResult_Status, now int64) (flight, settleKind) {
 	t.mu.Lock()
 	f, ok := t.inflight[k]
 	if ok {
+		if f.proxy && f.got&gotHTTP == 0 {
+			// The HTTP response is still to come: keep the InvocationResponse's part.
+			kind := settleDuplicate
+			if f.got&gotGRPC == 0 {
+				f.got |= gotGRPC
+				f.grpcStatus, f.grpcAt = st, now
+				t.inflight[k] = f
+				kind = settlePartial
+			}
+			t.mu.Unlock()
+			return f, kind
+		}
+		if f.proxy && f.got&gotGRPC != 0 {
+			t.mu.Unlock()
+			return f, settleDuplicate
+		}
+		f.got |= gotGRPC
+		f.grpcStatus, f.grpcAt = st, now
 		delete(t.inflight, k)
 		t.settled.add(k)
 		t.mu.Unlock()
 		return f, settleMatched
 	}
-	kind := settleUnknown
-	switch {
-	case t.settled.has(k):
-		kind = settleDuplicate
-	case t.timedOut.has(k):
-		kind = settleLate
-	}
+	kind := t.forgotten(k)
 	t.mu.Unlock()
 	return f, kind
+}
+
+// forgotten says what an id no longer in flight was (mu held).
+func (t *tracker) forgotten(k idKey) settleKind {
+	switch {
+	case t.settled.has(k):
+		return settleDuplicate
+	case t.timedOut.has(k):
+		return settleLate
+	}
+	return settleUnknown
+}
+
+// answerHTTP records a proxied invocation's HTTP answer: settleMatched when its InvocationResponse
+// is already in (it is settled now), settlePartial when that is still to come.
+func (t *tracker) answerHTTP(k idKey, a httpAnswer) (flight, settleKind) {
+	t.mu.Lock()
+	f, ok := t.inflight[k]
+	if !ok {
+		kind := t.forgotten(k)
+		t.mu.Unlock()
+		return f, kind
+	}
+	f.got |= gotHTTP
+	f.http = a
+	if f.got&gotGRPC == 0 {
+		t.inflight[k] = f
+		t.mu.Unlock()
+		return f, settlePartial
+	}
+	delete(t.inflight, k)
+	t.settled.add(k)
+	t.mu.Unlock()
+	return f, settleMatched
+}
+
+// noteHTTPRetry records that a proxied invocation's HTTP request is being retried after err, so
+// that a deadline passing meanwhile names it.
+func (t *tracker) noteHTTPRetry(k idKey, err proxyErr) {
+	t.mu.Lock()
+	if f, ok := t.inflight[k]; ok && f.got&gotHTTP == 0 {
+		f.http.err = err
+		t.inflight[k] = f
+	}
+	t.mu.Unlock()
+}
+
+// remove takes id out of the in-flight table whatever it awaits (an invocation that never
+// reached the worker); false when it was no longer there.
+func (t *tracker) remove(id string) (flight, bool) {
+	k, _ := keyOf(id)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.inflight[k]
+	if ok {
+		delete(t.inflight, k)
+		t.settled.add(k)
+	}
+	return f, ok
 }
 
 // markCancel records that a cancel was sent at now; false if id is no longer in flight.

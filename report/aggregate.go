@@ -32,7 +32,7 @@ var rowPercentileNames = []string{"p50", "p90", "p99", "p999", "max"}
 const maxPoints = 1024
 
 // numMetrics is len(Metrics), as a constant for arrays.
-const numMetrics = 6
+const numMetrics = 8
 
 func init() {
 	if len(Metrics) != numMetrics || len(rowPercentiles) != 5 {
@@ -44,13 +44,15 @@ func init() {
 const spectrumTicks = 5
 
 type aggregator struct {
-	totals   map[string]*hdrhistogram.Histogram // per tag, measured intervals only
-	dropped  map[string]int64                   // values a merge could not record, per tag
-	counts   Counts
-	measured time.Duration
-	warm     time.Duration
-	expected float64       // expected arrivals of the measured intervals
-	loadTime time.Duration // measured time under load: the drain after the last arrival excluded
+	totals     map[string]*hdrhistogram.Histogram // per tag, measured intervals only
+	dropped    map[string]int64                   // values a merge could not record, per tag
+	counts     Counts
+	httpStatus HTTPStatusCounts // measured intervals
+	failures   map[string]int64 // measured intervals
+	measured   time.Duration
+	warm       time.Duration
+	expected   float64       // expected arrivals of the measured intervals
+	loadTime   time.Duration // measured time under load: the drain after the last arrival excluded
 	// fbench's CPU over the measured intervals: Σ percent × seconds, and Σ seconds
 	harnessCPU, harnessCPUSec float64
 	loadResp                  int64 // responses within loadTime
@@ -283,6 +285,18 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		a.loadResp += p.Responses
 	}
 	a.counts.Add(c)
+	if len(rec.HTTPStatus) > 0 {
+		if a.httpStatus == nil {
+			a.httpStatus = HTTPStatusCounts{}
+		}
+		a.httpStatus.Add(rec.HTTPStatus)
+	}
+	for r, n := range rec.Failures {
+		if a.failures == nil {
+			a.failures = map[string]int64{}
+		}
+		a.failures[r] += n
+	}
 	for tag, h := range hists {
 		t := a.totals[tag]
 		if t == nil {
@@ -444,6 +458,9 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		Warnings:        []string{},
 		SLOs:            []SLOResult{},
 		Verdicts:        []Verdict{},
+		HTTPMode:        meta.HTTPMode,
+		HTTPStatus:      a.httpStatus,
+		Failures:        a.failures,
 	}
 	if s.IntervalS == 0 {
 		s.IntervalS = a.interval.Seconds()

@@ -83,7 +83,7 @@ func DefaultTolerance(metric string) Tolerance {
 	}
 	switch m.Kind {
 	case SLOLatency:
-		if m.Clock != MetricRTT && m.Clock != MetricService {
+		if m.Clock != MetricRTT && m.Clock != MetricService && m.Clock != MetricHTTPTTFB && m.Clock != MetricHTTPTotal {
 			return Tolerance{Off: true}
 		}
 		switch m.Stat {
@@ -371,7 +371,7 @@ type MetricComparison struct {
 func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 	names := opt.Metrics
 	if len(names) == 0 {
-		names = CompareMetrics
+		names = slices.Concat(CompareMetrics, httpCompareMetrics(base, cur))
 		if r := firstColdstart(base, cur); r != nil {
 			names = ColdstartCompareMetrics(r.Mode)
 		}
@@ -543,6 +543,9 @@ func differences(base, cur []RunEntry) []string {
 	if be.CPUModel != ce.CPUModel || be.Cores != ce.Cores || be.GOMAXPROCS != ce.GOMAXPROCS {
 		out = append(out, fmt.Sprintf("machines differ: baseline %q × %d cores, current %q × %d cores", be.CPUModel, be.Cores, ce.CPUModel, ce.Cores))
 	}
+	if b.HTTPMode != c.HTTPMode {
+		out = append(out, fmt.Sprintf("HTTP functions were driven differently: baseline %s, current %s", httpModeName(b.HTTPMode), httpModeName(c.HTTPMode)))
+	}
 	if b.FbenchVersion != c.FbenchVersion {
 		out = append(out, fmt.Sprintf("fbench versions differ: baseline %s, current %s", b.FbenchVersion, c.FbenchVersion))
 	}
@@ -552,7 +555,7 @@ func differences(base, cur []RunEntry) []string {
 // loadSettings are the recorded settings (Summary.Config) that shape the load: when they differ
 // between the sides compare says so.
 var loadSettings = []string{"rps", "concurrency", "profile", "arrival", "duration", "warmup", "count",
-	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval", "processes"}
+	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval", "http_ok", "route_params", "processes"}
 
 func dedupe(s []string) []string {
 	var out []string

@@ -170,6 +170,20 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		{K: "status requests answered", V: fmtInt(c.StatusAnswered) + " / " + fmtInt(c.StatusSent)},
 		{K: "worker log lines", V: fmtInt(c.Logs) + " (" + fmtInt(c.LogsDropped) + " dropped)"},
 	}
+	if s.HTTPMode != "" {
+		d.Counts = append(d.Counts, kv{K: "HTTP functions", V: httpModeText(s.HTTPMode)},
+			kv{K: "HTTP statuses by class", V: fmt.Sprintf("1xx %s · 2xx %s · 3xx %s · 4xx %s · 5xx %s", fmtInt(c.HTTP1xx),
+				fmtInt(c.HTTP2xx), fmtInt(c.HTTP3xx), fmtInt(c.HTTP4xx), fmtInt(c.HTTP5xx)), Class: warnIf(c.HTTP5xx)})
+		for _, l := range statusLines(s.HTTPStatus) {
+			d.Counts = append(d.Counts, kv{K: "HTTP statuses", V: l})
+		}
+		if s.HTTPMode == "proxy" {
+			d.Counts = append(d.Counts, kv{K: "HTTP response bytes", V: fmtInt(c.HTTPResponseBytes)})
+		}
+	}
+	for _, l := range reasonLines(s.Failures) {
+		d.Counts = append(d.Counts, kv{K: "failure reason", V: l, Class: "warn"})
+	}
 	for _, m := range Metrics {
 		d.Latency = append(d.Latency, latencyRow{Name: m, St: s.Latency[m]})
 	}

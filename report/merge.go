@@ -330,6 +330,9 @@ func planDiff(a, b Meta) (field, va, vb string, same bool) {
 	if a.Mode != b.Mode {
 		return "mode", a.Mode, b.Mode, false
 	}
+	if a.HTTPMode != b.HTTPMode {
+		return "http_mode", a.HTTPMode, b.HTTPMode, false
+	}
 	for _, f := range planFields {
 		x, y := jsonText(a.Config[f]), jsonText(b.Config[f])
 		if x != y {
@@ -615,6 +618,18 @@ func (m *merger) merge(index int, slot int64, parts []*mergeSource) *IntervalRec
 		}
 		rec.InFlight += p.InFlight
 		rec.Counts.Add(p.Counts)
+		if len(p.HTTPStatus) > 0 {
+			if rec.HTTPStatus == nil {
+				rec.HTTPStatus = HTTPStatusCounts{}
+			}
+			rec.HTTPStatus.Add(p.HTTPStatus)
+		}
+		for r, n := range p.Failures {
+			if rec.Failures == nil {
+				rec.Failures = map[string]int64{}
+			}
+			rec.Failures[r] += n
+		}
 		r, o := &rec.Resources, p.Resources
 		r.WorkerCPUPct, r.WorkerRSSBytes = max(r.WorkerCPUPct, o.WorkerCPUPct), max(r.WorkerRSSBytes, o.WorkerRSSBytes)
 		r.WorkerThreads, r.WorkerFDs = max(r.WorkerThreads, o.WorkerThreads), max(r.WorkerFDs, o.WorkerFDs)
@@ -653,7 +668,7 @@ func (m *merger) merge(index int, slot int64, parts []*mergeSource) *IntervalRec
 func mergedMeta(srcs []*mergeSource, zero time.Time, version string) Meta {
 	first := srcs[0].meta
 	m := Meta{
-		Schema: RunSchema, Version: version, Mode: first.Mode, StartedAt: first.StartedAt, TimeZero: zero,
+		Schema: RunSchema, Version: version, Mode: first.Mode, HTTPMode: first.HTTPMode, StartedAt: first.StartedAt, TimeZero: zero,
 		Interval: first.Interval, Warmup: first.Warmup + srcs[0].offset, VerdictThresholds: first.VerdictThresholds,
 		Environment: first.Environment, Worker: first.Worker, Harness: first.Harness,
 		Config: map[string]any{}, Runs: make([]MergedRun, len(srcs)),

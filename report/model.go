@@ -36,10 +36,14 @@ const (
 	// intended time and the end of the last wait the worker imposed (a Send blocked by flow control,
 	// a full --max-inflight queue, a worker restart). The harness's validity is judged on it.
 	MetricHarnessLag = "harness_lag"
+	// HTTP proxying mode (a worker with HttpUri): the forwarded request's response, from the
+	// invocation's intended send time to its head (status line and headers) read, and to its last byte.
+	MetricHTTPTTFB  = "http_ttfb"
+	MetricHTTPTotal = "http_total"
 )
 
 // Metrics lists the main metrics in report order.
-var Metrics = []string{MetricRTT, MetricService, MetricLag, MetricCancelSettle, MetricStatusRTT, MetricHarnessLag}
+var Metrics = []string{MetricRTT, MetricService, MetricLag, MetricCancelSettle, MetricStatusRTT, MetricHarnessLag, MetricHTTPTTFB, MetricHTTPTotal}
 
 // FunctionTag is the hlog tag of a metric restricted to one function, e.g. "rtt.fn.echo".
 func FunctionTag(metric, function string) string { return metric + ".fn." + sanitizeTag(function) }
@@ -86,6 +90,14 @@ type Counts struct {
 	LogsDropped          int64 `json:"logs_dropped"`           // RpcLog lines not written to the worker log (it could not keep up)
 	EmptyMessages        int64 `json:"empty_messages"`         // StreamingMessages with no content
 	UnknownMessages      int64 `json:"unknown_messages"`       // content types the harness does not expect from a worker
+	// HTTP statuses a caller got from HTTP functions, by class (exact codes per function are in
+	// IntervalRecord.HTTPStatus and Summary.HTTPStatus), and the proxied responses' body bytes.
+	HTTP1xx           int64 `json:"http_1xx"`
+	HTTP2xx           int64 `json:"http_2xx"`
+	HTTP3xx           int64 `json:"http_3xx"`
+	HTTP4xx           int64 `json:"http_4xx"`
+	HTTP5xx           int64 `json:"http_5xx"`
+	HTTPResponseBytes int64 `json:"http_response_bytes"`
 	// WarmupSettled counts warm-up invocations (intended before the measured window) that were
 	// answered, timed out or lost within it; they are in no other measured count or latency.
 	WarmupSettled int64 `json:"warmup_settled"`
@@ -114,7 +126,46 @@ func (c *Counts) Add(o Counts) {
 	c.LogsDropped += o.LogsDropped
 	c.EmptyMessages += o.EmptyMessages
 	c.UnknownMessages += o.UnknownMessages
+	c.HTTP1xx += o.HTTP1xx
+	c.HTTP2xx += o.HTTP2xx
+	c.HTTP3xx += o.HTTP3xx
+	c.HTTP4xx += o.HTTP4xx
+	c.HTTP5xx += o.HTTP5xx
+	c.HTTPResponseBytes += o.HTTPResponseBytes
 	c.WarmupSettled += o.WarmupSettled
+}
+
+// AddHTTPStatus counts one HTTP status in its class (codes outside 100-599 are counted in none).
+func (c *Counts) AddHTTPStatus(code int) {
+	switch code / 100 {
+	case 1:
+		c.HTTP1xx++
+	case 2:
+		c.HTTP2xx++
+	case 3:
+		c.HTTP3xx++
+	case 4:
+		c.HTTP4xx++
+	case 5:
+		c.HTTP5xx++
+	}
+}
+
+// HTTPStatusCounts are exact HTTP status codes with their counts, per function: function → code → count.
+type HTTPStatusCounts map[string]map[string]int64
+
+// Add adds o to c.
+func (c HTTPStatusCounts) Add(o HTTPStatusCounts) {
+	for fn, codes := range o {
+		m := c[fn]
+		if m == nil {
+			m = map[string]int64{}
+			c[fn] = m
+		}
+		for code, n := range codes {
+			m[code] += n
+		}
+	}
 }
 
 // Settled is the number of invocations that reached an outcome.
@@ -143,12 +194,17 @@ type IntervalRecord struct {
 	Length time.Duration `json:"length_ns"` // interval length
 	Phase  string        `json:"phase,omitempty"`
 	// LoadLength, when set, is the part of the interval under load (the load ended within it).
-	LoadLength time.Duration                      `json:"load_length_ns,omitempty"`
-	Warmup     bool                               `json:"warmup,omitempty"` // excluded from the summary
-	OfferedRPS float64                            `json:"offered_rps"`      // the schedule's mean rate over the interval
-	InFlight   int64                              `json:"in_flight"`        // at the interval's end
-	Counts     Counts                             `json:"counts"`
-	Resources  Resources                          `json:"resources"`
+	LoadLength time.Duration `json:"load_length_ns,omitempty"`
+	Warmup     bool          `json:"warmup,omitempty"` // excluded from the summary
+	OfferedRPS float64       `json:"offered_rps"`      // the schedule's mean rate over the interval
+	InFlight   int64         `json:"in_flight"`        // at the interval's end
+	Counts     Counts        `json:"counts"`
+	Resources  Resources     `json:"resources"`
+	// HTTPStatus counts the exact HTTP statuses of HTTP functions' invocations settled in the interval.
+	HTTPStatus HTTPStatusCounts `json:"http_status,omitempty"`
+	// Failures counts failed invocations by reason ("HTTP 500", "HTTP proxy: connection refused"...),
+	// for those that have one.
+	Failures   map[string]int64                   `json:"failures,omitempty"`
 	Processes  []ProcessInterval                  `json:"processes,omitempty"` // with several worker processes
 	Histograms map[string]*hdrhistogram.Histogram `json:"-"`
 }
@@ -177,6 +233,9 @@ type Meta struct {
 	Processes   []ProcessInfo  `json:"processes,omitempty"` // with several worker processes: each slot
 	Harness     HarnessInfo    `json:"harness"`
 	Interrupted string         `json:"interrupted,omitempty"` // the signal or reason that ended the run early
+	// HTTPMode is how HTTP functions were driven: "proxy" (forwarded to the worker's HttpUri) or
+	// "rpc" (RpcHttp over the stream); empty when no HTTP function was invoked.
+	HTTPMode string `json:"http_mode,omitempty"`
 	// VerdictThresholds are the soak verdicts\' limits (zero: defaults).
 	VerdictThresholds VerdictThresholds `json:"verdict_thresholds,omitzero"`
 	Events            []Event           `json:"events,omitempty"` // worker exits, restarts, stream breaks, notices
@@ -280,17 +339,24 @@ type Summary struct {
 	Latency     map[string]Stats            `json:"latency"`   // every name of Metrics, count 0 when none
 	Functions   map[string]map[string]Stats `json:"functions"` // function → metric → stats (tags METRIC.fn.NAME)
 	Statuses    map[string]Stats            `json:"statuses"`  // outcome → rtt stats (tags rtt.status.NAME)
-	Worker      WorkerInfo                  `json:"worker"`
-	Processes   []ProcessSummary            `json:"processes,omitempty"` // with several worker processes (tags METRIC.proc.N)
-	Harness     HarnessSummary              `json:"harness"`
-	Config      map[string]any              `json:"config"`
-	Environment Environment                 `json:"environment"`
-	Phases      []Phase                     `json:"phases,omitempty"`
-	Interrupted string                      `json:"interrupted,omitempty"`
-	Events      []Event                     `json:"events"`
-	Warnings    []string                    `json:"warnings"`
-	SLOs        []SLOResult                 `json:"slos"`     // filled by the SLO evaluator (SLOEvaluator)
-	Verdicts    []Verdict                   `json:"verdicts"` // filled by the verdict code (later issue)
+	// HTTPMode says how HTTP functions were driven: "proxy" (the worker's HttpUri) or "rpc" (RpcHttp
+	// over the stream); empty when no HTTP function was invoked.
+	HTTPMode string `json:"http_mode,omitempty"`
+	// HTTPStatus: function → exact HTTP status → count, over the measured intervals.
+	HTTPStatus HTTPStatusCounts `json:"http_status,omitempty"`
+	// Failures: failure reason → count of failed invocations, over the measured intervals.
+	Failures    map[string]int64 `json:"failures,omitempty"`
+	Worker      WorkerInfo       `json:"worker"`
+	Processes   []ProcessSummary `json:"processes,omitempty"` // with several worker processes (tags METRIC.proc.N)
+	Harness     HarnessSummary   `json:"harness"`
+	Config      map[string]any   `json:"config"`
+	Environment Environment      `json:"environment"`
+	Phases      []Phase          `json:"phases,omitempty"`
+	Interrupted string           `json:"interrupted,omitempty"`
+	Events      []Event          `json:"events"`
+	Warnings    []string         `json:"warnings"`
+	SLOs        []SLOResult      `json:"slos"`     // filled by the SLO evaluator (SLOEvaluator)
+	Verdicts    []Verdict        `json:"verdicts"` // filled by the verdict code (later issue)
 
 	// Runs are a merged run's machines (Meta.Runs).
 	Runs []MergedRun `json:"runs,omitempty"`

@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ func synthMeta() Meta {
 	return Meta{
 		Version:   "0.1.0-test",
 		Mode:      "open",
+		HTTPMode:  "rpc",
 		StartedAt: synthStart,
 		EndedAt:   synthStart.Add(10*time.Second + 250*time.Millisecond),
 		Interval:  time.Second,
@@ -78,6 +80,15 @@ func synthIntervals(t testing.TB) []*IntervalRecord {
 			scale = 3 // around the restart
 		}
 		var c Counts
+		statuses := HTTPStatusCounts{}
+		failures := map[string]int64{}
+		code := func(fn string, n int) {
+			if statuses[fn] == nil {
+				statuses[fn] = map[string]int64{}
+			}
+			statuses[fn][strconv.Itoa(n)]++
+			c.AddHTTPStatus(n)
+		}
 		n := 200
 		c.Due, c.Sent = int64(n), int64(n)
 		for k := 0; k < n; k++ {
@@ -96,6 +107,12 @@ func synthIntervals(t testing.TB) []*IntervalRecord {
 			case k%50 == 7:
 				status = "failed"
 				c.Failed++
+				code(fn, 500)
+			case k%50 == 9:
+				status = "failed" // an HTTP status outside --http-ok
+				c.Failed++
+				code(fn, 503)
+				failures["HTTP 503"]++
 			case k%40 == 5:
 				status = "cancelled"
 				c.CancelSent++
@@ -108,6 +125,7 @@ func synthIntervals(t testing.TB) []*IntervalRecord {
 				rec(MetricCancelSettle, int64(400+rng.ExpFloat64()*500))
 			default:
 				c.Succeeded++
+				code(fn, 200)
 			}
 			rec(MetricRTT, rtt)
 			rec(MetricService, service)
@@ -137,6 +155,8 @@ func synthIntervals(t testing.TB) []*IntervalRecord {
 			OfferedRPS: 200,
 			InFlight:   int64(3 + i%4),
 			Counts:     c,
+			HTTPStatus: statuses,
+			Failures:   failures,
 			Resources: Resources{
 				WorkerCPUPct: 35 + float64(i%3)*5.5, WorkerRSSBytes: int64(80+i*2) << 20, WorkerThreads: 12 + int64(i%2), WorkerFDs: 40,
 				FbenchCPUPct: 12.5 + float64(i%2), FbenchRSSBytes: int64(30+i/3) << 20, Goroutines: 25,

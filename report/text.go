@@ -58,6 +58,22 @@ func WriteText(w io.Writer, s *Summary) error {
 			c.Unmatched, c.Duplicate, c.LateResponses, c.UnknownMessages, c.EmptyMessages)
 	}
 	p("worker status: %d of %d answered · worker log lines: %d (%d dropped)\n", c.StatusAnswered, c.StatusSent, c.Logs, c.LogsDropped)
+	if s.HTTPMode != "" {
+		p("http: %s; statuses 1xx %d, 2xx %d, 3xx %d, 4xx %d, 5xx %d", httpModeText(s.HTTPMode), c.HTTP1xx, c.HTTP2xx, c.HTTP3xx, c.HTTP4xx, c.HTTP5xx)
+		if s.HTTPMode == "proxy" {
+			p(", response bytes %d", c.HTTPResponseBytes)
+		}
+		p("\n")
+		for _, l := range statusLines(s.HTTPStatus) {
+			p("  status %s\n", l)
+		}
+	}
+	if len(s.Failures) > 0 {
+		p("failure reasons:\n")
+		for _, l := range reasonLines(s.Failures) {
+			p("  %s\n", l)
+		}
+	}
 
 	type latRow struct {
 		name string

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/loadgen/host"
 )
 
@@ -29,17 +30,20 @@ type probeFunction struct {
 	Trigger  string   `json:"trigger"`
 	Bindings []string `json:"bindings"`
 	Loaded   bool     `json:"loaded"`
+	Route    string   `json:"route,omitempty"` // HTTP functions: the route template under the host's prefix
 	Error    string   `json:"error,omitempty"`
 }
 
 type probeOutput struct {
 	Timeline     []host.Step       `json:"timeline"`
 	Capabilities map[string]string `json:"capabilities"`
-	Metadata     map[string]any    `json:"worker_metadata,omitempty"`
-	Functions    []probeFunction   `json:"functions"`
-	PingRTT      time.Duration     `json:"ping_rtt_ns,omitempty"`
-	ExitCode     int               `json:"exit_code"`
-	Command      []string          `json:"command"`
+	// HTTP is how HTTP functions are served: "proxied to URI" (HttpUri) or "RpcHttp over the stream".
+	HTTP      string          `json:"http"`
+	Metadata  map[string]any  `json:"worker_metadata,omitempty"`
+	Functions []probeFunction `json:"functions"`
+	PingRTT   time.Duration   `json:"ping_rtt_ns,omitempty"`
+	ExitCode  int             `json:"exit_code"`
+	Command   []string        `json:"command"`
 }
 
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
@@ -105,7 +109,10 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 
 // probeWorker pings a started worker (when it takes WorkerStatus), terminates it and describes it.
 func probeWorker(ctx context.Context, w *host.Worker) (*probeOutput, error) {
-	out := &probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args}
+	out := &probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args, HTTP: "RpcHttp over the stream"}
+	if px := w.HTTPProxy(); px != nil {
+		out.HTTP = "proxied to " + px.Raw
+	}
 	if w.Has("WorkerStatus") {
 		var err error
 		if out.PingRTT, err = w.Ping(ctx, 10*time.Second); err != nil {
@@ -120,7 +127,8 @@ func probeWorker(ctx context.Context, w *host.Worker) (*probeOutput, error) {
 			"worker_version": md.GetWorkerVersion(), "worker_bitness": md.GetWorkerBitness()}
 	}
 	for _, f := range w.Functions {
-		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Loaded: true})
+		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Loaded: true,
+			Route: routeOf(f)})
 	}
 	for _, f := range w.Failed {
 		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Error: f.LoadError})
@@ -136,6 +144,7 @@ func printProbe(w io.Writer, p *probeOutput) {
 	if p.PingRTT > 0 {
 		fmt.Fprintf(w, "  status ping round trip: %s\n", fmtDur(p.PingRTT))
 	}
+	fmt.Fprintf(w, "HTTP: %s\n", p.HTTP)
 	fmt.Fprintln(w, "Capabilities")
 	keys := make([]string, 0, len(p.Capabilities))
 	for k := range p.Capabilities {
@@ -154,7 +163,11 @@ func printProbe(w io.Writer, p *probeOutput) {
 		if !f.Loaded {
 			state = "FAILED: " + f.Error
 		}
-		fmt.Fprintf(w, "  %-16s %-14s id=%s bindings=%s  %s\n", f.Name, f.Trigger, f.ID, strings.Join(f.Bindings, ","), state)
+		route := ""
+		if f.Route != "" {
+			route = " route=" + f.Route
+		}
+		fmt.Fprintf(w, "  %-16s %-14s id=%s bindings=%s%s  %s\n", f.Name, f.Trigger, f.ID, strings.Join(f.Bindings, ","), route, state)
 	}
 	fmt.Fprintf(w, "Exit code: %d\n", p.ExitCode)
 }
@@ -171,4 +184,17 @@ func fmtDur(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.3gs", d.Seconds())
 	}
+}
+
+// routeOf is an HTTP function's route template under the host's prefix, e.g. /api/items/{id}.
+func routeOf(f *host.Function) string {
+	t := f.Trigger()
+	if t == nil || !strings.EqualFold(t.Type, "httpTrigger") {
+		return ""
+	}
+	r, _ := t.Raw["route"].(string)
+	if r == "" {
+		r = f.Name
+	}
+	return "/" + loadgen.DefaultRoutePrefix + "/" + strings.TrimPrefix(r, "/")
 }

@@ -395,7 +395,11 @@ func TestBadInput(t *testing.T) {
 		{"malformed profile", []string{"--profile", profile}, nil, "fbench: " + profile + `:4: stages[0].rate: invalid rate "fast"`, false},
 		{"out under a file", []string{"--out", filepath.Join(aFile, "run")}, nil, "fbench: run directory " + filepath.Join(aFile, "run") + ": " + aFile + " is not a directory", false},
 		{"out not empty", []string{"--out", full}, nil, "fbench: run directory " + full + " exists and is not empty", false},
-		{"unknown function", []string{"--function", "nope"}, nil, `fbench: unknown function "nope": the worker loaded echo, fail, queue, work`, true},
+		{"bad --http-ok", []string{"--http-ok", "200-abc"}, nil, `fbench: invalid --http-ok "200-abc": want HTTP status codes or ranges (100-999), e.g. 200-399 or 200-299,404`, false},
+		{"bad --route-param", []string{"--route-param", "id"}, nil, `fbench: invalid --route-param "id": want K=V`, false},
+		{"route parameter without a value", []string{"--function", "item"}, nil, `fbench: function item: route "items/{id}" needs a value for {id} (give --route-param id=VALUE)`, true},
+		{"route parameter no route has", []string{"--function", "item", "--route-param", "id=1", "--route-param", "nope=2"}, nil, `fbench: --route-param nope: no invoked function's route has a {nope} parameter`, true},
+		{"unknown function", []string{"--function", "nope"}, nil, `fbench: unknown function "nope": the worker loaded echo, fail, item, queue, status, work`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_ = os.Remove(mark)

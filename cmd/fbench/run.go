@@ -59,6 +59,9 @@ type runFlags struct {
 	method         string
 	headers        []string
 	query          []string
+	routeParams    []string
+	httpOK         string
+	httpMaxConns   int
 	cancelRatio    float64
 	cancelAfter    string
 	forceCancel    bool
@@ -96,6 +99,9 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.method, "method", "", "HTTP method (default POST with a body, GET without)")
 	fs.StringArrayVar(&f.headers, "header", nil, "HTTP header `K:V` (repeatable)")
 	fs.StringArrayVar(&f.query, "query", nil, "query parameter `K=V` (repeatable)")
+	fs.StringArrayVar(&f.routeParams, "route-param", nil, "HTTP route parameter `K=V` filling the function's route template, e.g. id=42 for items/{id} (repeatable)")
+	fs.StringVar(&f.httpOK, "http-ok", loadgen.DefaultHTTPOK, "HTTP statuses that count as success (`CODES`: codes and ranges, e.g. 200-299,404); any other is a failure with reason \"HTTP <code>\"")
+	fs.IntVar(&f.httpMaxConns, "http-max-conns", 0, "HTTP proxying mode: most keep-alive connections to the worker's HttpUri (0: sized for the rate, rps/20 or the concurrency, at least 64)")
 	fs.Float64Var(&f.cancelRatio, "cancel-ratio", 0, "fraction of invocations that get an InvocationCancel (0..1)")
 	fs.StringVar(&f.cancelAfter, "cancel-after", "5ms", "delay from send to cancel: a duration or a distribution (uniform:1ms-20ms, exp:5ms, normal:10ms,2ms)")
 	fs.BoolVar(&f.forceCancel, "force-cancel", false, "send cancels even if the worker does not advertise HandlesInvocationCancelMessage")
@@ -197,12 +203,24 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	httpOK, err := loadgen.ParseStatusSet(f.httpOK)
+	if err != nil {
+		return nil, err
+	}
+	if f.httpMaxConns < 0 {
+		return nil, fmt.Errorf("invalid --http-max-conns %d: must not be negative", f.httpMaxConns)
+	}
+	httpConns := f.httpMaxConns
+	if httpConns == 0 {
+		httpConns = min(max(64, int(f.rps/20), f.concurrency), 4096)
+	}
 
 	cfg := loadgen.Config{
 		Count: f.count, Interval: f.interval, Targets: targets, Payload: payload,
 		CancelRatio: f.cancelRatio, CancelAfter: cancelAfter, ForceCancel: f.forceCancel,
 		MaxInFlight: f.maxInFlight, OnFull: onFull, Timeout: f.timeout,
 		StatusInterval: f.statusInterval, Drain: f.drain, Seed: f.seed, RealtimeSender: f.realtimeSender,
+		HTTPOK: httpOK, HTTPMaxConns: httpConns,
 	}
 	p.mode = "open"
 	if f.concurrency > 0 {
@@ -294,8 +312,9 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		"cancel_ratio": f.cancelRatio, "cancel_after": cancelAfter.String(), "force_cancel": f.forceCancel,
 		"max_inflight": f.maxInFlight, "on_full": string(onFull), "timeout": f.timeout.String(),
 		"status_interval": f.statusInterval.String(), "drain": f.drain.String(), "lag_budget": f.lagBudget.String(),
-		"realtime_sender": f.realtimeSender,
-		"worker":          p.hostOpt.Launch.Worker, "worker_args": p.hostOpt.Launch.Args, "app": f.app, "env": f.env,
+		"realtime_sender": f.realtimeSender, "route_params": f.routeParams, "http_ok": httpOK.String(),
+		"http_max_conns": httpConns,
+		"worker":         p.hostOpt.Launch.Worker, "worker_args": p.hostOpt.Launch.Args, "app": f.app, "env": f.env,
 		"indexing": string(p.hostOpt.Indexing), "host_version": f.hostVersion,
 		"restart_worker": f.restart, "max_restarts": f.maxRestarts,
 		"processes": p.procs.Count, "process_start_interval": p.procs.StartInterval.String(),
@@ -358,6 +377,16 @@ func (f *runFlags) payload() (loadgen.Payload, error) {
 			return p, fmt.Errorf("invalid --query %q: want K=V", q)
 		}
 		p.Query = append(p.Query, [2]string{k, v})
+	}
+	for _, rp := range f.routeParams {
+		k, v, ok := strings.Cut(rp, "=")
+		if !ok || k == "" {
+			return p, fmt.Errorf("invalid --route-param %q: want K=V", rp)
+		}
+		if p.RouteParams == nil {
+			p.RouteParams = map[string]string{}
+		}
+		p.RouteParams[k] = v
 	}
 	return p, nil
 }
@@ -515,6 +544,10 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	}
 	_ = rw.UpdateMeta(meta)
 
+	p.cfg.OnNotice = func(n string) {
+		meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: n})
+		fmt.Fprintf(stderr, "fbench: note: %s\n", n)
+	}
 	p.cfg.OnStart = func(t0 time.Time) {
 		meta.TimeZero = t0.UTC()
 		_ = rw.UpdateMeta(meta)
@@ -529,6 +562,9 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "fbench: %s; %d worker processes, %d functions; writing %s\n", describePlan(p), n, len(w.Functions), p.out)
 		} else {
 			fmt.Fprintf(stderr, "fbench: %s; worker pid %d, %d functions; writing %s\n", describePlan(p), w.Pid, len(w.Functions), p.out)
+		}
+		if px := w.HTTPProxy(); px != nil {
+			fmt.Fprintf(stderr, "fbench: HTTP functions are proxied to %s (the worker's HttpUri), %d connections at most\n", px.Raw, p.cfg.HTTPMaxConns)
 		}
 		startAtLine(stderr, p, time.Now())
 	}
@@ -584,6 +620,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	}
 	if res != nil {
 		meta.Worker.Restarts = res.Restarts
+		meta.HTTPMode = res.HTTPMode
 	}
 	meta.EndedAt = time.Now().UTC()
 	meta.Harness.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF) - cpuSelf0

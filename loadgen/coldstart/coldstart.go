@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fbench/fbench/loadgen"
@@ -250,6 +251,10 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 			phase = "load" // the function to invoke did not load
 		}
 		return w, &phaseError{phase: phase, msg: err.Error()}
+	}
+	if px := w.HTTPProxy(); px != nil && strings.EqualFold(fn.TriggerType(), "httpTrigger") {
+		// Its answer needs the forwarded HTTP request too, which only fbench run sends.
+		return w, &phaseError{phase: "invocation", msg: fmt.Sprintf("function %s is HTTP-triggered and the worker proxies HTTP (HttpUri %s): fbench coldstart does not forward the HTTP request; invoke a function with another trigger (--function)", fn.Name, px.Raw)}
 	}
 	if fn != early || base == nil {
 		if base, err = loadgen.BuildRequest(fn, w.Capabilities, cfg.Payload); err != nil {

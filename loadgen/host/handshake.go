@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +81,7 @@ type Worker struct {
 
 	Capabilities map[string]string
 	Metadata     *rpc.WorkerMetadata
+	proxy        *ProxyURI   // HttpUri, validated; nil: no HTTP proxying
 	Functions    []*Function // loaded with Success
 	Failed       []*Function // failed indexing or load
 	Timeline     []Step
@@ -233,8 +233,8 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 		w.Capabilities[k] = v
 	}
 	if u := w.Capabilities["HttpUri"]; u != "" {
-		if _, err := url.ParseRequestURI(u); err != nil {
-			return &Error{Phase: "init", Msg: fmt.Sprintf("capability HttpUri %q is not a URI", u)}
+		if w.proxy, err = ParseProxyURI(u); err != nil {
+			return &Error{Phase: "init", Msg: err.Error()}
 		}
 	}
 	w.Metadata = resp.GetWorkerMetadata()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,11 +222,16 @@ func (w *Worker) Initialize(ctx context.Context, opt Options, appDir string) (Ex
 	return ex, nil
 }
 
+// checkHTTPURI validates the HttpUri capability after init or an env reload (the host's check)
+// and sets the worker's HTTP proxying target from it (none when it is absent).
 func (w *Worker) checkHTTPURI(phase string) error {
+	w.proxy = nil
 	if u := w.Capabilities["HttpUri"]; u != "" {
-		if _, err := url.ParseRequestURI(u); err != nil {
-			return w.fail(&Error{Phase: phase, Msg: fmt.Sprintf("capability HttpUri %q is not a URI", u)})
+		p, err := ParseProxyURI(u)
+		if err != nil {
+			return w.fail(&Error{Phase: phase, Msg: err.Error()})
 		}
+		w.proxy = p
 	}
 	return nil
 }

@@ -35,6 +35,11 @@ const faultUsage = `Fault modes (--fault NAME[=VALUE], repeatable; N counts Invo
   unknown-messages      also send a worker_init_request (never sent by workers) per invocation
   log-flood=N           send N System RpcLogs per second for the whole run
   big-response=BYTES    echo and work answer with a body of exactly BYTES bytes
+  With --http=proxy (HttpUri):
+  http-no-invocation-response  answer the HTTP request, never send the InvocationResponse
+  http-no-response      send the InvocationResponse, never answer the HTTP request
+  http-reset            close the HTTP connection without a response (the InvocationResponse says Success)
+  http-uri=URI          advertise URI as HttpUri instead of the worker's own server (e.g. a closed port)
 `
 
 // pauseFault is one pause=D@N.
@@ -45,34 +50,38 @@ type pauseFault struct {
 
 // faults holds the parsed --fault settings; zero values mean "off".
 type faults struct {
-	exitAtStart     bool
-	exitCode        int
-	slowStart       time.Duration
-	noStartStream   bool
-	hangInit        bool
-	failInit        bool
-	failInitEvery   int64  // fail-init-every: every Nth start (counted in failInitFile)
-	failInitFile    string //
-	failReload      bool
-	failLoad        map[string]bool // lower-cased function names
-	hangLoad        bool
-	hangStatus      bool
-	crashAfter      int64
-	pauses          []pauseFault
-	stopReadingAt   int64
-	closeStreamAt   int64
-	dropEvery       int64
-	unknownIDs      bool
-	duplicateIDs    bool
-	emptyIDs        bool
-	late            time.Duration
-	ignoreCancel    bool
-	ignoreTerminate bool
-	leak            int
-	emptyMessages   bool
-	unknownMessages bool
-	logFlood        int
-	bigResponse     int // -1 = off
+	exitAtStart              bool
+	exitCode                 int
+	slowStart                time.Duration
+	noStartStream            bool
+	hangInit                 bool
+	failInit                 bool
+	failInitEvery            int64  // fail-init-every: every Nth start (counted in failInitFile)
+	failInitFile             string //
+	failReload               bool
+	failLoad                 map[string]bool // lower-cased function names
+	hangLoad                 bool
+	hangStatus               bool
+	crashAfter               int64
+	pauses                   []pauseFault
+	stopReadingAt            int64
+	closeStreamAt            int64
+	dropEvery                int64
+	unknownIDs               bool
+	duplicateIDs             bool
+	emptyIDs                 bool
+	late                     time.Duration
+	ignoreCancel             bool
+	ignoreTerminate          bool
+	leak                     int
+	emptyMessages            bool
+	unknownMessages          bool
+	logFlood                 int
+	bigResponse              int // -1 = off
+	httpNoInvocationResponse bool
+	httpNoResponse           bool
+	httpReset                bool
+	httpURI                  string
 }
 
 // parseFaults parses every --fault value.
@@ -153,6 +162,18 @@ func (f *faults) add(spec string) error {
 			f.failLoad = map[string]bool{}
 		}
 		f.failLoad[strings.ToLower(val)] = true
+		return nil
+	case "http-no-invocation-response":
+		return noValue(&f.httpNoInvocationResponse)
+	case "http-no-response":
+		return noValue(&f.httpNoResponse)
+	case "http-reset":
+		return noValue(&f.httpReset)
+	case "http-uri":
+		if !hasVal || val == "" {
+			return fmt.Errorf("want http-uri=URI")
+		}
+		f.httpURI = spec[len("http-uri="):]
 		return nil
 	case "hang-load":
 		return noValue(&f.hangLoad)

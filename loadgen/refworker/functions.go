@@ -3,6 +3,8 @@ package refworker
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"maps"
+	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -20,6 +22,9 @@ type builtin struct {
 	// run executes one invocation; c is nil when the invocation is not
 	// cancellable (see worker.invoke).
 	run func(w *worker, c *call, reqID string, req *rpc.InvocationRequest) *response
+	// serve answers the forwarded HTTP request of an invocation in HTTP proxying mode (nil for
+	// non-HTTP functions); false when the invocation fails.
+	serve func(w *worker, c *call, rw http.ResponseWriter, r *http.Request, req *rpc.InvocationRequest) bool
 }
 
 const (
@@ -30,9 +35,14 @@ const (
 // builtins maps a lower-cased function name to its implementation.
 var builtins = func() map[string]*builtin {
 	fns := []*builtin{
-		{name: "echo", run: runEcho},
-		{name: "work", run: runWork},
-		{name: "fail", run: runFail},
+		{name: "echo", run: runEcho, serve: serveEcho},
+		{name: "work", run: runWork, serve: serveWork},
+		{name: "fail", run: runFail, serve: serveFail},
+		{name: "status", run: runStatus, serve: serveStatus},
+		{name: "item", run: runItem, serve: serveItem, bindings: []string{
+			`{"name":"req","type":"httpTrigger","direction":"in","methods":["get","post"],"authLevel":"anonymous","route":"items/{id}"}`,
+			httpReturnBinding,
+		}},
 		{name: "queue", run: runQueue, bindings: []string{
 			`{"name":"msg","type":"queueTrigger","direction":"in","dataType":"string","queueName":"fbench-in","connection":"AzureWebJobsStorage"}`,
 			`{"name":"$return","type":"queue","direction":"out","queueName":"fbench-out","connection":"AzureWebJobsStorage"}`,
@@ -120,6 +130,14 @@ var capabilitySets = map[string]map[string]string{
 		"TypedDataCollection", "WorkerStatus", "RpcHttpBodyOnly", "RpcHttpTriggerMetadataRemoved",
 		"HandlesWorkerTerminateMessage", "HandlesWorkerWarmupMessage"),
 	"powershell": setOf("true", "RpcHttpBodyOnly", "WorkerStatus"),
+}
+
+func init() {
+	// HTTP streaming workers advertise their usual set plus HttpUri (filled in at init); Python's
+	// also RequiresRouteParameters (protocol.md §8.2).
+	capabilitySets["node-stream"] = maps.Clone(capabilitySets["node"])
+	capabilitySets["python-stream"] = maps.Clone(capabilitySets["python"])
+	capabilitySets["python-stream"]["RequiresRouteParameters"] = "true"
 }
 
 func setOf(value string, keys ...string) map[string]string {

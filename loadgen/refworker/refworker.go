@@ -60,6 +60,8 @@ type config struct {
 	shutdownGrace  time.Duration
 	faults         faults
 	cpuProfile     string
+	httpProxy      bool          // HTTP proxying mode: advertise HttpUri and serve HTTP functions on it
+	pairTimeout    time.Duration // how long one side of a proxied invocation waits for the other
 	costs          startCosts
 }
 
@@ -81,6 +83,8 @@ type flagVars struct {
 	connectTimeout, shutGrace time.Duration
 	faults                    []string
 	cpuProfile                string
+	http                      string
+	pairTimeout               time.Duration
 	startDelay, loadDelay     dist.Dist
 	reloadDelay               dist.Dist
 }
@@ -108,7 +112,9 @@ func newFlagSet(v *flagVars) *pflag.FlagSet {
 	fs.StringVar(&v.work, "work", "sleep", "how work spends its service time (`MODE`): sleep, or cpu (burn one core)")
 	fs.StringVar(&v.dispatch, "dispatch", "goroutine", "how invocations run: goroutine (each on its own, like the .NET worker's Task.Run), or inline (functions that never wait run on the read loop, like an event loop: the zero-work mode of the harness benchmarks)")
 	fs.IntVar(&v.maxConc, "max-concurrency", 0, "at most `N` invocations run at once; the others wait in the worker, cancellable (0 = unlimited)")
-	fs.StringVar(&v.mimic, "mimic", "dotnet", "`RUNTIME` whose capability set is advertised: dotnet (isolated), node, python, java or powershell")
+	fs.StringVar(&v.mimic, "mimic", "dotnet", "`RUNTIME` whose capability set is advertised: dotnet (isolated), node, python, java, powershell, or node-stream / python-stream (Node v4 with enableHttpStream, Python with HTTP streaming: HTTP proxying mode)")
+	fs.StringVar(&v.http, "http", "rpc", "how HTTP functions are served (`MODE`): rpc (RpcHttp over the stream) or proxy (advertise HttpUri, serve the forwarded requests on 127.0.0.1 and pair them by x-ms-invocation-id)")
+	fs.DurationVar(&v.pairTimeout, "http-pair-timeout", 5*time.Second, "proxy mode: how long one side of an invocation waits for the other (the .NET coordinator's 5 s) before failing it")
 	fs.BoolVar(&v.defaultIndex, "use-default-indexing", false, "answer FunctionsMetadataRequest with use_default_metadata_indexing=true and no functions")
 	fs.IntVar(&v.userLogs, "logs-per-invocation", 0, "send `N` User RpcLogs per invocation (with its invocation_id) before its response")
 	fs.IntVar(&v.systemLogs, "system-logs-per-invocation", 0, "send `N` System RpcLogs per invocation (Node and Python send 1, Java 2)")
@@ -131,7 +137,7 @@ func FlagUsage() string {
 	return "Usage: fbench worker [worker flags] [host args]\n\n" +
 		"Runs fbench's reference language worker. The host appends --host, --port, --workerId, --requestId,\n" +
 		"--grpcMaxMessageLength and their --functions-* twins; the --functions-* values are preferred.\n" +
-		"Built-in functions: echo, work, fail (HTTP triggers), queue (queue trigger).\n\n" +
+		"Built-in functions: echo, work, fail, status (?code=N), item (route items/{id}) (HTTP triggers), queue (queue trigger).\n\n" +
 		"Flags:\n" + fs.FlagUsagesWrapped(0) + "\n" + faultUsage
 }
 
@@ -157,7 +163,21 @@ func parseArgs(args []string) (*config, error) {
 		connectTimeout: v.connectTimeout,
 		shutdownGrace:  v.shutGrace,
 		cpuProfile:     v.cpuProfile,
+		pairTimeout:    v.pairTimeout,
 		costs:          startCosts{start: v.startDelay, load: v.loadDelay, reload: v.reloadDelay},
+	}
+	switch v.http {
+	case "rpc":
+	case "proxy":
+		c.httpProxy = true
+	default:
+		return nil, fmt.Errorf("invalid --http %q: want rpc or proxy", v.http)
+	}
+	if c.mimic == "node-stream" || c.mimic == "python-stream" {
+		c.httpProxy = true
+	}
+	if v.pairTimeout <= 0 {
+		return nil, fmt.Errorf("invalid --http-pair-timeout %s: want > 0", v.pairTimeout)
 	}
 
 	// Endpoint: --functions-uri, else --host + --port.
@@ -216,7 +236,7 @@ func parseArgs(args []string) (*config, error) {
 		return nil, fmt.Errorf("invalid --work %q: want sleep or cpu", v.work)
 	}
 	if _, ok := capabilitySets[c.mimic]; !ok {
-		return nil, fmt.Errorf("invalid --mimic %q: want dotnet, node, python, java or powershell", v.mimic)
+		return nil, fmt.Errorf("invalid --mimic %q: want dotnet, node, python, java, powershell, node-stream or python-stream", v.mimic)
 	}
 	for _, n := range []struct {
 		name string

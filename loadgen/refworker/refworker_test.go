@@ -324,7 +324,7 @@ func TestHandshakeAndFunctions(t *testing.T) {
 		}
 	}
 	// Deterministic: Python's uuid5(NAMESPACE_OID, "echo").
-	if ids["echo"] != "eff861b9-cefd-5038-aded-592adea792d9" || len(ids) != 4 || ids["work"] == "" || ids["fail"] == "" || ids["queue"] == "" {
+	if ids["echo"] != "eff861b9-cefd-5038-aded-592adea792d9" || len(ids) != 6 || ids["work"] == "" || ids["fail"] == "" || ids["queue"] == "" {
 		t.Fatalf("function ids %v", ids)
 	}
 	for name, id := range ids {

@@ -62,23 +62,27 @@ func (w *worker) onReload(reqID string, m *rpc.FunctionEnvironmentReloadRequest)
 		return
 	}
 	switch w.cfg.mimic {
-	case "node":
+	case "node", "node-stream":
 		w.q.push(systemLog("", rpc.RpcLog_Information, fmt.Sprintf("Reloading environment variables. Found %d variables to reload.", len(env))))
 		if err := applyEnvironment(env, dir); err != nil {
 			resp.Result = failure(err.Error())
 			break
 		}
-		resp.Capabilities = capabilitySets["node"]
+		resp.Capabilities = w.capabilities()
 		resp.CapabilitiesUpdateStrategy = rpc.FunctionEnvironmentReloadResponse_replace
-	case "python":
+	case "python", "python-stream":
 		if err := applyEnvironment(env, dir); err != nil {
 			resp.Result = failure(err.Error())
 			break
 		}
 		resp.Capabilities = map[string]string{}
+		if w.proxy != nil {
+			// HTTP streaming: HttpUri and RequiresRouteParameters at env reload too (protocol.md §8.2).
+			resp.Capabilities = map[string]string{"HttpUri": w.proxy.uri, "RequiresRouteParameters": "true"}
+		}
 		out.RequestId = w.cfg.requestID
 	default:
-		resp.Capabilities = capabilitySets[w.cfg.mimic]
+		resp.Capabilities = w.capabilities()
 	}
 	w.q.push(out)
 }

@@ -78,6 +78,8 @@ type worker struct {
 	leaked [][]byte
 
 	stop chan struct{} // closed on exit (stops log-flood)
+
+	proxy *proxyServer // HTTP proxying mode; nil otherwise
 }
 
 // closeSendMarker in the send queue makes the sender call CloseSend and stop.
@@ -132,6 +134,15 @@ func run(cfg *config, stderr io.Writer) int {
 	}
 	w.delay(cfg.costs.start)
 
+	if cfg.httpProxy {
+		p, err := startProxyServer(w)
+		if err != nil {
+			return w.exit(1, "cannot serve HTTP proxying mode: "+err.Error())
+		}
+		w.proxy = p
+		defer p.close()
+		w.direct = false
+	}
 	if err := w.connect(); err != nil {
 		return w.exit(1, err.Error())
 	}
@@ -355,7 +366,7 @@ func (w *worker) onInvocation(reqID string, req *rpc.InvocationRequest) action {
 		w.mu.Unlock()
 	}
 	w.wg.Add(1)
-	if w.cfg.inline && c == nil && f.late == 0 {
+	if w.cfg.inline && c == nil && f.late == 0 && (w.proxy == nil || fn == nil || fn.serve == nil) {
 		w.invoke(fn, c, reqID, req)
 	} else {
 		go w.invoke(fn, c, reqID, req)
@@ -404,6 +415,10 @@ func (w *worker) invoke(fn *builtin, c *call, reqID string, req *rpc.InvocationR
 		w.q.push(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_RpcLog{RpcLog: &rpc.RpcLog{
 			InvocationId: id, Category: "Function." + fn.name + ".User", Level: rpc.RpcLog_Information,
 			LogCategory: rpc.RpcLog_User, Message: "fbench " + fn.name + " log line " + strconv.Itoa(i+1)}}})
+	}
+	if w.proxy != nil && fn.serve != nil {
+		w.invokeProxied(reqID, req)
+		return
 	}
 	w.finish(reqID, fn.run(w, c, reqID, req))
 }
@@ -526,7 +541,7 @@ func (w *worker) onInit(reqID string, m *rpc.WorkerInitRequest) {
 	}
 	resp := &rpc.WorkerInitResponse{
 		WorkerVersion:  WorkerVersion,
-		Capabilities:   capabilitySets[w.cfg.mimic],
+		Capabilities:   w.capabilities(),
 		WorkerMetadata: workerMetadata(w.cfg.mimic),
 		Result:         resultSuccess,
 	}

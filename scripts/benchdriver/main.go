@@ -8,8 +8,8 @@
 //     its read loop (--ref dispatch=inline, as the raw worker answers), invocations per second and
 //     fbench's CPU per invocation;
 //   - timing accuracy: open loop at 5 000, 20 000 and 50 000 invocations/s (and 5 000/s again with
-//     --realtime-sender): achieved vs offered, lag
-//     and harness_lag p50/p99/max;
+//     --realtime-sender, and with the reference worker in HTTP proxying mode): achieved vs offered, lag
+//     and harness_lag p50/p99/max, fbench's CPU per invocation;
 //   - memory: fbench's RSS at 5 000/s after 10 s and after 2 minutes.
 //
 // Each figure is the median of --reps repetitions. --short shrinks every duration (CI proves the
@@ -67,10 +67,10 @@ type accuracy struct {
 	HarnessLag  latency `json:"harness_lag"`
 	Valid       bool    `json:"valid"`
 	Realtime    bool    `json:"realtime_sender"`
-	Processes   int     `json:"worker_processes"`
-	// HarnessCPUUsPerInv is fbench's whole-process CPU ÷ invocations sent (several worker
-	// processes must not cost more per invocation than one).
-	HarnessCPUUsPerInv float64 `json:"harness_cpu_us_per_inv"`
+	HTTPProxy   bool    `json:"http_proxy"`       // the reference worker in HTTP proxying mode (--ref http=proxy)
+	Processes   int     `json:"worker_processes"` // reference worker processes (--processes)
+	// CPUUsPerInv is fbench's whole-process CPU ÷ invocations sent, at this rate.
+	CPUUsPerInv float64 `json:"fbench_cpu_us_per_inv"`
 }
 
 type results struct {
@@ -167,15 +167,18 @@ func run(short bool, reps, depth int, outPath string) error {
 	type accRun struct {
 		rate      float64
 		realtime  bool
+		proxy     bool
 		processes int
 	}
 	var accRuns []accRun
 	for _, rate := range rates {
-		accRuns = append(accRuns, accRun{rate, false, 1})
+		accRuns = append(accRuns, accRun{rate, false, false, 1})
 	}
-	accRuns = append(accRuns, accRun{5000, true, 1})   // --realtime-sender (where permitted)
-	accRuns = append(accRuns, accRun{20000, false, 4}) // four worker processes
-	r.Notes["worker_processes"] = "the p4 row drives four reference worker processes (--processes 4); compare its harness CPU per invocation with the one-process row at the same rate"
+	accRuns = append(accRuns, accRun{5000, true, false, 1})   // --realtime-sender (where permitted)
+	accRuns = append(accRuns, accRun{5000, false, true, 1})   // HTTP proxying mode: an HTTP exchange beside each invocation
+	accRuns = append(accRuns, accRun{20000, false, false, 4}) // four worker processes
+	r.Notes["http_proxy"] = "5000 proxy: the reference worker in HTTP proxying mode (--ref http=proxy); CPU µs/inv: fbench's whole-process CPU ÷ invocations sent"
+	r.Notes["worker_processes"] = "20000 p4: four reference worker processes (--processes 4); compare its CPU per invocation with the one-process row at the same rate"
 	for _, ar := range accRuns {
 		rate := ar.rate
 		fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s, realtime sender %v)\n", rate, reps, accDur, ar.realtime)
@@ -185,6 +188,9 @@ func run(short bool, reps, depth int, outPath string) error {
 			if ar.realtime {
 				args = append(args, "--realtime-sender")
 			}
+			if ar.proxy {
+				args = append(args, "--ref", "http=proxy")
+			}
 			if ar.processes > 1 {
 				args = append(args, "--processes", strconv.Itoa(ar.processes), "--process-start-interval", "0")
 			}
@@ -193,9 +199,9 @@ func run(short bool, reps, depth int, outPath string) error {
 				return err
 			}
 			a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid,
-				Realtime: ar.realtime, Processes: ar.processes}
+				Realtime: ar.realtime, HTTPProxy: ar.proxy, Processes: ar.processes}
 			if s.Counts.Sent > 0 {
-				a.HarnessCPUUsPerInv = s.Harness.CPUSeconds * 1e6 / float64(s.Counts.Sent)
+				a.CPUUsPerInv = 1e6 * s.Harness.CPUSeconds / float64(s.Counts.Sent)
 			}
 			if a.Offered > 0 {
 				a.AchievedPct = 100 * a.Achieved / a.Offered
@@ -320,14 +326,15 @@ func medianAccuracy(rs []accuracy) accuracy {
 		Offered:     pick(func(a accuracy) float64 { return a.Offered }),
 		Achieved:    pick(func(a accuracy) float64 { return a.Achieved }),
 		AchievedPct: pick(func(a accuracy) float64 { return a.AchievedPct }),
+		CPUUsPerInv: pick(func(a accuracy) float64 { return a.CPUUsPerInv }),
 		Valid:       true,
 	}
-	m.HarnessCPUUsPerInv = pick(func(a accuracy) float64 { return a.HarnessCPUUsPerInv })
 	m.Lag = latency{P50: int64(pick(func(a accuracy) float64 { return float64(a.Lag.P50) })), P99: int64(pick(func(a accuracy) float64 { return float64(a.Lag.P99) })), Max: int64(pick(func(a accuracy) float64 { return float64(a.Lag.Max) }))}
 	m.HarnessLag = latency{P50: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.P50) })), P99: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.P99) })), Max: int64(pick(func(a accuracy) float64 { return float64(a.HarnessLag.Max) }))}
 	for _, r := range rs {
 		m.Valid = m.Valid && r.Valid
 		m.Realtime = r.Realtime
+		m.HTTPProxy = r.HTTPProxy
 		m.Processes = r.Processes
 	}
 	return m
@@ -340,19 +347,22 @@ func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "%-34s %14.0f %18.2f\n", "fbench (closed loop, echo)", r.Fbench.InvPerS, r.Fbench.HostCPUUsPerInv)
 	fmt.Fprintf(w, "%-34s %14.3f %18.3f\n", "fbench ÷ raw (median of pairs)", r.SaturationRatio, r.CPURatio)
 	fmt.Fprintf(w, "%-34s %14s\n\n", "pair ratios", fmtRatios(r.PairRatios))
-	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s %12s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs", "CPU µs/inv")
+	fmt.Fprintf(w, "%-12s %12s %10s %26s %26s %14s\n", "offered/s", "achieved/s", "% offered", "lag p50/p99/max µs", "harness_lag p50/p99/max µs", "CPU µs/inv")
 	for _, a := range r.Accuracy {
 		label := strconv.FormatFloat(a.Offered, 'f', 0, 64)
 		if a.Realtime {
 			label += " rt"
 		}
+		if a.HTTPProxy {
+			label += " proxy"
+		}
 		if a.Processes > 1 {
 			label += " p" + strconv.Itoa(a.Processes)
 		}
-		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s %12.2f\n", label, a.Achieved, a.AchievedPct,
-			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max), a.HarnessCPUUsPerInv)
+		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s %14.2f\n", label, a.Achieved, a.AchievedPct,
+			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max), a.CPUUsPerInv)
 	}
-	fmt.Fprintf(w, "(rt: --realtime-sender; p4: four worker processes)\n")
+	fmt.Fprintf(w, "(rt: --realtime-sender; proxy: the reference worker in HTTP proxying mode; p4: four worker processes)\n")
 	fmt.Fprintf(w, "\nfbench RSS at 5000/s: %.1f MiB after %s, %.1f MiB after %s\n\n", float64(r.RSSEarlyBytes)/(1<<20), r.RSSEarlyAt, float64(r.RSSLateBytes)/(1<<20), r.RSSLateAt)
 }
 
