@@ -10,9 +10,10 @@ import (
 type flight struct {
 	intended   int64
 	sent       int64
-	cancelSent int64 // 0: no cancel sent
-	fn         int32 // index into the run's targets
-	warm       bool  // a warm-up invocation (recorder.warm)
+	cancelSent int64  // 0: no cancel sent
+	fn         int32  // index into the run's targets
+	proc       uint16 // the worker process (pool channel) it was sent to
+	warm       bool   // a warm-up invocation (recorder.warm)
 	// HTTP proxying mode: the invocation settles when both answers are in, the InvocationResponse
 	// and the HTTP response (see answerHTTP); what came first waits here.
 	proxy      bool
@@ -251,6 +252,18 @@ func (t *tracker) drainAll(fn func(f flight)) {
 	for k, f := range t.inflight {
 		delete(t.inflight, k)
 		fn(f)
+	}
+}
+
+// drainProc removes every in-flight invocation sent to worker process proc and calls fn for each.
+func (t *tracker) drainProc(proc uint16, fn func(f flight)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, f := range t.inflight {
+		if f.proc == proc {
+			delete(t.inflight, k)
+			fn(f)
+		}
 	}
 }
 

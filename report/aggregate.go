@@ -75,6 +75,8 @@ type aggregator struct {
 	csvErr error
 
 	observers []IntervalObserver // see every interval fed, warm-up included
+
+	procs *processAgg // with several worker processes; nil otherwise
 }
 
 type peaks struct {
@@ -108,6 +110,9 @@ type point struct {
 	WPid          int // the worker process sampled; -1 when merged points sampled several
 	FCPU, FCPUSec float64
 	FRSS          int64
+	// Per worker process (several processes only): CPU as Σ pct × seconds, RSS as max.
+	PCPU, PCPUSec []float64
+	PRSS          []int64
 }
 
 func (p *point) merge(o point) {
@@ -143,21 +148,31 @@ func (p *point) merge(o point) {
 	p.FCPU += o.FCPU
 	p.FCPUSec += o.FCPUSec
 	p.FRSS = max(p.FRSS, o.FRSS)
+	for i := range p.PCPU {
+		if i < len(o.PCPU) {
+			p.PCPU[i] += o.PCPU[i]
+			p.PCPUSec[i] += o.PCPUSec[i]
+			p.PRSS[i] = max(p.PRSS[i], o.PRSS[i])
+		}
+	}
 }
 
 // responses is the number of invocations settled by a response from the worker.
 func responses(c Counts) int64 { return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel }
 
-func newAggregator(csvOut io.Writer) *aggregator {
+// newAggregator feeds intervals.csv to csvOut (nil: none); processes is the run's number of
+// worker processes (per-process columns and figures with more than one).
+func newAggregator(csvOut io.Writer, processes int) *aggregator {
 	a := &aggregator{
 		totals:   map[string]*hdrhistogram.Histogram{},
 		dropped:  map[string]int64{},
 		first:    true,
 		perPoint: 1,
+		procs:    newProcessAgg(processes),
 	}
 	if csvOut != nil {
 		a.csv = csv.NewWriter(csvOut)
-		a.csvErr = a.csv.Write(intervalsCSVHeader())
+		a.csvErr = a.csv.Write(append(intervalsCSVHeader(), processCSVHeader(processes)...))
 	}
 	return a
 }
@@ -250,7 +265,9 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		p.FRSS = r.FbenchRSSBytes
 		a.harness.observe(peakCPU(r.FbenchCPUPct), r.FbenchRSSBytes, 0, 0, r.Goroutines)
 	}
-	a.writeRow(rec, &p)
+	a.procs.add(rec, !rec.Warmup, rec.Length >= a.interval/2)
+	a.procs.point(rec, &p)
+	a.writeRow(rec, &p, hists)
 	a.addPoint(p)
 
 	if rec.Warmup {
@@ -324,7 +341,7 @@ func (a *aggregator) addPoint(p point) {
 	a.points = append(a.points, p)
 }
 
-func (a *aggregator) writeRow(rec *IntervalRecord, p *point) {
+func (a *aggregator) writeRow(rec *IntervalRecord, p *point, hists map[string]*hdrhistogram.Histogram) {
 	if a.csv == nil || a.csvErr != nil {
 		return
 	}
@@ -362,6 +379,7 @@ func (a *aggregator) writeRow(rec *IntervalRecord, p *point) {
 	} else {
 		row = append(row, "", "")
 	}
+	row = a.procs.appendRow(row, rec, hists)
 	a.csvErr = a.csv.Write(row)
 }
 
@@ -528,6 +546,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.InvalidReason = fmt.Sprintf("fbench used %.0f%% of a core on average, over its CPU budget of %.0f%%: the harness took the machine from the worker, so the worker's figures are not trustworthy",
 			a.harnessCPU/a.harnessCPUSec, b)
 	}
+	s.Processes = a.procs.summaries(meta.Processes, a.totals, a.counts.Sent)
 	mergedValidity(&s.Harness, meta.Runs)
 	s.Verdicts = a.verdicts(meta, s)
 	s.Warnings = a.warnings(s)

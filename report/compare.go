@@ -605,7 +605,7 @@ func differences(base, cur []RunEntry) []string {
 // loadSettings are the recorded settings (Summary.Config) that shape the load: when they differ
 // between the sides compare says so.
 var loadSettings = []string{"rps", "concurrency", "profile", "arrival", "duration", "warmup", "count",
-	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval", "http_ok", "route_params"}
+	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval", "http_ok", "route_params", "processes"}
 
 func dedupe(s []string) []string {
 	var out []string

@@ -65,7 +65,8 @@ type htmlData struct {
 	Events       []eventRow
 	StderrTail   string
 	Phases       []phaseRow
-	Runs         []runRow // a merged run's machines
+	Processes    []processRow // several worker processes
+	Runs         []runRow     // a merged run's machines
 }
 
 type kv struct {
@@ -195,6 +196,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	for _, st := range sortedKeys(s.Statuses) {
 		d.Statuses = append(d.Statuses, latencyRow{Name: st, St: s.Statuses[st]})
 	}
+	d.Processes = processRows(s)
 	d.Charts = buildCharts(s, meta, agg, spectra)
 	if c := spreadChart(s); c != nil {
 		d.Charts = append([]*chart{c}, d.Charts...)
@@ -540,6 +542,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			if haveF {
 				c.line("fbench", colAmber, "", xs, fCPU)
 			}
+			processLines(c, pts, xs, true)
 			charts = append(charts, c)
 
 			c = newTime("memory", "Resident memory (RSS)", "RSS")
@@ -551,6 +554,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			if haveF {
 				c.line("fbench", colAmber, "", xs, fRSS)
 			}
+			processLines(c, pts, xs, false)
 			charts = append(charts, c)
 		}
 		if haveW && maxOf(wThr, wFDs) > 0 {

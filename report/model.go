@@ -207,6 +207,7 @@ type IntervalRecord struct {
 	// Failures counts failed invocations by reason ("HTTP 500", "HTTP proxy: connection refused"...),
 	// for those that have one.
 	Failures   map[string]int64                   `json:"failures,omitempty"`
+	Processes  []ProcessInterval                  `json:"processes,omitempty"` // with several worker processes
 	Histograms map[string]*hdrhistogram.Histogram `json:"-"`
 }
 
@@ -231,6 +232,7 @@ type Meta struct {
 	Config      map[string]any `json:"config"` // enough to rerun the run exactly, seed included
 	Environment Environment    `json:"environment"`
 	Worker      WorkerInfo     `json:"worker"`
+	Processes   []ProcessInfo  `json:"processes,omitempty"` // with several worker processes: each slot
 	Harness     HarnessInfo    `json:"harness"`
 	Interrupted string         `json:"interrupted,omitempty"` // the signal or reason that ended the run early
 	// HTTPMode is how HTTP functions were driven: "proxy" (forwarded to the worker's HttpUri) or
@@ -357,6 +359,7 @@ type Summary struct {
 	// exceptions included, grouped per function.
 	FailureReasons map[string]int64 `json:"failure_reasons,omitempty"`
 	Worker         WorkerInfo       `json:"worker"`
+	Processes      []ProcessSummary `json:"processes,omitempty"` // with several worker processes (tags METRIC.proc.N)
 	Harness        HarnessSummary   `json:"harness"`
 	Config         map[string]any   `json:"config"`
 	Environment    Environment      `json:"environment"`

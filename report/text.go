@@ -146,6 +146,11 @@ func WriteText(w io.Writer, s *Summary) error {
 	if wk.Ended != "" {
 		p("worker end: %s\n", wk.Ended)
 	}
+	for _, pr := range s.Processes {
+		p("  process %d: pids %v, restarts %d, crashes %d, sent %d (%s%%), answered %d, lost %d, rtt p50 %s p99 %s ms, service p99 %s ms, mean CPU %s%%, peak RSS %d B\n",
+			pr.Process, pr.Pids, pr.Restarts, pr.Crashes, pr.Counts.Sent, trimFloat(100*pr.Share), pr.Invocations, pr.Counts.Lost,
+			ms(pr.RTT.P50), ms(pr.RTT.P99), ms(pr.Service.P99), trimFloat(pr.MeanCPUPct), pr.PeakRSS)
+	}
 	h := s.Harness
 	valid := "valid"
 	if !h.Valid {

@@ -57,6 +57,8 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("probe", probeUsage, stderr)
 	var wf workerFlags
 	wf.register(fs)
+	var pf processFlags
+	pf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON (keys timeline, capabilities, functions, exit_code)")
 	logPath := fs.String("worker-log", "", "write the worker's output and logs to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
@@ -74,6 +76,10 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		opt.Log = f
 	}
+	procs, err := pf.resolve(fs, &opt)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := host.NewServer()
@@ -81,20 +87,46 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	if procs.Count > 1 {
+		return probePool(ctx, srv, opt, procs, *asJSON, stdout)
+	}
 	w, err := host.Start(ctx, srv, opt)
 	if err != nil {
 		return err
 	}
-	out := probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args, CommandLine: w.Command.CommandLine,
+	out, err := probeWorker(ctx, w)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printProbe(stdout, out)
+	}
+	// The handshake is not complete when a function failed to load: the probe says so by its exit.
+	if n := len(w.Failed); n > 0 {
+		return fmt.Errorf("probe: %d function(s) failed to load; first: %s: %s", n, w.Failed[0].Name, oneLine(w.Failed[0].LoadError))
+	}
+	return nil
+}
+
+// probeWorker pings a started worker (when it takes WorkerStatus), terminates it and describes it.
+func probeWorker(ctx context.Context, w *host.Worker) (*probeOutput, error) {
+	out := &probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args, CommandLine: w.Command.CommandLine,
 		RuntimeVersion: w.Command.RuntimeVersion, Profile: w.Command.Profile, WorkerIndexing: w.Command.WorkerIndexing,
 		Notices: launchNotices(w.Command), HTTP: "RpcHttp over the stream"}
 	if px := w.HTTPProxy(); px != nil {
 		out.HTTP = "proxied to " + px.Raw
 	}
 	if w.Has("WorkerStatus") {
+		var err error
 		if out.PingRTT, err = w.Ping(ctx, 10*time.Second); err != nil {
 			w.Shutdown(host.TerminateGrace)
-			return fmt.Errorf("ping: %v", err)
+			return nil, fmt.Errorf("ping: %v", err)
 		}
 	}
 	out.ExitCode = w.Shutdown(host.TerminateGrace)
@@ -111,20 +143,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	for _, f := range w.Failed {
 		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Error: f.LoadError})
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-	} else {
-		printProbe(stdout, &out)
-	}
-	// The handshake is not complete when a function failed to load: the probe says so by its exit.
-	if n := len(w.Failed); n > 0 {
-		return fmt.Errorf("probe: %d function(s) failed to load; first: %s: %s", n, w.Failed[0].Name, oneLine(w.Failed[0].LoadError))
-	}
-	return nil
+	return out, nil
 }
 
 func printProbe(w io.Writer, p *probeOutput) {

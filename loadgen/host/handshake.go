@@ -38,6 +38,8 @@ type Options struct {
 	StartTimeout, InitTimeout, MetadataTimeout, LoadTimeout time.Duration
 	// Log receives the worker's stdout/stderr and RpcLog lines (nil: discarded, tail still kept).
 	Log io.Writer
+	// LabelLog starts every line of Log with the worker's pid (several processes share one log).
+	LabelLog bool
 }
 
 // Step is one point of the handshake time line.
@@ -155,7 +157,13 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 	}
 
 	w.sess = srv.expect(w.ID)
-	w.Log = NewWorkerLog(opt.Log)
+	logOut := opt.Log
+	var label *labelWriter
+	if opt.LabelLog && logOut != nil {
+		label = newLabelWriter(logOut)
+		logOut = label
+	}
+	w.Log = NewWorkerLog(logOut)
 	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
 	if err != nil {
 		srv.forget(w.ID)
@@ -163,6 +171,9 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 		return nil, &Error{Phase: "launch", Msg: err.Error()}
 	}
 	w.Pid = w.proc.pid()
+	if label != nil {
+		label.set(fmt.Sprintf("[pid %d] ", w.Pid))
+	}
 	w.last = w.proc.start
 	w.step("spawn", fmt.Sprintf("pid %d: %s", w.Pid, strings.Join(cmd.Args, " ")))
 
