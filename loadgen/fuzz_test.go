@@ -26,7 +26,7 @@ func fuzzEngine() *engine {
 		tracker:  newTracker(),
 		pings:    map[string]int64{},
 		slotFree: make(chan struct{}, 1),
-		rec:      newRecorder(1, time.Second, 0, nil),
+		rec:      newRecorder(1, 1, time.Second, 0, nil),
 		t0:       time.Now(),
 	}
 	// A settled id and a timed-out id, remembered by the tracker.

@@ -17,6 +17,7 @@ const (
 	statusFailed               = "failed"
 	statusCancelled            = "cancelled"
 	statusCompletedAfterCancel = "completed_after_cancel"
+	statusTimedOut             = "timed_out" // what settled returns for an answer past its deadline
 )
 
 // statuses lists the outcome statuses in a fixed order.
@@ -32,9 +33,11 @@ type histSet struct {
 	fnHTTPTTFB, fnHTTPTotal                                []*hdrhistogram.Histogram // per target function (nil with one function)
 	byStatus                                               map[string]*hdrhistogram.Histogram
 	counts                                                 report.Counts
+	procRTT, procService                                   []*hdrhistogram.Histogram // per worker process (nil with one)
+	procCounts                                             []report.ProcessCounts
 }
 
-func newHistSet(functions int) *histSet {
+func newHistSet(functions, processes int) *histSet {
 	s := &histSet{
 		rtt: report.NewHistogram(), service: report.NewHistogram(), lag: report.NewHistogram(),
 		cancelSettle: report.NewHistogram(), statusRTT: report.NewHistogram(), harnessLag: report.NewHistogram(),
@@ -53,6 +56,13 @@ func newHistSet(functions int) *histSet {
 	for _, st := range statuses {
 		s.byStatus[st] = report.NewHistogram()
 	}
+	if processes > 1 {
+		for i := 0; i < processes; i++ {
+			s.procRTT = append(s.procRTT, report.NewHistogram())
+			s.procService = append(s.procService, report.NewHistogram())
+		}
+		s.procCounts = make([]report.ProcessCounts, processes)
+	}
 	return s
 }
 
@@ -65,6 +75,7 @@ func (s *histSet) reset() {
 		}
 	}
 	s.counts = report.Counts{}
+	clear(s.procCounts)
 	for _, m := range s.httpStatus {
 		clear(m)
 	}
@@ -80,6 +91,8 @@ func (s *histSet) all() []*hdrhistogram.Histogram {
 	for _, st := range statuses {
 		out = append(out, s.byStatus[st])
 	}
+	out = append(out, s.procRTT...)
+	out = append(out, s.procService...)
 	return out
 }
 
@@ -107,6 +120,10 @@ func (s *histSet) tagged(fnNames []string) map[string]*hdrhistogram.Histogram {
 	}
 	for st, h := range s.byStatus {
 		add(report.StatusTag(report.MetricRTT, st), h)
+	}
+	for i, h := range s.procRTT {
+		add(report.ProcessTag(report.MetricRTT, i+1), h)
+		add(report.ProcessTag(report.MetricService, i+1), s.procService[i])
 	}
 	return m
 }
@@ -167,13 +184,13 @@ type recorder struct {
 	now          func() int64 // ns since t0, for counts without a timestamp of their own
 }
 
-// newRecorder records intervals of the given length for functions targets; measuredFrom is where
-// the first measured interval starts (0: no warm-up).
-func newRecorder(functions int, length, measuredFrom time.Duration, now func() int64) *recorder {
+// newRecorder records intervals of the given length for functions targets sent to processes
+// worker processes; measuredFrom is where the first measured interval starts (0: no warm-up).
+func newRecorder(functions, processes int, length, measuredFrom time.Duration, now func() int64) *recorder {
 	if length <= 0 {
 		length = time.Second
 	}
-	r := &recorder{cur: newHistSet(functions), next: newHistSet(functions), spare: newHistSet(functions),
+	r := &recorder{cur: newHistSet(functions, processes), next: newHistSet(functions, processes), spare: newHistSet(functions, processes),
 		curEnd: int64(length), length: int64(length), measuredFrom: int64(measuredFrom), now: now}
 	return r
 }
@@ -222,7 +239,7 @@ func (r *recorder) warmupArrival(intendedNs int64) bool {
 // decision and the counting happen under one lock, so that an invocation is due, sent and settled
 // in one phase. The arrival is due in the interval of its intended time and sent in that of its
 // sending; a warm-up invocation is all in the open warm-up interval.
-func (r *recorder) sent(intendedNs, sentNs, freeNs int64) (warm bool) {
+func (r *recorder) sent(intendedNs, sentNs, freeNs int64, proc uint16) (warm bool) {
 	r.mu.Lock()
 	warm = r.warmupArrival(intendedNs)
 	due, s := r.at(intendedNs), r.at(sentNs)
@@ -231,6 +248,9 @@ func (r *recorder) sent(intendedNs, sentNs, freeNs int64) (warm bool) {
 	}
 	due.counts.Due++
 	s.counts.Sent++
+	if s.procCounts != nil {
+		s.procCounts[proc].Sent++
+	}
 	_ = s.lag.RecordValue(µs(sentNs - intendedNs))
 	_ = s.harnessLag.RecordValue(µs(sentNs - max(intendedNs, freeNs)))
 	r.mu.Unlock()
@@ -309,6 +329,21 @@ func (r *recorder) response(f flight, nowNs int64, status, reason string, h http
 		_ = s.fnService[f.fn].RecordValue(svc)
 	}
 	_ = s.byStatus[status].RecordValue(rtt)
+	if s.procCounts != nil {
+		pc := &s.procCounts[f.proc]
+		switch status {
+		case statusSucceeded:
+			pc.Succeeded++
+		case statusFailed:
+			pc.Failed++
+		case statusCancelled:
+			pc.Cancelled++
+		case statusCompletedAfterCancel:
+			pc.CompletedAfterCancel++
+		}
+		_ = s.procRTT[f.proc].RecordValue(rtt)
+		_ = s.procService[f.proc].RecordValue(svc)
+	}
 	if f.cancelSent != 0 {
 		_ = s.cancelSettle.RecordValue(µs(nowNs - f.cancelSent))
 	}
@@ -334,6 +369,10 @@ func (r *recorder) timedOut(fs []flight, nowNs int64, late bool) {
 		if s.fnRTT != nil {
 			_ = s.fnRTT[f.fn].RecordValue(rtt)
 		}
+		if s.procCounts != nil {
+			s.procCounts[f.proc].TimedOut++
+			_ = s.procRTT[f.proc].RecordValue(rtt)
+		}
 	}
 }
 
@@ -344,7 +383,11 @@ func (r *recorder) lost(fs []flight, nowNs int64) {
 	defer r.mu.Unlock()
 	for _, f := range fs {
 		if !r.warmupCarry(f, nowNs) {
-			r.at(nowNs).counts.Lost++
+			s := r.at(nowNs)
+			s.counts.Lost++
+			if s.procCounts != nil {
+				s.procCounts[f.proc].Lost++
+			}
 		}
 	}
 }
@@ -388,6 +431,9 @@ func (r *recorder) rotate(final bool) *histSet {
 			}
 		}
 		old.counts.Add(r.next.counts)
+		for i := range old.procCounts {
+			old.procCounts[i].Add(r.next.procCounts[i])
+		}
 		for i, m := range r.next.httpStatus {
 			for code, n := range m {
 				if old.httpStatus[i] == nil {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/protos/rpc"
@@ -20,6 +21,9 @@ type Payload struct {
 	Body    []byte      // request body / trigger data
 	Headers [][2]string // in order, original case
 	Query   [][2]string // in order
+	// Now is when the run's requests are built (trigger times: timer schedule, queue insertion);
+	// zero means the time BuildRequest runs.
+	Now time.Time
 	// RouteParams fill an HTTP function's route template (--route-param); RoutePrefix is the
 	// host's route prefix (empty: DefaultRoutePrefix; "/" for none).
 	RouteParams map[string]string
@@ -113,7 +117,7 @@ func BuildRequest(f *host.Function, caps map[string]string, p Payload) (*rpc.Inv
 	if trig == nil {
 		return nil, fmt.Errorf("function %s has no trigger binding", f.Name)
 	}
-	req := &rpc.InvocationRequest{FunctionId: f.ID, TriggerMetadata: map[string]*rpc.TypedData{}}
+	req := &rpc.InvocationRequest{FunctionId: f.ID, TriggerMetadata: map[string]*rpc.TypedData{}, RetryContext: retryContext(f)}
 	if strings.EqualFold(trig.Type, "httpTrigger") {
 		in, err := newIncoming(f, trig, p)
 		if err != nil {
@@ -127,17 +131,11 @@ func BuildRequest(f *host.Function, caps map[string]string, p Payload) (*rpc.Inv
 		req.TriggerMetadata = meta
 		return req, nil
 	}
-	data := triggerData(trig, p.Body)
-	req.InputData = []*rpc.ParameterBinding{{Name: trig.Name, RpcData: &rpc.ParameterBinding_Data{Data: data}}}
-	switch strings.ToLower(trig.Type) {
-	case "queuetrigger":
-		text := string(p.Body)
-		req.TriggerMetadata["QueueTrigger"] = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: text}}
-		req.TriggerMetadata["DequeueCount"] = &rpc.TypedData{Data: &rpc.TypedData_Json{Json: "1"}}
-		req.TriggerMetadata["Id"] = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: "fbench"}}
-	case "timertrigger":
-		req.TriggerMetadata["TimerTrigger"] = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: "fbench"}}
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
 	}
+	nonHTTPTrigger(req, f, trig, p, now)
 	return req, nil
 }
 

@@ -104,8 +104,16 @@ type Config struct {
 	Relaunch func(ctx context.Context, old *host.Worker) (*host.Worker, error)
 	// MaxRestarts bounds Relaunch calls (0: unlimited).
 	MaxRestarts int
-	// Sample, when set, is called at every interval's end for resource figures (the current worker).
+	// RestartInterval is how long after one relaunch the next may begin (the host's
+	// processRestartInterval; 0: at once). MaxWorkerErrors stops relaunches once that many worker
+	// errors (streams ended, relaunches failed) were seen (the host's 3 × maxProcessCount; 0: no limit).
+	RestartInterval time.Duration
+	MaxWorkerErrors int
+	// Sample, when set, is called at every interval's end for resource figures (the current worker;
+	// with several worker processes, nil: fbench's own figures, the workers' come from SampleProcess).
 	Sample func(w *host.Worker) report.Resources
+	// SampleProcess, with several worker processes, samples process i (from 0) at every interval's end.
+	SampleProcess func(i int, w *host.Worker) report.ProcessResources
 	// StartAt, when set, is the wall-clock instant the measured phase starts (the warm-up before it):
 	// Run waits for it with the worker ready, so runs on many machines share their time line. A
 	// StartAt too close to begin the warm-up in time is an error.
@@ -130,8 +138,14 @@ type Result struct {
 	EndReason   string       // why the worker's stream ended, when it did
 	Interrupted bool         // the context was cancelled
 	Restarts    int          // workers relaunched
-	Worker      *host.Worker // the worker at the end (a relaunched one after restarts)
+	Worker      *host.Worker // the worker at the end (a relaunched one after restarts); the first process's
 	Totals      report.Counts
+	Failures    *report.Failures       // why measured invocations failed (nil: none did)
+	WorkerLogs  *report.WorkerLogStats // the worker's RpcLogs (nil: none)
+	// With several worker processes: each slot's last worker (to shut down; nil if none ever
+	// started) and what happened to it.
+	Workers   []*host.Worker
+	Processes []report.ProcessInfo
 	// HTTPMode is how HTTP functions were driven: "proxy" (the worker's HttpUri), "rpc", or ""
 	// when none was invoked.
 	HTTPMode string
@@ -143,11 +157,14 @@ const DefaultHTTPMaxConns = 256
 // generation is one worker and its stream; a restart starts a new generation.
 type generation struct {
 	w        *host.Worker
+	ch       *channel
+	proc     uint16 // ch.index
 	stream   host.Stream
 	targets  []target
 	recvDone chan struct{}
 	recvErr  error
-	fwd      *forwarder // HTTP proxying mode: the client to the worker's HttpUri; nil otherwise
+	dead     atomic.Bool // its stream failed or ended: no more sends
+	fwd      *forwarder  // HTTP proxying mode: the client to the worker's HttpUri; nil otherwise
 }
 
 // target is a Target resolved against the loaded functions, with its request prepared once.
@@ -161,8 +178,7 @@ type target struct {
 // engine is the state of one run.
 type engine struct {
 	cfg    Config
-	gen    *generation // owned by Run's loop; the sender holds its own copy
-	resume chan *generation
+	pool   *pool
 	names  []string
 	cumW   []int
 	totalW int
@@ -186,12 +202,14 @@ type engine struct {
 	cancels      bool
 
 	pingMu   sync.Mutex
-	pings    map[string]int64 // request_id → sent (ns since t0)
+	pings    map[string]int64  // request_id → sent (ns since t0)
+	pingFrom map[string]uint16 // request_id → the process pinged (several processes)
 	stopSend chan struct{}
 	restarts int
-	// Worker log lines already reported as dropped, and whose log they were (one per generation).
-	logDropped     int64
-	logDroppedFrom *host.WorkerLog
+
+	// Why invocations failed, and what the worker logged (see failures.go).
+	failures *report.FailureTable
+	logs     *report.LogCounter
 
 	totalsMu sync.Mutex
 	totals   report.Counts
@@ -205,6 +223,15 @@ func (e *engine) now() int64 { return int64(time.Since(e.t0)) }
 // or the worker's stream ends, then drains in-flight invocations for up to cfg.Drain. It does not
 // shut the worker down: the caller does, once Run has returned (the stream is then free).
 func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
+	return RunPool(ctx, []*host.Worker{w}, cfg)
+}
+
+// RunPool is Run over several worker processes, spread as the host's dispatcher spreads
+// invocations (see pool.go). A nil entry is a process whose handshake failed: with cfg.Relaunch it
+// is relaunched once the run starts, as the host restarts a channel; the others serve meanwhile.
+// One process ending does not end the run while another is up; the run ends with the worker
+// (Result.WorkerEnded) when none is left and none is being relaunched.
+func RunPool(ctx context.Context, ws []*host.Worker, cfg Config) (*Result, error) {
 	if cfg.Schedule == nil && cfg.Concurrency <= 0 {
 		return nil, errors.New("no schedule and no concurrency: nothing to run")
 	}
@@ -214,21 +241,43 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 	if cfg.OnFull == "" {
 		cfg.OnFull = OnFullQueue
 	}
-	e := &engine{cfg: cfg, tracker: newTracker(), pings: map[string]int64{},
-		slotFree: make(chan struct{}, 1), stopSend: make(chan struct{}), resume: make(chan *generation, 1)}
-	e.loadEnd.Store(-1)
-	g, err := e.newGeneration(w)
-	if err != nil {
-		return nil, err
+	if len(ws) == 0 || len(ws) > 1<<16 {
+		return nil, fmt.Errorf("%d worker processes: want 1 to %d", len(ws), 1<<16)
 	}
-	e.gen = g
+	e := &engine{cfg: cfg, tracker: newTracker(), pings: map[string]int64{}, pingFrom: map[string]uint16{},
+		slotFree: make(chan struct{}, 1), stopSend: make(chan struct{}), pool: newPool(len(ws)),
+		failures: report.NewFailureTable(), logs: report.NewLogCounter()}
+	e.loadEnd.Store(-1)
+	var w *host.Worker // the first process up: its capabilities stand for all (the same worker)
+	var down []*channel
+	for i, wi := range ws {
+		c := e.pool.chans[i]
+		if wi == nil {
+			down = append(down, c)
+			continue
+		}
+		g, err := e.newGeneration(wi, c)
+		if err != nil {
+			return nil, err
+		}
+		e.pool.set(c, g)
+		if w == nil {
+			w = wi
+		}
+	}
+	if w == nil {
+		return nil, errors.New("no worker process is up")
+	}
+	if len(down) > 0 && cfg.Relaunch == nil {
+		return nil, fmt.Errorf("worker process %d is not up and relaunching is off", down[0].index+1)
+	}
 	warmupEnd := cfg.Warmup
 	if cfg.Schedule != nil {
 		warmupEnd = cfg.Schedule.WarmupEnd()
 	}
 	// The first measured interval is the first that starts at or after the warm-up's end.
 	measuredFrom := (warmupEnd + cfg.Interval - 1) / cfg.Interval * cfg.Interval
-	e.rec = newRecorder(len(g.targets), cfg.Interval, measuredFrom, e.now)
+	e.rec = newRecorder(len(e.names), len(ws), cfg.Interval, measuredFrom, e.now)
 	if cfg.CancelRatio > 0 {
 		if w.Has("HandlesInvocationCancelMessage") || cfg.ForceCancel {
 			e.cancels = true
@@ -266,9 +315,13 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		cfg.OnStart(e.t0)
 	}
 	res := &Result{Start: e.t0}
-	go e.receive(g)
+	for _, c := range e.pool.chans {
+		if g := c.gen.Load(); g != nil {
+			go e.receive(g)
+		}
+	}
 	sendDone := make(chan struct{})
-	go func() { defer close(sendDone); e.send(ctx, g) }()
+	go func() { defer close(sendDone); e.send(ctx) }()
 
 	// The interval clock: rotate histograms on exact boundaries, expire timeouts in between.
 	interval := cfg.Interval
@@ -295,7 +348,47 @@ func Run(ctx context.Context, w *host.Worker, cfg Config) (*Result, error) {
 		err error
 	}
 	var relaunch chan relaunched // non-nil while a relaunch is under way
-	recvDone := g.recvDone
+	var rp restartPlan
+	var restartTimer <-chan time.Time
+	canRelaunch := func() bool {
+		return cfg.Relaunch != nil && sending && ctx.Err() == nil &&
+			(cfg.MaxRestarts <= 0 || e.restarts < cfg.MaxRestarts) &&
+			(cfg.MaxWorkerErrors <= 0 || rp.errors < cfg.MaxWorkerErrors)
+	}
+	// startRelaunch begins the next queued relaunch, one at a time and RestartInterval after the
+	// previous one, as the host restarts channels.
+	startRelaunch := func() {
+		if rp.busy != nil || len(rp.queue) == 0 || restartTimer != nil {
+			return
+		}
+		if !canRelaunch() {
+			rp.queue = nil
+			return
+		}
+		if wait := time.Until(rp.notUntil); wait > 0 {
+			restartTimer = time.After(wait)
+			return
+		}
+		c := rp.queue[0]
+		rp.queue = rp.queue[1:]
+		rp.busy = c
+		relaunch = make(chan relaunched, 1)
+		old := c.lastWorker
+		go func() {
+			nw, err := cfg.Relaunch(ctx, old)
+			relaunch <- relaunched{nw, err}
+		}()
+	}
+	// A process whose handshake failed before the run is relaunched first.
+	rp.queue = append(rp.queue, down...)
+	startRelaunch()
+	// what names a process in events when there are several.
+	what := func(c *channel) string {
+		if len(e.pool.chans) == 1 {
+			return ""
+		}
+		return fmt.Sprintf("process %d: ", c.index+1)
+	}
 	// A sender blocked in Send (a worker that stopped reading: flow control is full) never reports
 	// sendDone, so the run also ends when, past its planned end plus the drain (or 2 s after an
 	// interrupt), a Send has been stuck for a second; the stuck Send is undone after the loop.
@@ -357,7 +450,7 @@ loop:
 			// that what a worker sends after its last answer (a duplicate, a stray message) is
 			// still counted.
 			// (and not before the load's planned end: the last interval is then whole)
-			if !sending && e.inflight.Load() == 0 && relaunch == nil && (ctx.Err() != nil || e.now() >= e.loadEnd.Load()) {
+			if !sending && e.inflight.Load() == 0 && rp.busy == nil && (ctx.Err() != nil || e.now() >= e.loadEnd.Load()) {
 				now := e.now()
 				if settledAt < 0 {
 					settledAt = now
@@ -378,49 +471,79 @@ loop:
 			drainDeadline = time.After(d)
 		case <-drainDeadline:
 			break loop
-		case <-recvDone:
-			// The worker's stream ended: everything in flight on it is lost.
-			recvDone = nil
-			reason := e.endReason(e.gen)
-			e.loseInFlight()
-			if e.gen.fwd != nil {
-				e.gen.fwd.close() // its requests still out were lost with the worker
+		case g := <-e.pool.ended:
+			// A worker's stream ended: everything in flight on it is lost; the others keep serving.
+			c := g.ch
+			if c.gen.Load() != g {
+				continue
 			}
-			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "stream_ended", Detail: e.workerEndDetail(reason)})
-			if cfg.Relaunch == nil || !sending || ctx.Err() != nil || (cfg.MaxRestarts > 0 && e.restarts >= cfg.MaxRestarts) {
+			e.pool.set(c, nil)
+			reason := e.endReason(g)
+			e.loseChannel(g, "in flight when the worker's stream ended: "+reason)
+			if g.fwd != nil {
+				g.fwd.close() // its requests still out were lost with the worker
+			}
+			kind, detail := "stream_ended", what(c)+e.workerEndDetail(g.w, reason)
+			if code, exited := g.w.ExitCode(); exited && code == host.ExitCodeRestart {
+				// The host's "intentional restart": not a crash, and not counted against the
+				// restart budget (with Relaunch the run goes on).
+				kind = EventIntentionalRestart
+				if cfg.Relaunch == nil {
+					detail += "; fbench relaunches such a worker only with --restart-worker"
+				}
+			} else {
+				c.crashes++
+				rp.workerError(time.Now())
+			}
+			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: kind, Detail: detail})
+			if canRelaunch() {
+				rp.queue = append(rp.queue, c)
+				startRelaunch()
+			} else if e.pool.alive() == 0 && rp.busy == nil {
 				res.WorkerEnded = true
 				res.EndReason = reason
 				break loop
 			}
-			relaunch = make(chan relaunched, 1)
-			old := e.gen.w
-			go func() {
-				nw, err := cfg.Relaunch(ctx, old)
-				relaunch <- relaunched{nw, err}
-			}()
-		case r := <-relaunch:
-			relaunch = nil
-			var ng *generation
-			err := r.err
-			if err == nil {
-				ng, err = e.newGeneration(r.w)
-			}
-			if err != nil {
-				e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "worker_restart_failed", Detail: err.Error()})
+		case <-restartTimer:
+			restartTimer = nil
+			startRelaunch()
+			if rp.busy == nil && len(rp.queue) == 0 && e.pool.alive() == 0 {
 				res.WorkerEnded = true
-				res.EndReason = "restarting the worker failed: " + err.Error()
-				if r.w != nil {
-					e.gen = &generation{w: r.w, recvDone: make(chan struct{})}
-				}
+				res.EndReason = "no worker process left to relaunch"
 				break loop
 			}
+		case r := <-relaunch:
+			relaunch = nil
+			c := rp.busy
+			rp.busy = nil
+			rp.notUntil = time.Now().Add(cfg.RestartInterval)
+			var ng *generation
+			err := r.err
+			if r.w != nil {
+				c.lastWorker = r.w
+			}
+			if err == nil {
+				ng, err = e.newGeneration(r.w, c)
+			}
+			if err != nil {
+				rp.workerError(time.Now())
+				e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "worker_restart_failed", Detail: what(c) + err.Error()})
+				if e.pool.alive() == 0 {
+					res.WorkerEnded = true
+					res.EndReason = "restarting the worker failed: " + err.Error()
+					break loop
+				}
+				rp.queue = append(rp.queue, c) // the others serve; try again after the interval
+				startRelaunch()
+				continue
+			}
 			e.restarts++
+			c.restarts++
 			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "worker_restart",
-				Detail: fmt.Sprintf("restart %d: new worker pid %d, worker id %s", e.restarts, r.w.Pid, r.w.ID)})
-			e.gen = ng
-			recvDone = ng.recvDone
+				Detail: what(c) + fmt.Sprintf("restart %d: new worker pid %d, worker id %s", e.restarts, r.w.Pid, r.w.ID)})
+			e.pool.set(c, ng)
 			go e.receive(ng)
-			e.resume <- ng
+			startRelaunch()
 		case <-ctxDone:
 			// The sender sees it too; drain briefly (2 s at most, even if it is stuck in Send).
 			ctxDone = nil
@@ -436,22 +559,32 @@ loop:
 			// Ending the stream unblocks it.
 			e.events = append(e.events, report.Event{At: time.Since(e.t0), Kind: "notice",
 				Detail: "the worker stopped reading its stream (flow control full); fbench ended the stream"})
-			e.gen.w.EndStream()
+			for _, c := range e.pool.chans {
+				if g := c.gen.Load(); g != nil {
+					g.w.EndStream()
+				}
+			}
 			<-sendDone
 		}
 	}
 	if relaunch != nil {
 		if r := <-relaunch; r.w != nil {
-			e.gen = &generation{w: r.w, recvDone: make(chan struct{})}
+			rp.busy.lastWorker = r.w // to be shut down by the caller
 		}
 	}
 	if ctx.Err() != nil {
 		res.Interrupted = true
 	}
 	// Whatever is still in flight was never answered.
-	e.loseInFlight()
-	if e.gen.fwd != nil {
-		e.gen.fwd.close()
+	cause := fmt.Sprintf("in flight when the run ended: no answer within the drain (--drain %s)", cfg.Drain)
+	if ctx.Err() != nil {
+		cause = "in flight when the run was interrupted"
+	}
+	e.loseInFlight(cause)
+	for _, c := range e.pool.chans {
+		if g := c.gen.Load(); g != nil && g.fwd != nil {
+			g.fwd.close()
+		}
 	}
 	end := time.Since(e.t0)
 	if end > nextBoundary-interval {
@@ -464,7 +597,15 @@ loop:
 	res.Notices = e.notices
 	res.Events = e.events
 	res.Restarts = e.restarts
-	res.Worker = e.gen.w
+	res.Worker = e.pool.chans[0].lastWorker
+	for _, c := range e.pool.chans {
+		res.Workers = append(res.Workers, c.lastWorker)
+		info := report.ProcessInfo{Process: c.index + 1, Pids: c.pids, Restarts: c.restarts, Crashes: c.crashes}
+		if info.Pids == nil {
+			info.Pids = []int{}
+		}
+		res.Processes = append(res.Processes, info)
+	}
 	for _, h := range e.isHTTP {
 		if h {
 			res.HTTPMode = "rpc"
@@ -476,8 +617,12 @@ loop:
 	e.totalsMu.Lock()
 	res.Totals = e.totals
 	e.totalsMu.Unlock()
+	res.Failures, res.WorkerLogs = e.failures.Table(), e.logs.Stats()
 	return res, werr
 }
+
+// EventIntentionalRestart is the event of a worker that exited with host.ExitCodeRestart mid-run.
+const EventIntentionalRestart = "intentional_restart"
 
 // quietEnd is how long the stream must be quiet, everything settled, before a run ends; a worker
 // that never goes quiet (a log flood) holds the end up by quietMax at most.
@@ -507,12 +652,12 @@ func countEnd(s *Schedule, n int64) time.Duration {
 }
 
 // newGeneration prepares the targets of a (new) worker.
-func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
+func (e *engine) newGeneration(w *host.Worker, c *channel) (*generation, error) {
 	targets, err := e.prepareTargets(w)
 	if err != nil {
 		return nil, err
 	}
-	g := &generation{w: w, stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}
+	g := &generation{w: w, ch: c, proc: uint16(c.index), stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}
 	for _, t := range targets {
 		if t.proxy != nil {
 			conns := e.cfg.HTTPMaxConns
@@ -530,13 +675,40 @@ func (e *engine) newGeneration(w *host.Worker) (*generation, error) {
 	return g, nil
 }
 
-// loseInFlight counts every invocation still in flight as lost.
-func (e *engine) loseInFlight() {
+// loseChannel counts every invocation in flight on g's process as lost, gives their slots back
+// and forgets the pings it will never answer.
+func (e *engine) loseChannel(g *generation, cause string) {
+	var lost []flight
+	e.tracker.drainProc(g.proc, func(f flight) { lost = append(lost, f) })
+	now := e.now()
+	if len(lost) > 0 {
+		e.rec.lost(lost, now)
+		for _, f := range lost {
+			e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: cause}, now, "")
+		}
+	}
+	e.freeSlots(int64(len(lost)), now)
+	e.pingMu.Lock()
+	for id, p := range e.pingFrom {
+		if p == g.proc {
+			delete(e.pings, id)
+			delete(e.pingFrom, id)
+		}
+	}
+	e.pingMu.Unlock()
+}
+
+// loseInFlight counts every invocation still in flight as lost, for cause.
+func (e *engine) loseInFlight(cause string) {
 	var lost []flight
 	e.tracker.drainAll(func(f flight) { lost = append(lost, f) })
 	e.inflight.Store(0)
 	if len(lost) > 0 {
-		e.rec.lost(lost, e.now())
+		now := e.now()
+		e.rec.lost(lost, now)
+		for _, f := range lost {
+			e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: cause}, now, "")
+		}
 	}
 	select {
 	case e.slotFree <- struct{}{}:
@@ -546,11 +718,15 @@ func (e *engine) loseInFlight() {
 
 // workerEndDetail describes a worker whose stream ended: its exit code and last stderr lines when
 // it exited.
-func (e *engine) workerEndDetail(reason string) string {
-	w := e.gen.w
+func (e *engine) workerEndDetail(w *host.Worker, reason string) string {
+	// The run loop waits here; with other processes serving, briefly (their intervals must close).
+	wait := time.Second
+	if len(e.pool.chans) > 1 {
+		wait = 200 * time.Millisecond
+	}
 	select {
 	case <-w.Exited():
-	case <-time.After(time.Second):
+	case <-time.After(wait):
 	}
 	detail := fmt.Sprintf("worker pid %d: %s", w.Pid, reason)
 	if code, exited := w.ExitCode(); exited {
@@ -580,12 +756,31 @@ func (e *engine) prepareTargets(w *host.Worker) ([]target, error) {
 		byName[f.Name] = f
 	}
 	mix := e.cfg.Targets
+	first := e.names == nil
 	if len(mix) == 0 {
+		// As the host: a function the app disables (function.json, AzureWebJobs.NAME.Disabled)
+		// gets no traffic unless it is named.
+		var disabled []string
 		for _, f := range w.Functions {
+			if f.Disabled {
+				disabled = append(disabled, f.Name)
+				continue
+			}
 			mix = append(mix, Target{Function: f.Name, Weight: 1})
 		}
+		if len(mix) == 0 && len(disabled) > 0 {
+			return nil, fmt.Errorf("every loaded function is disabled (%s): name one with --function to invoke it", strings.Join(disabled, ", "))
+		}
+		if first && len(disabled) > 0 {
+			e.notices = append(e.notices, fmt.Sprintf("disabled functions not invoked (the app disables them; name one with --function to invoke it): %s", strings.Join(disabled, ", ")))
+		}
+	} else if first {
+		for _, t := range mix {
+			if f := byName[t.Function]; f != nil && f.Disabled {
+				e.notices = append(e.notices, fmt.Sprintf("function %s is disabled in the app; it is invoked because it was named", f.Name))
+			}
+		}
 	}
-	first := e.names == nil
 	var targets []target
 	templates := map[string]string{}
 	payload := e.cfg.Payload
@@ -686,6 +881,7 @@ func (e *engine) pick(r *rand.Rand) int {
 type pendingCancel struct {
 	at int64
 	id string
+	g  *generation // the process holding the invocation
 }
 
 type cancelHeap []pendingCancel
@@ -701,9 +897,10 @@ func (h *cancelHeap) Pop() any {
 	return x
 }
 
-// send is the one goroutine that writes to the stream: invocations at their intended times,
-// cancels when due, status pings every StatusInterval.
-func (e *engine) send(ctx context.Context, g *generation) {
+// send is the one goroutine that writes to the streams: invocations at their intended times, each
+// to the process the dispatcher picks; cancels when due, on the stream of the process holding the
+// invocation; status pings every StatusInterval, one to every ready process.
+func (e *engine) send(ctx context.Context) {
 	cfg := e.cfg
 	if e.closedTok == nil {
 		// Open loop paces arrivals with precise sleeps on its own thread; closed loop only waits
@@ -797,6 +994,7 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		if e.closedTok == nil {
 			for haveNext && nextAt < stop {
 				e.rec.notSent(nextAt, true)
+				e.failNotSent(nextAt, true)
 				sent++
 				advance()
 			}
@@ -807,36 +1005,48 @@ func (e *engine) send(ctx context.Context, g *generation) {
 	var frame host.Frame // reused; its bytes are fresh for every send (gRPC owns them once sent)
 	// freeSince is when the last wait the worker imposed ended (harness_lag counts from it).
 	var freeSince int64
-	// resume waits, after the stream failed, for the next worker generation (--restart-worker);
-	// false ends the sender.
-	resume := func() bool {
-		if e.cfg.Relaunch == nil {
-			return false
+	// joinedAt is when the sender last waited for a process to come back (closed loop's slots freed
+	// before it start afresh then).
+	var joinedAt int64
+	// The ready processes, refreshed when the pool changes.
+	var ready []*generation
+	seen := int64(-1)
+	refresh := func() {
+		if v := e.pool.version.Load(); v != seen {
+			seen = v
+			ready = e.pool.ready(ready)
 		}
-		select {
-		case ng := <-e.resume:
-			g = ng
-		case <-ctx.Done():
-			return false
-		case <-e.stopSend:
-			return false
-		}
-		cancels = cancels[:0] // their invocations were lost with the old worker
-		freeSince = e.now()
-		e.pingMu.Lock()
-		clear(e.pings)
-		e.pingMu.Unlock()
-		if e.closedTok != nil {
-			for len(e.closedTok) > 0 {
-				<-e.closedTok
-			}
-			for i := 0; i < cfg.Concurrency; i++ {
-				e.closedTok <- 0
-			}
-		}
-		return true
 	}
-	sendOne := func(intended int64) bool {
+	// broken takes a process whose Send failed out of the dispatch (the run loop hears of its
+	// stream's end from its receiver).
+	broken := func(g *generation) {
+		g.dead.Store(true)
+		e.pool.version.Add(1)
+	}
+	// waitReady waits until a process is ready (one being relaunched, --restart-worker); false
+	// ends the sender.
+	waitReady := func() bool {
+		for {
+			refresh()
+			if len(ready) > 0 {
+				return true
+			}
+			if e.cfg.Relaunch == nil {
+				return false
+			}
+			select {
+			case <-e.pool.joined:
+				freeSince = e.now()
+				joinedAt = freeSince
+			case <-ctx.Done():
+				return false
+			case <-e.stopSend:
+				return false
+			}
+		}
+	}
+	sendOne := func(intended int64) {
+		g := e.pool.pick(ready)
 		ti := e.pick(rng)
 		t := &g.targets[ti]
 		id := ids.Next()
@@ -844,8 +1054,8 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		now := e.now()
 		// Recorded before the Send so that a fast answer never finds it unrecorded; "sent" is
 		// handed to the stream.
-		warm := e.rec.sent(intended, now, freeSince)
-		f := flight{intended: intended, sent: now, fn: int32(ti), warm: warm, proxy: t.proxy != nil}
+		warm := e.rec.sent(intended, now, freeSince, g.proc)
+		f := flight{intended: intended, sent: now, fn: int32(ti), proc: g.proc, warm: warm, proxy: t.proxy != nil}
 		e.tracker.start(id, f)
 		e.inflight.Add(1)
 		if t.proxy != nil {
@@ -857,57 +1067,77 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		e.inSend.Store(0)
 		if err != nil {
 			// Never reached the worker: lost with its stream (unless the run loop already counted
-			// it lost with everything else in flight).
+			// it lost with everything else in flight on that process).
 			if _, ok := e.tracker.remove(id); ok {
-				e.inflight.Add(-1)
-				e.rec.lost([]flight{f}, e.now())
+				now := e.now()
+				e.freeSlots(1, now)
+				e.rec.lost([]flight{f}, now)
+				e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: "never reached the worker: sending it failed: " + err.Error()}, now, id)
 			}
-			return false
+			broken(g)
+			sent++
+			return
 		}
 		if after := e.now(); after-now > blockedSend {
 			freeSince = after // a Send held up by flow control: the worker's wait, not ours
 		}
 		sent++
 		if e.cancels && rng.Float64() < cfg.CancelRatio {
-			heap.Push(&cancels, pendingCancel{at: now + int64(cfg.CancelAfter.Sample(rng)), id: id})
+			heap.Push(&cancels, pendingCancel{at: now + int64(cfg.CancelAfter.Sample(rng)), id: id, g: g})
 		}
-		return true
 	}
-	// housekeeping sends due cancels and pings; false when the stream failed.
-	housekeeping := func(now int64) bool {
+	// housekeeping sends due cancels and pings.
+	housekeeping := func(now int64) {
 		for len(cancels) > 0 && cancels[0].at <= now {
 			c := heap.Pop(&cancels).(pendingCancel)
+			if c.g.dead.Load() {
+				continue // its invocation was lost with its process
+			}
 			if !e.tracker.markCancel(c.id, now) {
 				e.rec.count(func(c *report.Counts) { c.CancelSkipped++ }) // already settled: nothing to cancel
 				continue
 			}
 			cancelMsg.InvocationId = c.id
 			e.inSend.Store(now)
-			err := g.stream.Send(cancelSM)
+			err := c.g.stream.Send(cancelSM)
 			e.inSend.Store(0)
 			if err != nil {
-				return false
+				broken(c.g)
+				continue
 			}
 			e.rec.count(func(c *report.Counts) { c.CancelSent++ })
 		}
 		if nextPing >= 0 && nextPing <= now {
-			id := guid.New()
-			statusSM.RequestId = id
-			e.pingMu.Lock()
-			e.pings[id] = e.now()
-			e.pingMu.Unlock()
-			e.inSend.Store(now)
-			err := g.stream.Send(statusSM)
-			e.inSend.Store(0)
-			if err != nil {
-				return false
+			refresh()
+			for _, g := range ready {
+				if g.dead.Load() {
+					continue
+				}
+				id := guid.New()
+				statusSM.RequestId = id
+				e.pingMu.Lock()
+				e.pings[id] = e.now()
+				if len(e.pool.chans) > 1 {
+					e.pingFrom[id] = g.proc
+				}
+				e.pingMu.Unlock()
+				e.inSend.Store(now)
+				err := g.stream.Send(statusSM)
+				e.inSend.Store(0)
+				if err != nil {
+					e.pingMu.Lock()
+					delete(e.pings, id)
+					delete(e.pingFrom, id)
+					e.pingMu.Unlock()
+					broken(g)
+					continue
+				}
+				e.rec.count(func(c *report.Counts) { c.StatusSent++ })
 			}
-			e.rec.count(func(c *report.Counts) { c.StatusSent++ })
 			for nextPing <= now {
 				nextPing += int64(cfg.StatusInterval)
 			}
 		}
-		return true
 	}
 	// wakeAt is the earliest of the next cancel, ping, and limit.
 	wakeAt := func(arrival int64) int64 {
@@ -947,8 +1177,6 @@ func (e *engine) send(ctx context.Context, g *generation) {
 					return false
 				case <-e.stopSend:
 					return false
-				case <-g.recvDone:
-					return false
 				}
 			}
 			d = time.Duration(at - e.now())
@@ -961,17 +1189,8 @@ func (e *engine) send(ctx context.Context, g *generation) {
 	const never = int64(1) << 62
 
 	for haveNext {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !waitReady() {
 			return
-		}
-		select {
-		case <-g.recvDone:
-			// The stream ended (the precise sleep does not watch for it): stop sending on it.
-			if !resume() {
-				return
-			}
-			continue
-		default:
 		}
 		if e.closedTok != nil {
 			// Closed loop: wait for a free slot; its settle time is the intended time.
@@ -982,34 +1201,27 @@ func (e *engine) send(ctx context.Context, g *generation) {
 				return
 			case <-e.stopSend:
 				return
-			case <-g.recvDone:
-				if !resume() {
-					return
-				}
-				continue
 			}
 			now := e.now()
 			if endAt >= 0 && now >= endAt {
 				return
 			}
-			if freedAt == 0 {
+			if freedAt == 0 || freedAt < joinedAt {
 				freedAt = now
 			}
-			if !housekeeping(now) || !sendOne(freedAt) {
-				if !resume() {
-					return
-				}
-				continue
+			housekeeping(now)
+			if !waitReady() {
+				return
 			}
+			sendOne(freedAt)
 			advance()
 			continue
 		}
 		now := e.now()
 		if nextAt > now {
-			if !housekeeping(now) || !sleepUntil(wakeAt(nextAt), nil) {
-				if !resume() {
-					return
-				}
+			housekeeping(now)
+			if !sleepUntil(wakeAt(nextAt), nil) {
+				return
 			}
 			continue
 		}
@@ -1017,41 +1229,28 @@ func (e *engine) send(ctx context.Context, g *generation) {
 		if cfg.MaxInFlight > 0 && e.inflight.Load() >= int64(cfg.MaxInFlight) {
 			if cfg.OnFull == OnFullDrop {
 				e.rec.notSent(nextAt, false)
+				e.failNotSent(nextAt, false)
 				sent++ // counts towards -n: it was an arrival
 				advance()
 				continue
 			}
 			// Queue: wait for a slot, still sending cancels and pings; the intended time is kept.
-			if !housekeeping(e.now()) || !sleepUntil(wakeAt(never), e.slotFree) {
-				if !resume() {
-					return
-				}
+			housekeeping(e.now())
+			if !sleepUntil(wakeAt(never), e.slotFree) {
+				return
 			}
 			freeSince = e.now()
 			continue
 		}
-		if !sendOne(nextAt) {
-			// The invocation was registered before the failed Send: it counts as lost.
-			advance()
-			if !resume() {
-				return
-			}
-			continue
-		}
+		sendOne(nextAt)
 		advance()
 		if len(cancels) > 0 || nextPing >= 0 {
-			if !housekeeping(e.now()) {
-				if !resume() {
-					return
-				}
-			}
+			housekeeping(e.now())
 		}
 	}
 	// Arrivals are over; keep sending due cancels while in-flight invocations drain.
 	for len(cancels) > 0 && e.inflight.Load() > 0 {
-		if !housekeeping(e.now()) {
-			return
-		}
+		housekeeping(e.now())
 		if len(cancels) > 0 && !sleepUntil(cancels[0].at, nil) {
 			return
 		}
@@ -1067,7 +1266,12 @@ const preciseWindow = 2 * time.Millisecond
 
 // receive is the one goroutine that reads the stream.
 func (e *engine) receive(g *generation) {
-	defer close(g.recvDone)
+	defer func() {
+		g.dead.Store(true)
+		e.pool.version.Add(1)
+		close(g.recvDone)
+		e.pool.ended <- g
+	}()
 	var frame host.Frame
 	for {
 		if err := g.stream.RecvMsg(&frame); err != nil {
@@ -1096,11 +1300,15 @@ func (e *engine) receiveFrame(w *host.Worker, b []byte, now int64) {
 				code = 0
 			}
 		}
-		e.settled(f, kind, status, now, code)
+		if out, reason := e.settled(f, kind, status, now, code); out == statusFailed && reason == "" {
+			r, invID := exceptionReason(b) // failures only: the whole response is decoded for its reason
+			e.fail(f, r, now, invID)
+		}
 		return
 	}
 	if raw, ok := rpcLogBytes(b); ok {
 		e.rec.count(func(c *report.Counts) { c.Logs++ })
+		e.countLog(raw, now)
 		w.Log.RPCLogBytes(raw)
 		return
 	}
@@ -1130,6 +1338,7 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 		e.pingMu.Lock()
 		sent, ok := e.pings[m.RequestId]
 		delete(e.pings, m.RequestId)
+		delete(e.pingFrom, m.RequestId)
 		e.pingMu.Unlock()
 		if ok {
 			e.rec.statusRTT(sent, now)
@@ -1138,6 +1347,9 @@ func (e *engine) dispatch(w *host.Worker, m *rpc.StreamingMessage, now int64) {
 		}
 	case *rpc.StreamingMessage_RpcLog:
 		e.rec.count(func(c *report.Counts) { c.Logs++ })
+		if raw, err := proto.Marshal(c.RpcLog); err == nil {
+			e.countLog(raw, now)
+		}
 		w.WriteLog(c.RpcLog)
 	case nil:
 		e.rec.count(func(c *report.Counts) { c.EmptyMessages++ })
@@ -1159,7 +1371,9 @@ func (e *engine) settle(r *rpc.InvocationResponse, now int64) {
 			code = 500
 		}
 	}
-	e.settled(f, kind, st, now, code)
+	if out, reason := e.settled(f, kind, st, now, code); out == statusFailed && reason == "" {
+		e.fail(f, resultReason(r.GetResult()), now, r.InvocationId)
+	}
 }
 
 // cmpOr returns a, or b when a is empty.
@@ -1193,10 +1407,11 @@ func (e *engine) settledProxy(f flight, now int64) {
 	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
 		e.rec.timedOut([]flight{f}, now, true)
 		e.freeSlots(1, now)
+		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("answered after --timeout %s", t)}, now, "")
 		return
 	}
 	status, reason, h := e.proxyOutcome(f)
-	e.rec.response(f, now, status, reason, h)
+	e.respond(f, now, status, reason, h)
 	e.freeSlots(1, now)
 }
 
@@ -1237,32 +1452,35 @@ func (e *engine) proxyOutcome(f flight) (status, reason string, h httpResult) {
 }
 
 // settled records what settling an id in the tracker found; code is the HTTP status the host
-// would answer with (0: not an HTTP function, or none).
-func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64, code int) {
+// would answer with (0: not an HTTP function, or none). It returns the outcome status it recorded
+// ("" when the response settled nothing here, statusTimedOut past its deadline) and the failure
+// reason it gave ("" for a Failure from the worker: the caller reads its exception).
+func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, now int64, code int) (string, string) {
 	switch kind {
 	case settlePartial:
-		return // a proxied invocation waiting for its HTTP response
+		return "", "" // a proxied invocation waiting for its HTTP response
 	case settleMatched:
 		if f.proxy {
 			e.settledProxy(f, max(now, f.http.end))
-			return
+			return "", "" // settledProxy records its outcome and reason
 		}
 	case settleDuplicate:
 		e.rec.count(func(c *report.Counts) { c.Duplicate++ })
-		return
+		return "", ""
 	case settleLate:
 		e.rec.count(func(c *report.Counts) { c.LateResponses++ })
-		return
+		return "", ""
 	case settleUnknown:
 		e.rec.count(func(c *report.Counts) { c.Unmatched++ })
-		return
+		return "", ""
 	}
 	if t := e.cfg.Timeout; t > 0 && now-f.sent > int64(t) {
 		// Answered after its deadline but before the periodic scan found it: timed out all the
 		// same (as the scan would have judged it), and the answer is late.
 		e.rec.timedOut([]flight{f}, now, true)
 		e.freeSlots(1, now)
-		return
+		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("answered after --timeout %s", t)}, now, "")
+		return statusTimedOut, ""
 	}
 	status, reason := statusFailed, ""
 	switch st {
@@ -1277,8 +1495,9 @@ func (e *engine) settled(f flight, kind settleKind, st rpc.StatusResult_Status, 
 	case rpc.StatusResult_Cancelled:
 		status = statusCancelled
 	}
-	e.rec.response(f, now, status, reason, httpResult{code: code})
+	e.respond(f, now, status, reason, httpResult{code: code})
 	e.freeSlots(1, now)
+	return status, reason
 }
 
 // freeSlots returns n settled invocations' slots: the in-flight count, closed loop's tokens (their
@@ -1312,7 +1531,7 @@ func (e *engine) expire() {
 		if f.proxy && (f.got != 0 || f.http.err != proxyOK) {
 			// One of its two answers came: failed, with the missing side as its reason.
 			status, reason, h := e.proxyOutcome(f)
-			e.rec.response(f, now, status, reason, h)
+			e.respond(f, now, status, reason, h)
 			return
 		}
 		expired = append(expired, f)
@@ -1324,6 +1543,9 @@ func (e *engine) expire() {
 		e.rec.timedOut(expired, now, false)
 	}
 	e.freeSlots(n, now)
+	for _, f := range expired {
+		e.fail(f, report.FailureReason{Kind: report.FailureTimeout, Message: fmt.Sprintf("no answer within --timeout %s", e.cfg.Timeout)}, now, "")
+	}
 }
 
 // closeInterval hands the interval [start, end) to the sink.
@@ -1340,14 +1562,17 @@ func (e *engine) closeInterval(index int, start, end time.Duration, final bool) 
 		HTTPStatus: set.httpCounts(e.names),
 		Failures:   set.failureCounts(),
 	}
-	if l := e.gen.w.Log; l != nil {
-		// Lines the worker log could not keep up with (a log flood) are dropped there; count them here.
-		if l != e.logDroppedFrom {
-			e.logDropped, e.logDroppedFrom = 0, l
+	for _, c := range e.pool.chans {
+		// Lines a worker log could not keep up with (a log flood) are dropped there; count them here.
+		if c.lastWorker == nil || c.lastWorker.Log == nil {
+			continue
 		}
-		d := l.Dropped()
-		rec.Counts.LogsDropped += d - e.logDropped
-		e.logDropped = d
+		if l := c.lastWorker.Log; l != c.logDroppedFrom {
+			c.logDropped, c.logDroppedFrom = 0, l
+		}
+		d := c.logDroppedFrom.Dropped()
+		rec.Counts.LogsDropped += d - c.logDropped
+		c.logDropped = d
 	}
 	if s := e.cfg.Schedule; s != nil {
 		if end > start {
@@ -1379,8 +1604,12 @@ func (e *engine) closeInterval(index int, start, end time.Duration, final bool) 
 			}
 		}
 	}
-	if e.cfg.Sample != nil {
-		rec.Resources = e.cfg.Sample(e.gen.w)
+	if len(e.pool.chans) == 1 {
+		if e.cfg.Sample != nil {
+			rec.Resources = e.cfg.Sample(e.pool.chans[0].lastWorker)
+		}
+	} else {
+		e.processIntervals(rec, set)
 	}
 	e.totalsMu.Lock()
 	e.totals.Add(rec.Counts)

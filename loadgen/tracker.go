@@ -10,9 +10,10 @@ import (
 type flight struct {
 	intended   int64
 	sent       int64
-	cancelSent int64 // 0: no cancel sent
-	fn         int32 // index into the run's targets
-	warm       bool  // a warm-up invocation (recorder.warm)
+	cancelSent int64  // 0: no cancel sent
+	fn         int32  // index into the run's targets
+	proc       uint16 // the worker process (pool channel) it was sent to
+	warm       bool   // a warm-up invocation (recorder.warm)
 	// HTTP proxying mode: the invocation settles when both answers are in, the InvocationResponse
 	// and the HTTP response (see answerHTTP); what came first waits here.
 	proxy      bool
@@ -254,6 +255,18 @@ func (t *tracker) drainAll(fn func(f flight)) {
 	}
 }
 
+// drainProc removes every in-flight invocation sent to worker process proc and calls fn for each.
+func (t *tracker) drainProc(proc uint16, fn func(f flight)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, f := range t.inflight {
+		if f.proc == proc {
+			delete(t.inflight, k)
+			fn(f)
+		}
+	}
+}
+
 // len is the number of invocations in flight.
 func (t *tracker) len() int {
 	t.mu.Lock()
@@ -288,4 +301,19 @@ func (r *recentSet) add(k idKey) {
 func (r *recentSet) has(k idKey) bool {
 	_, ok := r.m[k]
 	return ok
+}
+
+// settledAlready reports whether id is an invocation that settled (or timed out) recently and is
+// no longer in flight: a log naming it comes after the host stopped listening for it.
+func (t *tracker) settledAlready(id []byte) bool {
+	k, ok := keyOf(id)
+	if !ok {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, in := t.inflight[k]; in {
+		return false
+	}
+	return t.settled.has(k) || t.timedOut.has(k)
 }

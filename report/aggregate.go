@@ -80,6 +80,8 @@ type aggregator struct {
 	csvErr error
 
 	observers []IntervalObserver // see every interval fed, warm-up included
+
+	procs *processAgg // with several worker processes; nil otherwise
 }
 
 type peaks struct {
@@ -110,8 +112,12 @@ type point struct {
 	WCPU, WCPUSec float64
 	WRSS, WThr    int64
 	WFDs          int64
+	WPid          int // the worker process sampled; -1 when merged points sampled several
 	FCPU, FCPUSec float64
 	FRSS          int64
+	// Per worker process (several processes only): CPU as Σ pct × seconds, RSS as max.
+	PCPU, PCPUSec []float64
+	PRSS          []int64
 }
 
 func (p *point) merge(o point) {
@@ -138,27 +144,40 @@ func (p *point) merge(o point) {
 	p.Unmatched += o.Unmatched
 	p.WCPU += o.WCPU
 	p.WCPUSec += o.WCPUSec
+	if p.WPid != o.WPid {
+		p.WPid = -1
+	}
 	p.WRSS = max(p.WRSS, o.WRSS)
 	p.WThr = max(p.WThr, o.WThr)
 	p.WFDs = max(p.WFDs, o.WFDs)
 	p.FCPU += o.FCPU
 	p.FCPUSec += o.FCPUSec
 	p.FRSS = max(p.FRSS, o.FRSS)
+	for i := range p.PCPU {
+		if i < len(o.PCPU) {
+			p.PCPU[i] += o.PCPU[i]
+			p.PCPUSec[i] += o.PCPUSec[i]
+			p.PRSS[i] = max(p.PRSS[i], o.PRSS[i])
+		}
+	}
 }
 
 // responses is the number of invocations settled by a response from the worker.
 func responses(c Counts) int64 { return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel }
 
-func newAggregator(csvOut io.Writer) *aggregator {
+// newAggregator feeds intervals.csv to csvOut (nil: none); processes is the run's number of
+// worker processes (per-process columns and figures with more than one).
+func newAggregator(csvOut io.Writer, processes int) *aggregator {
 	a := &aggregator{
 		totals:   map[string]*hdrhistogram.Histogram{},
 		dropped:  map[string]int64{},
 		first:    true,
 		perPoint: 1,
+		procs:    newProcessAgg(processes),
 	}
 	if csvOut != nil {
 		a.csv = csv.NewWriter(csvOut)
-		a.csvErr = a.csv.Write(intervalsCSVHeader())
+		a.csvErr = a.csv.Write(append(intervalsCSVHeader(), processCSVHeader(processes)...))
 	}
 	return a
 }
@@ -243,7 +262,7 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		if !rec.Warmup {
 			a.workerCPU, a.workerCPUSec = a.workerCPU+p.WCPU, a.workerCPUSec+p.WCPUSec
 		}
-		p.WRSS, p.WThr, p.WFDs = r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs
+		p.WRSS, p.WThr, p.WFDs, p.WPid = r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, r.WorkerPid
 		a.worker.observe(peakCPU(r.WorkerCPUPct), r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, 0)
 	}
 	if r.FbenchRSSBytes > 0 || r.FbenchCPUPct > 0 {
@@ -255,7 +274,9 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		p.FRSS = r.FbenchRSSBytes
 		a.harness.observe(peakCPU(r.FbenchCPUPct), r.FbenchRSSBytes, 0, 0, r.Goroutines)
 	}
-	a.writeRow(rec, &p)
+	a.procs.add(rec, !rec.Warmup, rec.Length >= a.interval/2)
+	a.procs.point(rec, &p)
+	a.writeRow(rec, &p, hists)
 	a.addPoint(p)
 
 	if rec.Warmup {
@@ -329,7 +350,7 @@ func (a *aggregator) addPoint(p point) {
 	a.points = append(a.points, p)
 }
 
-func (a *aggregator) writeRow(rec *IntervalRecord, p *point) {
+func (a *aggregator) writeRow(rec *IntervalRecord, p *point, hists map[string]*hdrhistogram.Histogram) {
 	if a.csv == nil || a.csvErr != nil {
 		return
 	}
@@ -367,6 +388,7 @@ func (a *aggregator) writeRow(rec *IntervalRecord, p *point) {
 	} else {
 		row = append(row, "", "")
 	}
+	row = a.procs.appendRow(row, rec, hists)
 	a.csvErr = a.csv.Write(row)
 }
 
@@ -445,13 +467,15 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		Phases:          meta.Phases,
 		Interrupted:     meta.Interrupted,
 		Events:          meta.Events,
+		Failures:        meta.Failures,
+		WorkerLogs:      meta.WorkerLogs,
 		Runs:            meta.Runs,
 		Warnings:        []string{},
 		SLOs:            []SLOResult{},
 		Verdicts:        []Verdict{},
 		HTTPMode:        meta.HTTPMode,
 		HTTPStatus:      a.httpStatus,
-		Failures:        a.failures,
+		FailureReasons:  a.failures,
 	}
 	if s.IntervalS == 0 {
 		s.IntervalS = a.interval.Seconds()
@@ -532,6 +556,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.InvalidReason = fmt.Sprintf("fbench used %.0f%% of a core on average, over its CPU budget of %.0f%%: the harness took the machine from the worker, so the worker's figures are not trustworthy",
 			a.harnessCPU/a.harnessCPUSec, b)
 	}
+	s.Processes = a.procs.summaries(meta.Processes, a.totals, a.counts.Sent)
 	mergedValidity(&s.Harness, meta.Runs)
 	s.Verdicts = a.verdicts(meta, s)
 	s.Warnings = a.warnings(s)
@@ -593,8 +618,10 @@ func (a *aggregator) warnings(s *Summary) []string {
 			code = strconv.Itoa(*s.Worker.ExitCode)
 		}
 		add("worker crashed or ended its stream mid-run (exit code %s)", code)
-	case s.Worker.KilledByFbench:
-		add("worker did not exit on WorkerTerminate within its grace (or its stream could no longer take one): fbench killed it")
+	case s.Worker.KilledByFbench && s.Worker.TerminateSent:
+		add("worker did not exit on WorkerTerminate within its grace: fbench killed it")
+	case s.Worker.KilledByFbench && s.Worker.TerminateFailed:
+		add("worker's stream could no longer take WorkerTerminate: fbench killed it")
 	case s.Worker.ExitCode != nil && *s.Worker.ExitCode != 0:
 		add("worker exited with an error at the end (exit code %d, restarts %d)", *s.Worker.ExitCode, s.Worker.Restarts)
 	case s.Worker.Restarts > 0:
@@ -623,6 +650,9 @@ func (a *aggregator) warnings(s *Summary) []string {
 	}
 	if c.StatusSent > 0 && c.StatusAnswered < c.StatusSent {
 		add("%d of %d worker status requests were not answered", c.StatusSent-c.StatusAnswered, c.StatusSent)
+	}
+	if l := s.WorkerLogs; l != nil && l.AfterSettle > 0 {
+		add("%d worker logs named an invocation that had already settled (the host drops such logs)", l.AfterSettle)
 	}
 	for _, tag := range sortedTags(a.dropped) {
 		add("%s: %d values outside the histogram range (1 µs to 10 min) were dropped", tag, a.dropped[tag])

@@ -424,6 +424,7 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 		} else {
 			c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
 			c.Notes = append(c.Notes, differences(bu, cu)...)
+			c.Notes = append(c.Notes, newFailureReasons(bu, cu)...)
 		}
 	}
 	nb, nc := len(bu), len(cu)
@@ -528,6 +529,55 @@ func functionsOf(s *Summary) string {
 	return strings.Join(names, ", ")
 }
 
+// newFailureReasons notes every failure reason (function, kind, pattern) of the current runs that
+// no baseline run had: a new way of failing shows even when the error rate stays within tolerance.
+func newFailureReasons(base, cur []RunEntry) []string {
+	type key struct{ fn, kind, pattern string }
+	seen := map[key]bool{}
+	for _, r := range base {
+		if r.Summary == nil {
+			continue
+		}
+		if f := r.Summary.Failures; f != nil {
+			for _, g := range f.Groups {
+				seen[key{g.Function, g.Kind, g.Pattern}] = true
+			}
+		}
+	}
+	counts := map[key]int64{}
+	var order []key
+	for _, r := range cur {
+		if r.Summary == nil {
+			continue
+		}
+		if f := r.Summary.Failures; f != nil {
+			for _, g := range f.Groups {
+				k := key{g.Function, g.Kind, g.Pattern}
+				if seen[k] {
+					continue
+				}
+				if _, ok := counts[k]; !ok {
+					order = append(order, k)
+				}
+				counts[k] += g.Count
+			}
+		}
+	}
+	var out []string
+	for i, k := range order {
+		if i == 10 {
+			out = append(out, fmt.Sprintf("and %d more new failure reasons (see the current runs' failures)", len(order)-10))
+			break
+		}
+		fn := k.fn
+		if fn == "" {
+			fn = "any function"
+		}
+		out = append(out, fmt.Sprintf("new failure reason in the current runs: %s %s %q (%d times)", fn, k.kind, k.pattern, counts[k]))
+	}
+	return out
+}
+
 // differences are notes on what differs between the sides without making them incomparable.
 func differences(base, cur []RunEntry) []string {
 	var out []string
@@ -555,7 +605,7 @@ func differences(base, cur []RunEntry) []string {
 // loadSettings are the recorded settings (Summary.Config) that shape the load: when they differ
 // between the sides compare says so.
 var loadSettings = []string{"rps", "concurrency", "profile", "arrival", "duration", "warmup", "count",
-	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval", "http_ok", "route_params"}
+	"cancel_ratio", "cancel_after", "max_inflight", "on_full", "timeout", "body_bytes", "interval", "http_ok", "route_params", "processes"}
 
 func dedupe(s []string) []string {
 	var out []string

@@ -28,6 +28,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 		return fmtMicros(int64(math.Round(v)))
 	},
 	"num":   fmtInt,
+	"secs":  func(d time.Duration) string { return fmtSeconds(round3(d.Seconds())) },
 	"float": func(v float64) string { return trimFloat(v) },
 	"bytes": func(v int64) string {
 		if v == 0 {
@@ -64,7 +65,8 @@ type htmlData struct {
 	Events       []eventRow
 	StderrTail   string
 	Phases       []phaseRow
-	Runs         []runRow // a merged run's machines
+	Processes    []processRow // several worker processes
+	Runs         []runRow     // a merged run's machines
 }
 
 type kv struct {
@@ -180,7 +182,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 			d.Counts = append(d.Counts, kv{K: "HTTP response bytes", V: fmtInt(c.HTTPResponseBytes)})
 		}
 	}
-	for _, l := range reasonLines(s.Failures) {
+	for _, l := range reasonLines(s.FailureReasons) {
 		d.Counts = append(d.Counts, kv{K: "failure reason", V: l, Class: "warn"})
 	}
 	for _, m := range Metrics {
@@ -194,6 +196,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	for _, st := range sortedKeys(s.Statuses) {
 		d.Statuses = append(d.Statuses, latencyRow{Name: st, St: s.Statuses[st]})
 	}
+	d.Processes = processRows(s)
 	d.Charts = buildCharts(s, meta, agg, spectra)
 	if c := spreadChart(s); c != nil {
 		d.Charts = append([]*chart{c}, d.Charts...)
@@ -539,6 +542,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			if haveF {
 				c.line("fbench", colAmber, "", xs, fCPU)
 			}
+			processLines(c, pts, xs, true)
 			charts = append(charts, c)
 
 			c = newTime("memory", "Resident memory (RSS)", "RSS")
@@ -550,6 +554,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 			if haveF {
 				c.line("fbench", colAmber, "", xs, fRSS)
 			}
+			processLines(c, pts, xs, false)
 			charts = append(charts, c)
 		}
 		if haveW && maxOf(wThr, wFDs) > 0 {

@@ -732,6 +732,8 @@ func mergedMeta(srcs []*mergeSource, zero time.Time, version string) Meta {
 			ev.Detail = s.label() + ": " + ev.Detail
 			m.Events = append(m.Events, ev)
 		}
+		m.Failures = mergeFailures(m.Failures, sm.Failures, s.offset)
+		m.WorkerLogs = mergeWorkerLogs(m.WorkerLogs, sm.WorkerLogs, s.offset)
 	}
 	slices.SortStableFunc(m.Events, func(a, b Event) int { return cmp.Compare(a.At, b.At) })
 	m.Environment.Hostname = fmt.Sprintf("%d machines: %s", len(hosts), strings.Join(hosts, ", "))

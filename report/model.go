@@ -180,6 +180,8 @@ type Resources struct {
 	WorkerRSSBytes int64   `json:"worker_rss_bytes"`
 	WorkerThreads  int64   `json:"worker_threads"`
 	WorkerFDs      int64   `json:"worker_fds"`
+	// WorkerPid is the worker process sampled (a relaunched worker is another process).
+	WorkerPid      int     `json:"worker_pid,omitempty"`
 	FbenchCPUPct   float64 `json:"fbench_cpu_pct"`
 	FbenchRSSBytes int64   `json:"fbench_rss_bytes"`
 	Goroutines     int64   `json:"goroutines"`
@@ -205,6 +207,7 @@ type IntervalRecord struct {
 	// Failures counts failed invocations by reason ("HTTP 500", "HTTP proxy: connection refused"...),
 	// for those that have one.
 	Failures   map[string]int64                   `json:"failures,omitempty"`
+	Processes  []ProcessInterval                  `json:"processes,omitempty"` // with several worker processes
 	Histograms map[string]*hdrhistogram.Histogram `json:"-"`
 }
 
@@ -229,6 +232,7 @@ type Meta struct {
 	Config      map[string]any `json:"config"` // enough to rerun the run exactly, seed included
 	Environment Environment    `json:"environment"`
 	Worker      WorkerInfo     `json:"worker"`
+	Processes   []ProcessInfo  `json:"processes,omitempty"` // with several worker processes: each slot
 	Harness     HarnessInfo    `json:"harness"`
 	Interrupted string         `json:"interrupted,omitempty"` // the signal or reason that ended the run early
 	// HTTPMode is how HTTP functions were driven: "proxy" (forwarded to the worker's HttpUri) or
@@ -237,6 +241,9 @@ type Meta struct {
 	// VerdictThresholds are the soak verdicts\' limits (zero: defaults).
 	VerdictThresholds VerdictThresholds `json:"verdict_thresholds,omitzero"`
 	Events            []Event           `json:"events,omitempty"` // worker exits, restarts, stream breaks, notices
+	// Failures groups why measured invocations failed; WorkerLogs counts the worker's RpcLogs.
+	Failures   *Failures       `json:"failures,omitempty"`
+	WorkerLogs *WorkerLogStats `json:"worker_logs,omitempty"`
 	// Runs are the machines' own runs when this run was merged from several (fbench merge).
 	Runs []MergedRun `json:"runs,omitempty"`
 }
@@ -287,8 +294,13 @@ type WorkerInfo struct {
 	Restarts     int               `json:"restarts"`
 	Crashed      bool              `json:"crashed"`
 	// KilledByFbench: the worker outlived the grace after WorkerTerminate and fbench killed it.
-	KilledByFbench bool     `json:"killed_by_fbench,omitempty"`
-	StderrTail     []string `json:"stderr_tail,omitempty"`
+	KilledByFbench bool `json:"killed_by_fbench,omitempty"`
+	// TerminateSent: fbench sent WorkerTerminate (the worker advertises HandlesWorkerTerminateMessage);
+	// TerminateFailed: it tried and the stream could no longer take it. Ended says how the worker ended.
+	TerminateSent   bool     `json:"terminate_sent,omitempty"`
+	TerminateFailed bool     `json:"terminate_failed,omitempty"`
+	Ended           string   `json:"ended,omitempty"`
+	StderrTail      []string `json:"stderr_tail,omitempty"`
 	// Peak and final resource figures (soak); zero when not sampled.
 	PeakRSSBytes  int64   `json:"peak_rss_bytes,omitempty"`
 	FinalRSSBytes int64   `json:"final_rss_bytes,omitempty"`
@@ -342,18 +354,23 @@ type Summary struct {
 	HTTPMode string `json:"http_mode,omitempty"`
 	// HTTPStatus: function → exact HTTP status → count, over the measured intervals.
 	HTTPStatus HTTPStatusCounts `json:"http_status,omitempty"`
-	// Failures: failure reason → count of failed invocations, over the measured intervals.
-	Failures    map[string]int64 `json:"failures,omitempty"`
-	Worker      WorkerInfo       `json:"worker"`
-	Harness     HarnessSummary   `json:"harness"`
-	Config      map[string]any   `json:"config"`
-	Environment Environment      `json:"environment"`
-	Phases      []Phase          `json:"phases,omitempty"`
-	Interrupted string           `json:"interrupted,omitempty"`
-	Events      []Event          `json:"events"`
-	Warnings    []string         `json:"warnings"`
-	SLOs        []SLOResult      `json:"slos"`     // filled by the SLO evaluator (SLOEvaluator)
-	Verdicts    []Verdict        `json:"verdicts"` // filled by the verdict code (later issue)
+	// FailureReasons: failure reason (an HTTP status, a proxying error) → count of failed
+	// invocations, over the measured intervals (from intervals.jsonl). Failures has every reason,
+	// exceptions included, grouped per function.
+	FailureReasons map[string]int64 `json:"failure_reasons,omitempty"`
+	Worker         WorkerInfo       `json:"worker"`
+	Processes      []ProcessSummary `json:"processes,omitempty"` // with several worker processes (tags METRIC.proc.N)
+	Harness        HarnessSummary   `json:"harness"`
+	Config         map[string]any   `json:"config"`
+	Environment    Environment      `json:"environment"`
+	Phases         []Phase          `json:"phases,omitempty"`
+	Interrupted    string           `json:"interrupted,omitempty"`
+	Events         []Event          `json:"events"`
+	Warnings       []string         `json:"warnings"`
+	SLOs           []SLOResult      `json:"slos"`                  // filled by the SLO evaluator (SLOEvaluator)
+	Verdicts       []Verdict        `json:"verdicts"`              // filled by the verdict code (later issue)
+	Failures       *Failures        `json:"failures,omitempty"`    // why measured invocations failed, grouped
+	WorkerLogs     *WorkerLogStats  `json:"worker_logs,omitempty"` // the worker's RpcLogs, counted
 
 	// Runs are a merged run's machines (Meta.Runs).
 	Runs []MergedRun `json:"runs,omitempty"`

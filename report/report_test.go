@@ -561,7 +561,7 @@ func TestHTMLEscaping(t *testing.T) {
 	s.SLOs = append(s.SLOs, SLOResult{Expression: evil, Observed: evil})
 	html := string(readFile(t, filepath.Join(dir, "report.html")))
 	var b bytes.Buffer
-	if err := renderHTML(&b, s, meta, newAggregator(nil), nil); err != nil {
+	if err := renderHTML(&b, s, meta, newAggregator(nil, 0), nil); err != nil {
 		t.Fatal(err)
 	}
 	for i, h := range []string{html, b.String()} {
@@ -696,7 +696,7 @@ func TestCreateRunRefusesExisting(t *testing.T) {
 
 // TestMemoryBounded feeds a day of 1 s intervals: the chart series stays bounded and spans the run.
 func TestMemoryBounded(t *testing.T) {
-	a := newAggregator(io.Discard)
+	a := newAggregator(io.Discard, 0)
 	h := NewHistogram()
 	_ = h.RecordValue(500)
 	hists := map[string]*hdrhistogram.Histogram{MetricRTT: h}

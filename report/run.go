@@ -108,7 +108,7 @@ func (w *RunWriter) open() error {
 	if w.csvTmp, err = createTemp(filepath.Join(w.dir, IntervalsCSV)); err != nil {
 		return err
 	}
-	w.agg = newAggregator(w.csvTmp)
+	w.agg = newAggregator(w.csvTmp, len(w.meta.Processes))
 	return nil
 }
 
@@ -350,7 +350,7 @@ func RebuildWith(dir string, opt RebuildOptions) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	agg := newAggregator(csvTmp)
+	agg := newAggregator(csvTmp, len(meta.Processes))
 	agg.observers = opt.Observers
 	notes, err := replay(dir, opt.From, opt.To, agg)
 	if err != nil {

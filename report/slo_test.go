@@ -412,7 +412,7 @@ func ptr(p *float64) any {
 func TestSLOWindowObservedText(t *testing.T) {
 	slos := mustSLOs(t, "rtt.p99<50ms", "error_rate<1%")
 	ev := NewSLOEvaluator(slos, 2*time.Second)
-	agg := newAggregator(nil)
+	agg := newAggregator(nil, 0)
 	agg.observers = []IntervalObserver{ev}
 	for _, rec := range spikeIntervals(t, 8, 4, 0) {
 		hists, _ := normalizeHistograms(rec)

@@ -58,6 +58,36 @@ func WriteText(w io.Writer, s *Summary) error {
 			c.Unmatched, c.Duplicate, c.LateResponses, c.UnknownMessages, c.EmptyMessages)
 	}
 	p("worker status: %d of %d answered · worker log lines: %d (%d dropped)\n", c.StatusAnswered, c.StatusSent, c.Logs, c.LogsDropped)
+	if l := s.WorkerLogs; l != nil {
+		p("worker logs by level:")
+		for _, k := range sortedKeys(l.ByLevel) {
+			p(" %s %d", k, l.ByLevel[k])
+		}
+		if l.AfterSettle > 0 {
+			p(" · %d after their invocation settled (the host drops them)", l.AfterSettle)
+		}
+		p("\n")
+		if len(l.FirstErrors) > 0 {
+			e := l.FirstErrors[0]
+			p("first worker error (worker.log): at %s [%s] %s\n", fmtSeconds(round3(e.At.Seconds())), e.Category, oneLineText(e.Message, 160))
+		}
+	}
+	if f := s.Failures; f != nil {
+		p("failures: %d, by reason (top %d of %d groups; all in summary.json and report.html):\n", f.Total, min(5, len(f.Groups)), len(f.Groups)+max(f.OtherGroups, 0))
+		for i, g := range f.Groups {
+			if i == 5 {
+				break
+			}
+			fn := g.Function
+			if fn == "" {
+				fn = "–"
+			}
+			p("  %9d  %-16s %-11s %s\n", g.Count, fn, g.Kind, oneLineText(g.Pattern, 120))
+		}
+		if rest := f.Total - sumTop(f.Groups, 5); rest > 0 {
+			p("  %9d  other\n", rest)
+		}
+	}
 	if s.HTTPMode != "" {
 		p("http: %s; statuses 1xx %d, 2xx %d, 3xx %d, 4xx %d, 5xx %d", httpModeText(s.HTTPMode), c.HTTP1xx, c.HTTP2xx, c.HTTP3xx, c.HTTP4xx, c.HTTP5xx)
 		if s.HTTPMode == "proxy" {
@@ -68,9 +98,9 @@ func WriteText(w io.Writer, s *Summary) error {
 			p("  status %s\n", l)
 		}
 	}
-	if len(s.Failures) > 0 {
+	if len(s.FailureReasons) > 0 {
 		p("failure reasons:\n")
-		for _, l := range reasonLines(s.Failures) {
+		for _, l := range reasonLines(s.FailureReasons) {
 			p("  %s\n", l)
 		}
 	}
@@ -113,6 +143,14 @@ func WriteText(w io.Writer, s *Summary) error {
 			trimFloat(wk.PeakCPUPct), wk.PeakRSSBytes, wk.FinalRSSBytes, wk.PeakThreads, wk.PeakFDs)
 	}
 	p("\n")
+	if wk.Ended != "" {
+		p("worker end: %s\n", wk.Ended)
+	}
+	for _, pr := range s.Processes {
+		p("  process %d: pids %v, restarts %d, crashes %d, sent %d (%s%%), answered %d, lost %d, rtt p50 %s p99 %s ms, service p99 %s ms, mean CPU %s%%, peak RSS %d B\n",
+			pr.Process, pr.Pids, pr.Restarts, pr.Crashes, pr.Counts.Sent, trimFloat(100*pr.Share), pr.Invocations, pr.Counts.Lost,
+			ms(pr.RTT.P50), ms(pr.RTT.P99), ms(pr.Service.P99), trimFloat(pr.MeanCPUPct), pr.PeakRSS)
+	}
 	h := s.Harness
 	valid := "valid"
 	if !h.Valid {
@@ -172,3 +210,20 @@ func WriteText(w io.Writer, s *Summary) error {
 func ms(us int64) string { return strconv.FormatFloat(float64(us)/1000, 'f', 3, 64) }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// sumTop is the count of the first n groups.
+func sumTop(gs []FailureGroup, n int) int64 {
+	var t int64
+	for i, g := range gs {
+		if i == n {
+			break
+		}
+		t += g.Count
+	}
+	return t
+}
+
+// oneLineText puts s on one line of at most n bytes.
+func oneLineText(s string, n int) string {
+	return clip(strings.Join(strings.Fields(s), " "), n)
+}

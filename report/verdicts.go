@@ -93,15 +93,57 @@ func hoursSince(p point, t0 time.Duration) float64 {
 	return ((p.Start+p.End)/2 - t0).Hours()
 }
 
+// minMemoryTrendSpan is the shortest stretch of one worker process whose RSS trend is
+// extrapolated to an hour for a warning: below it, growth that does not itself pass the floor
+// makes the verdict skip (a few seconds of start-up growth say nothing per hour).
+const minMemoryTrendSpan = 5 * time.Minute
+
+// memoryVerdict judges the worker's RSS trend, each worker process on its own (after a restart
+// the new process's start-up growth is not a leak of the old one); the worst process decides.
 func memoryVerdict(pts []point, th VerdictThresholds) Verdict {
-	v := Verdict{Name: "worker_memory", Status: VerdictPass}
-	var x, y []float64
+	type segment struct {
+		pid  int
+		x, y []float64
+	}
+	var segs []*segment
 	for _, p := range pts {
-		if p.WRSS > 0 {
-			x = append(x, hoursSince(p, pts[0].Start))
-			y = append(y, float64(p.WRSS))
+		if p.WRSS <= 0 || p.WPid < 0 {
+			continue // not sampled, or a merged point that spans two processes
+		}
+		if len(segs) == 0 || segs[len(segs)-1].pid != p.WPid {
+			segs = append(segs, &segment{pid: p.WPid})
+		}
+		sg := segs[len(segs)-1]
+		sg.x = append(sg.x, hoursSince(p, pts[0].Start))
+		sg.y = append(sg.y, float64(p.WRSS))
+	}
+	rank := map[string]int{VerdictSkip: 0, VerdictPass: 1, VerdictWarn: 2, VerdictFail: 3}
+	var worst *Verdict
+	judged := 0
+	for _, sg := range segs {
+		v := memoryTrend(sg.x, sg.y, th)
+		if v.Status != VerdictSkip {
+			judged++
+		}
+		if len(segs) > 1 {
+			v.Detail = fmt.Sprintf("worker pid %d: %s", sg.pid, v.Detail)
+		}
+		if worst == nil || rank[v.Status] > rank[worst.Status] {
+			worst = &v
 		}
 	}
+	if worst == nil {
+		return Verdict{Name: "worker_memory", Status: VerdictSkip, Detail: "not sampled (fewer than 3 measured intervals with worker RSS)"}
+	}
+	if len(segs) > 1 {
+		worst.Detail = fmt.Sprintf("%d worker processes judged each on its own (%d with enough samples); worst: %s", len(segs), judged, worst.Detail)
+	}
+	return *worst
+}
+
+// memoryTrend judges one worker process's RSS samples (hours, bytes).
+func memoryTrend(x, y []float64, th VerdictThresholds) Verdict {
+	v := Verdict{Name: "worker_memory", Status: VerdictPass}
 	if len(x) < 3 {
 		v.Detail = "not sampled (fewer than 3 measured intervals with worker RSS)"
 		v.Status = VerdictSkip
@@ -121,6 +163,9 @@ func memoryVerdict(pts []point, th VerdictThresholds) Verdict {
 	switch {
 	case slope > float64(th.MemoryGrowthPerHour) && seen > float64(th.MemoryGrowthFloor):
 		v.Status = VerdictFail
+	case slope > float64(th.MemoryGrowthPerHour)/2 && span < minMemoryTrendSpan.Hours():
+		v.Status = VerdictSkip
+		v.Detail += fmt.Sprintf("; too short to extrapolate to an hour (under %s, and the growth seen is below the floor)", minMemoryTrendSpan)
 	case slope > float64(th.MemoryGrowthPerHour)/2 && seen > float64(th.MemoryGrowthFloor)/2:
 		v.Status = VerdictWarn
 	}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/report"
 )
 
@@ -51,6 +50,10 @@ A step fails when:
 Writes OUT/capacity.json, OUT/capacity.html (latency-vs-load knee chart) and every step's run
 directory under OUT/steps/NNNN-RATE/. The run flags (--function, --ref, --body, --timeout,
 --max-inflight, --lag-budget, ...) apply to every step.
+
+--processes 1,2,4 runs one search per number of worker processes, in OUT/processes-N/, and writes
+OUT/processes.json and OUT/processes.html: the sustainable rate against the number of processes,
+beside the ideal linear line (the first size's rate per process, times N).
 
 Examples:
   fbench capacity --function work --ref service-time=10ms --ref max-concurrency=8
@@ -236,6 +239,9 @@ func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	if fl := fs.Lookup("quiet"); fl != nil {
 		fl.Usage = "no step table and no result on stdout"
 	}
+	if fl := fs.Lookup("processes"); fl != nil {
+		fl.Usage = "worker processes per step: `N`, or a list such as 1,2,4 for one search per pool size (OUT/processes-N/, OUT/processes.json and processes.html)"
+	}
 	if fl := fs.Lookup("slo"); fl != nil {
 		fl.Usage = "objective `EXPR` every step must meet, e.g. rtt.p99<50ms, error_rate<0.1% (repeatable); replaces the default objectives (--p99, --max-error-rate) unless those are given too"
 	}
@@ -402,6 +408,9 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	c.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.Changed("processes") && strings.Contains(c.processes, ",") {
+		return capacityPools(&c, fs, stdout, stderr)
 	}
 	s, err := c.setup(fs)
 	if err != nil {
@@ -923,6 +932,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			meta.Phases = append(meta.Phases, report.Phase{Name: ph.Name, Start: ph.Start, End: ph.End})
 		}
 	}
+	meta.Processes = placeholders(p.procs.Count)
 	rw, err := report.CreateRun(p.out, meta)
 	if err != nil {
 		return err
@@ -932,9 +942,9 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		slos = report.NewSLOEvaluator(p.slo.slos, p.slo.window)
 		rw.Observe(slos)
 	}
-	srv, w, cleanup, err := startRunWorker(ctx, p)
+	pool, cleanup, err := startRunWorkers(ctx, p, io.Discard)
 	defer cleanup()
-	if srv == nil {
+	if pool == nil {
 		return err
 	}
 	if err != nil {
@@ -946,7 +956,11 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		st.Cause, st.Reasons = capCauseStartErr, []string{err.Error()}
 		return withCode(exitError, fmt.Errorf("step %d (%s/s): %v (worker log: %s)", st.N, capFmtRate(st.Rate), err, filepath.Join(p.out, "worker.log")))
 	}
+	w := pool.first()
 	meta.Worker = workerInfo(w)
+	if len(meta.Processes) > 0 {
+		meta.Processes = pool.infos
+	}
 	_ = rw.UpdateMeta(meta)
 
 	var ivs []capInterval
@@ -959,15 +973,20 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			offered: rec.OfferedRPS, inFlight: rec.InFlight, counts: rec.Counts})
 		return rw.WriteInterval(rec)
 	}
-	p.cfg.Sample = newSampler(w).sample
-	res, runErr := loadgen.Run(ctx, w, p.cfg)
+	pool.configure(&p.cfg, false)
+	res, runErr := pool.run(ctx, p.cfg)
 	if res == nil && runErr != nil {
 		// The engine refused the plan before sending anything (an unknown --function...): bad input.
-		w.Shutdown(time.Second)
+		pool.shutdown(nil)
 		_, _ = rw.Finish(meta)
 		return withCode(exitError, fmt.Errorf("step %d (%s/s): %w", st.N, capFmtRate(st.Rate), runErr))
 	}
 	crashed := false
+	for _, ev := range resEvents(res) {
+		if ev.Kind == "stream_ended" && len(pool.ws) > 1 {
+			crashed = true // one process of several: the others served on
+		}
+	}
 	if res != nil && res.WorkerEnded {
 		select {
 		case <-w.Exited():
@@ -978,8 +997,12 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		}
 	}
 	meta.Worker = shutdownInfo(w, crashed)
+	if infos := pool.finish(res, w); len(meta.Processes) > 0 {
+		meta.Processes = infos
+	}
 	meta.EndedAt = time.Now().UTC()
 	if res != nil {
+		meta.Failures, meta.WorkerLogs = res.Failures, res.WorkerLogs
 		meta.Events = append(meta.Events, res.Events...)
 		for _, n := range res.Notices {
 			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: n})

@@ -20,7 +20,7 @@ const capWorkerEnv = "FBENCH_CAPACITY_TEST_WORKER"
 
 func init() {
 	if os.Getenv(capWorkerEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "worker" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(run(crashOneWorker(os.Args[1:]), os.Stdout, os.Stderr))
 	}
 }
 

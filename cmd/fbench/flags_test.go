@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,16 +62,17 @@ func TestGoStyleFlags(t *testing.T) {
 }
 
 // The reference worker's leak mode makes the worker_memory verdict fail (exit 2 with
-// --gate-verdicts); the same run without it passes.
+// --gate-verdicts); the same run without it passes, or skips when its few seconds of start-up
+// growth would have to be extrapolated to an hour.
 func TestLeakVerdict(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		extra  []string
-		status string
+		status string // or statuses, "|"-separated
 		code   int
 	}{
 		{"leak", []string{"--ref", "fault=leak=40000"}, "fail", exitFailed},
-		{"no leak", nil, "pass", exitOK},
+		{"no leak", nil, "pass|skip", exitOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
@@ -92,7 +94,7 @@ func TestLeakVerdict(t *testing.T) {
 			}
 			for _, v := range s.Verdicts {
 				if v.Name == "worker_memory" {
-					if v.Status != tc.status {
+					if !slices.Contains(strings.Split(tc.status, "|"), v.Status) {
 						t.Fatalf("worker_memory %s (%s), want %s", v.Status, v.Detail, tc.status)
 					}
 					return

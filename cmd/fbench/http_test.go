@@ -31,8 +31,13 @@ func TestProxyRunReports(t *testing.T) {
 		"--query", "code=503", "--slo", "http_5xx==0")...)
 	expectExit(t, r, exitFailed)
 	s := loadSummary(t, dir)
-	if s.HTTPMode != "proxy" || s.HTTPStatus["status"]["503"] != 100 || s.Counts.HTTP5xx != 100 || s.Failures["HTTP 503"] != 100 || s.Counts.Failed != 100 {
-		t.Fatalf("summary: mode %q, statuses %v, failures %v, counts %+v", s.HTTPMode, s.HTTPStatus, s.Failures, s.Counts)
+	if s.HTTPMode != "proxy" || s.HTTPStatus["status"]["503"] != 100 || s.Counts.HTTP5xx != 100 || s.FailureReasons["HTTP 503"] != 100 || s.Counts.Failed != 100 {
+		t.Fatalf("summary: mode %q, statuses %v, failures %v, counts %+v", s.HTTPMode, s.HTTPStatus, s.FailureReasons, s.Counts)
+	}
+	// The same reason in the failures table, with its function and kind.
+	if f := s.Failures; f == nil || len(f.Groups) != 1 || f.Groups[0].Pattern != "HTTP 503" || f.Groups[0].First.Message != "HTTP 503" ||
+		f.Groups[0].Kind != report.FailureHTTPStatus || f.Groups[0].Function != "status" || f.Groups[0].Count != 100 {
+		t.Errorf("failures table %+v", s.Failures)
 	}
 	if s.Latency[report.MetricHTTPTotal].Count != 100 || s.Latency[report.MetricHTTPTTFB].Count != 100 {
 		t.Errorf("http clocks: %+v %+v", s.Latency[report.MetricHTTPTTFB], s.Latency[report.MetricHTTPTotal])

@@ -15,6 +15,8 @@ import (
 type workerFlags struct {
 	app          string
 	env          []string
+	envUnset     []string
+	envClean     bool
 	indexing     string
 	startTimeout time.Duration
 	initTimeout  time.Duration
@@ -26,6 +28,8 @@ type workerFlags struct {
 func (wf *workerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&wf.app, "app", "", "function app `DIR` (the worker's cwd; default: the worker directory)")
 	fs.StringArrayVar(&wf.env, "env", nil, "extra environment `KEY=VALUE` for the worker (repeatable)")
+	fs.StringArrayVar(&wf.envUnset, "env-unset", nil, "remove `KEY` from the environment the worker inherits from fbench (repeatable)")
+	fs.BoolVar(&wf.envClean, "env-clean", false, "the worker inherits nothing from fbench: only what the host sets, plus --env")
 	fs.StringVar(&wf.indexing, "indexing", "auto", "function discovery: auto (as worker.config.json says), worker, or host (function.json)")
 	fs.DurationVar(&wf.startTimeout, "start-timeout", host.DefaultStartTimeout, "how long the worker may take to open its stream")
 	fs.DurationVar(&wf.initTimeout, "init-timeout", 0, "how long WorkerInitRequest may take (default: worker.config.json's, else 10s)")
@@ -47,6 +51,11 @@ func (wf *workerFlags) options(positional []string) (host.Options, error) {
 			return opt, fmt.Errorf("invalid --env %q: want KEY=VALUE", kv)
 		}
 	}
+	for _, k := range wf.envUnset {
+		if k == "" || strings.Contains(k, "=") {
+			return opt, fmt.Errorf("invalid --env-unset %q: want a variable name", k)
+		}
+	}
 	if wf.startTimeout <= 0 {
 		return opt, fmt.Errorf("invalid --start-timeout %s: must be positive", wf.startTimeout)
 	}
@@ -58,7 +67,7 @@ func (wf *workerFlags) options(positional []string) (host.Options, error) {
 	}
 	opt = host.Options{
 		Indexing: ix, HostVersion: wf.hostVersion, StartTimeout: wf.startTimeout, InitTimeout: wf.initTimeout,
-		Launch: host.Launch{AppDir: wf.app, Env: wf.env, Language: wf.language},
+		Launch: host.Launch{AppDir: wf.app, Env: wf.env, EnvUnset: wf.envUnset, EnvClean: wf.envClean, Language: wf.language},
 	}
 	switch {
 	case len(positional) == 0:
@@ -91,6 +100,15 @@ func refArgs(ref []string) []string {
 	for _, r := range ref {
 		r = strings.TrimLeft(r, "-")
 		out = append(out, "--"+r)
+	}
+	return out
+}
+
+// launchNotices are the lines fbench says about how it launched the worker, before measuring.
+func launchNotices(c *host.Command) []string {
+	out := append([]string(nil), c.Notices...)
+	if c.IndexingRule != "" {
+		out = append(out, c.IndexingRule)
 	}
 	return out
 }

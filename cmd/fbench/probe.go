@@ -38,18 +38,27 @@ type probeOutput struct {
 	Timeline     []host.Step       `json:"timeline"`
 	Capabilities map[string]string `json:"capabilities"`
 	// HTTP is how HTTP functions are served: "proxied to URI" (HttpUri) or "RpcHttp over the stream".
-	HTTP      string          `json:"http"`
-	Metadata  map[string]any  `json:"worker_metadata,omitempty"`
-	Functions []probeFunction `json:"functions"`
-	PingRTT   time.Duration   `json:"ping_rtt_ns,omitempty"`
-	ExitCode  int             `json:"exit_code"`
-	Command   []string        `json:"command"`
+	HTTP        string          `json:"http"`
+	Metadata    map[string]any  `json:"worker_metadata,omitempty"`
+	Functions   []probeFunction `json:"functions"`
+	PingRTT     time.Duration   `json:"ping_rtt_ns,omitempty"`
+	ExitCode    int             `json:"exit_code"`
+	Ended       string          `json:"ended"` // how the worker ended (WorkerTerminate, or killed, and why)
+	Command     []string        `json:"command"`
+	CommandLine string          `json:"command_line"`
+	// What the worker.config.json pipeline chose, and the notices fbench gave about the launch.
+	RuntimeVersion string   `json:"runtime_version,omitempty"`
+	Profile        string   `json:"profile,omitempty"`
+	WorkerIndexing bool     `json:"worker_indexing"`
+	Notices        []string `json:"notices,omitempty"`
 }
 
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("probe", probeUsage, stderr)
 	var wf workerFlags
 	wf.register(fs)
+	var pf processFlags
+	pf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON (keys timeline, capabilities, functions, exit_code)")
 	logPath := fs.String("worker-log", "", "write the worker's output and logs to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
@@ -67,6 +76,10 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		opt.Log = f
 	}
+	procs, err := pf.resolve(fs, &opt)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := host.NewServer()
@@ -74,21 +87,50 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	if procs.Count > 1 {
+		return probePool(ctx, srv, opt, procs, *asJSON, stdout)
+	}
 	w, err := host.Start(ctx, srv, opt)
 	if err != nil {
 		return err
 	}
-	out := probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args, HTTP: "RpcHttp over the stream"}
+	out, err := probeWorker(ctx, w)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printProbe(stdout, out)
+	}
+	// The handshake is not complete when a function failed to load: the probe says so by its exit.
+	if n := len(w.Failed); n > 0 {
+		return fmt.Errorf("probe: %d function(s) failed to load; first: %s: %s", n, w.Failed[0].Name, oneLine(w.Failed[0].LoadError))
+	}
+	return nil
+}
+
+// probeWorker pings a started worker (when it takes WorkerStatus), terminates it and describes it.
+func probeWorker(ctx context.Context, w *host.Worker) (*probeOutput, error) {
+	out := &probeOutput{Capabilities: w.Capabilities, Command: w.Command.Args, CommandLine: w.Command.CommandLine,
+		RuntimeVersion: w.Command.RuntimeVersion, Profile: w.Command.Profile, WorkerIndexing: w.Command.WorkerIndexing,
+		Notices: launchNotices(w.Command), HTTP: "RpcHttp over the stream"}
 	if px := w.HTTPProxy(); px != nil {
 		out.HTTP = "proxied to " + px.Raw
 	}
 	if w.Has("WorkerStatus") {
+		var err error
 		if out.PingRTT, err = w.Ping(ctx, 10*time.Second); err != nil {
 			w.Shutdown(host.TerminateGrace)
-			return fmt.Errorf("ping: %v", err)
+			return nil, fmt.Errorf("ping: %v", err)
 		}
 	}
 	out.ExitCode = w.Shutdown(host.TerminateGrace)
+	out.Ended = w.EndedHow()
 	out.Timeline = w.Timeline
 	if md := w.Metadata; md != nil {
 		out.Metadata = map[string]any{"runtime_name": md.GetRuntimeName(), "runtime_version": md.GetRuntimeVersion(),
@@ -101,23 +143,26 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	for _, f := range w.Failed {
 		out.Functions = append(out.Functions, probeFunction{Name: f.Name, ID: f.ID, Trigger: f.TriggerType(), Bindings: f.BindingNames(), Error: f.LoadError})
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-	} else {
-		printProbe(stdout, &out)
-	}
-	// The handshake is not complete when a function failed to load: the probe says so by its exit.
-	if n := len(w.Failed); n > 0 {
-		return fmt.Errorf("probe: %d function(s) failed to load; first: %s: %s", n, w.Failed[0].Name, oneLine(w.Failed[0].LoadError))
-	}
-	return nil
+	return out, nil
 }
 
 func printProbe(w io.Writer, p *probeOutput) {
+	fmt.Fprintln(w, "Launch")
+	fmt.Fprintf(w, "  argv            %q\n", p.Command)
+	if p.RuntimeVersion != "" {
+		fmt.Fprintf(w, "  runtime version %s\n", p.RuntimeVersion)
+	}
+	if p.Profile != "" {
+		fmt.Fprintf(w, "  profile         %s\n", p.Profile)
+	}
+	ix := "host (function.json)"
+	if p.WorkerIndexing {
+		ix = "worker (FunctionsMetadataRequest)"
+	}
+	fmt.Fprintf(w, "  indexing        %s\n", ix)
+	for _, n := range p.Notices {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
 	fmt.Fprintln(w, "Time line")
 	for _, s := range p.Timeline {
 		fmt.Fprintf(w, "  %10s  +%-10s %-16s %s\n", fmtDur(s.At), fmtDur(s.Took), s.Name, s.Detail)
@@ -150,7 +195,7 @@ func printProbe(w io.Writer, p *probeOutput) {
 		}
 		fmt.Fprintf(w, "  %-16s %-14s id=%s bindings=%s%s  %s\n", f.Name, f.Trigger, f.ID, strings.Join(f.Bindings, ","), route, state)
 	}
-	fmt.Fprintf(w, "Exit code: %d\n", p.ExitCode)
+	fmt.Fprintf(w, "Exit code: %d (%s)\n", p.ExitCode, p.Ended)
 }
 
 // fmtDur prints a duration with 3 significant figures.

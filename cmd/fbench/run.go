@@ -13,7 +13,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -43,6 +42,7 @@ Examples:
 type runFlags struct {
 	workerFlags
 	gateFlags
+	processFlags
 	rps            float64
 	duration       time.Duration
 	count          int64
@@ -122,6 +122,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxRestarts, "max-restarts", 10, "with --restart-worker: stop relaunching after this many restarts (0: no limit)")
 	f.workerFlags.register(fs)
 	f.gateFlags.register(fs)
+	f.processFlags.register(fs)
 }
 
 // plan is a validated run: everything decided before anything starts.
@@ -140,6 +141,7 @@ type plan struct {
 	maxRestarts int
 	verdict     *verdictFlags
 	thresholds  report.VerdictThresholds
+	procs       host.Processes // worker processes, and how their starts and restarts are paced
 }
 
 func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
@@ -289,6 +291,9 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 	if _, err := host.Resolve(p.hostOpt.Launch, 1, "check", "check"); err != nil {
 		return nil, err
 	}
+	if p.procs, err = f.processFlags.resolve(fs, &p.hostOpt); err != nil {
+		return nil, err
+	}
 	if p.slo, err = sloPlanOf(f.slo, f.sloWindow, f.interval); err != nil {
 		return nil, err
 	}
@@ -312,6 +317,8 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 		"worker":         p.hostOpt.Launch.Worker, "worker_args": p.hostOpt.Launch.Args, "app": f.app, "env": f.env,
 		"indexing": string(p.hostOpt.Indexing), "host_version": f.hostVersion,
 		"restart_worker": f.restart, "max_restarts": f.maxRestarts,
+		"processes": p.procs.Count, "process_start_interval": p.procs.StartInterval.String(),
+		"process_restart_interval": p.procs.RestartInterval.String(),
 	}
 	if !cfg.StartAt.IsZero() {
 		p.config["start_at"] = cfg.StartAt.UTC().Format(time.RFC3339Nano)
@@ -481,6 +488,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	}
 	meta.Warmup = p.cfg.Warmup
 	meta.VerdictThresholds = p.thresholds
+	meta.Processes = placeholders(p.procs.Count)
 	if s := p.schedule; s != nil {
 		meta.Warmup = s.WarmupEnd()
 		for _, ph := range s.Phases() {
@@ -497,9 +505,9 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		return err
 	}
 	p.slo.attach(rw)
-	srv, w, cleanup, err := startRunWorker(ctx, p)
+	pool, cleanup, err := startRunWorkers(ctx, p, stderr)
 	defer cleanup()
-	if srv == nil {
+	if pool == nil {
 		return err
 	}
 	if err != nil {
@@ -507,13 +515,31 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		if ctx.Err() != nil {
 			meta.Interrupted = "signal"
 		}
+		if len(meta.Processes) > 0 {
+			meta.Processes = pool.infos
+		}
 		_, _ = rw.Finish(meta)
 		if ctx.Err() != nil {
 			return withCode(130, fmt.Errorf("interrupted while starting the worker; run directory: %s", p.out))
 		}
 		return fmt.Errorf("%v (worker log: %s)", err, filepath.Join(p.out, "worker.log"))
 	}
+	w := pool.first()
+	for i, perr := range pool.errs {
+		if perr != nil {
+			msg := fmt.Sprintf("worker process %d of %d failed its handshake (%v); it is relaunched (--restart-worker) while the others serve", i+1, len(pool.errs), perr)
+			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: msg})
+			fmt.Fprintf(stderr, "fbench: note: %s\n", msg)
+		}
+	}
+	if len(meta.Processes) > 0 {
+		meta.Processes = pool.infos
+	}
 	meta.Worker = workerInfo(w)
+	for _, msg := range launchNotices(w.Command) {
+		meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: msg})
+		fmt.Fprintf(stderr, "fbench: note: %s\n", msg)
+	}
 	for _, f := range w.Failed {
 		// Not invoked (with no --function or --mix, the mix is the loaded functions): say so.
 		msg := fmt.Sprintf("function %s failed to load and is not invoked: %s", f.Name, f.LoadError)
@@ -536,7 +562,11 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		return rw.WriteInterval(rec)
 	}
 	if !p.quiet {
-		fmt.Fprintf(stderr, "fbench: %s; worker pid %d, %d functions; writing %s\n", describePlan(p), w.Pid, len(w.Functions), p.out)
+		if n := len(pool.ws); n > 1 {
+			fmt.Fprintf(stderr, "fbench: %s; %d worker processes, %d functions; writing %s\n", describePlan(p), n, len(w.Functions), p.out)
+		} else {
+			fmt.Fprintf(stderr, "fbench: %s; worker pid %d, %d functions; writing %s\n", describePlan(p), w.Pid, len(w.Functions), p.out)
+		}
 		if px := w.HTTPProxy(); px != nil {
 			fmt.Fprintf(stderr, "fbench: HTTP functions are proxied to %s (the worker's HttpUri), %d connections at most\n", px.Raw, p.cfg.HTTPMaxConns)
 		}
@@ -545,20 +575,22 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	if p.restart {
 		p.cfg.MaxRestarts = p.maxRestarts
 		p.cfg.Relaunch = func(ctx context.Context, old *host.Worker) (*host.Worker, error) {
-			old.Shutdown(time.Second) // reap the dead worker
-			if !p.quiet {
-				fmt.Fprintf(stderr, "\nfbench: worker pid %d ended (%s); relaunching it\n", old.Pid, old.ExitState())
+			if old != nil {
+				old.Shutdown(time.Second) // reap the dead worker
+				if !p.quiet {
+					fmt.Fprintf(stderr, "\nfbench: worker pid %d ended (%s); relaunching it\n", old.Pid, old.ExitState())
+				}
 			}
-			return host.Start(ctx, srv, p.hostOpt)
+			return host.Start(ctx, pool.srv, p.hostOpt)
 		}
 	}
-	p.cfg.Sample = newSampler(w).sample
-	res, runErr := loadgen.Run(ctx, w, p.cfg)
+	pool.configure(&p.cfg, p.restart)
+	res, runErr := pool.run(ctx, p.cfg)
 	prog.done()
 	if res == nil && runErr != nil {
 		// The engine refused the plan before sending anything (an unknown --function, or one that
 		// failed to load): bad input, so no run directory is left behind.
-		w.Shutdown(time.Second)
+		pool.shutdown(nil)
 		cleanup()
 		removeRunDir(p.out, created)
 		return runErr
@@ -570,6 +602,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	// was interrupted and it exited cleanly.
 	crashed := false
 	crashDetail := ""
+	restartAsked := "" // the worker ended the run asking for a restart (exit code 200)
 	if res != nil {
 		for _, ev := range res.Events {
 			if ev.Kind == "stream_ended" {
@@ -584,8 +617,25 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 				crashed = false
 			}
 		}
+		// Exit code 200 asks for a restart: with --restart-worker the run went on (no crash);
+		// without, the run ended there, which is said as such.
+		if !p.restart && !crashed && res.WorkerEnded && !res.Interrupted {
+			for _, ev := range res.Events {
+				if ev.Kind == loadgen.EventIntentionalRestart {
+					restartAsked = ev.Detail
+				}
+			}
+		}
+		if restartAsked != "" {
+			note := "the worker exited with code 200, the host's intentional restart (not a crash); without --restart-worker fbench does not relaunch it, so the run ended there"
+			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: note})
+		}
 	}
 	meta.Worker = shutdownInfo(w, crashed)
+	procInfos := pool.finish(res, w)
+	if len(meta.Processes) > 0 {
+		meta.Processes = procInfos
+	}
 	if res != nil {
 		meta.Worker.Restarts = res.Restarts
 		meta.HTTPMode = res.HTTPMode
@@ -594,6 +644,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	meta.Harness.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF) - cpuSelf0
 	meta.Worker.CPUSeconds = cpuSeconds(syscall.RUSAGE_CHILDREN) - cpuChildren0
 	if res != nil {
+		meta.Failures, meta.WorkerLogs = res.Failures, res.WorkerLogs
 		meta.Events = append(meta.Events, res.Events...)
 		for _, n := range res.Notices {
 			meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: n})
@@ -603,7 +654,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 			meta.Interrupted = "signal"
 		}
 	}
-	if n := srv.Refused(); n > 0 {
+	if n := pool.srv.Refused(); n > 0 {
 		note := fmt.Sprintf("%d EventStream(s) refused: not opened by the worker fbench launched, or a second one (a worker has one stream)", n)
 		meta.Events = append(meta.Events, report.Event{Kind: "notice", Detail: note})
 		fmt.Fprintf(stderr, "fbench: note: %s\n", note)
@@ -620,6 +671,8 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Reports: %s\n", p.out)
 	}
 	switch {
+	case restartAsked != "":
+		return withCode(exitCrashed, errors.New("the worker asked for a restart (exit code 200), not a crash; rerun with --restart-worker to relaunch it as the host does: "+restartAsked))
 	case crashed:
 		msg := "the worker crashed: " + crashDetail
 		if res.Restarts > 0 {
@@ -664,32 +717,6 @@ func removeRunDir(dir, created string) {
 	}
 }
 
-// startRunWorker opens the run directory's worker.log, starts fbench's gRPC server and launches the
-// plan's worker through the host's handshake. srv is nil when nothing could be started (err says
-// why); a handshake failure returns the server and the error. cleanup closes the server and the
-// log; call it once the worker is shut down.
-func startRunWorker(ctx context.Context, p *plan) (srv *host.Server, w *host.Worker, cleanup func(), err error) {
-	cleanup = func() {}
-	logFile, err := os.OpenFile(filepath.Join(p.out, "worker.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return nil, nil, cleanup, fmt.Errorf("creating the worker log: %w", err)
-	}
-	p.hostOpt.Log = logFile
-	if srv, err = host.NewServer(); err != nil {
-		logFile.Close()
-		return nil, nil, cleanup, err
-	}
-	var once sync.Once
-	cleanup = func() {
-		once.Do(func() {
-			srv.Close()
-			logFile.Close()
-		})
-	}
-	w, err = host.Start(ctx, srv, p.hostOpt)
-	return srv, w, cleanup, err
-}
-
 // cpuSeconds is user + system CPU time of this process (RUSAGE_SELF) or of its reaped children.
 func cpuSeconds(who int) float64 {
 	var ru syscall.Rusage
@@ -726,6 +753,7 @@ func shutdownInfo(w *host.Worker, crashed bool) report.WorkerInfo {
 	info.ExitCode = &exitCode
 	info.Crashed = crashed
 	info.KilledByFbench = w.KilledAtShutdown()
+	info.TerminateSent, info.TerminateFailed, info.Ended = w.TerminateSent(), w.TerminateFailed(), w.EndedHow()
 	if crashed {
 		info.StderrTail = w.Log.Tail()
 	}

@@ -53,7 +53,7 @@ func (s *sampler) sample(w *host.Worker) report.Resources {
 			if s.haveW {
 				r.WorkerCPUPct = procstat.CPUPercent(s.prevW, cur)
 			}
-			r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs = cur.RSSBytes, cur.Threads, cur.FDs
+			r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, r.WorkerPid = cur.RSSBytes, cur.Threads, cur.FDs, s.pid
 			s.prevW, s.haveW = cur, true
 		}
 	}

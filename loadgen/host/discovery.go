@@ -2,11 +2,14 @@ package host
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/fbench/fbench/protos/rpc"
 )
@@ -114,6 +117,48 @@ type functionJSON struct {
 	EntryPoint string           `json:"entryPoint"`
 	Disabled   any              `json:"disabled"`
 	Bindings   []map[string]any `json:"bindings"`
+	Retry      *functionRetry   `json:"retry"`
+}
+
+// functionRetry is function.json's "retry" (a retry strategy: the host then sends retry_context).
+type functionRetry struct {
+	Strategy        string `json:"strategy"`
+	MaxRetryCount   *int32 `json:"maxRetryCount"`
+	DelayInterval   string `json:"delayInterval"`
+	MinimumInterval string `json:"minimumInterval"`
+	MaximumInterval string `json:"maximumInterval"`
+}
+
+// options converts it to what the host puts in RpcFunctionMetadata.retry_options.
+func (r *functionRetry) options() (*rpc.RpcRetryOptions, error) {
+	o := &rpc.RpcRetryOptions{}
+	switch strings.ToLower(r.Strategy) {
+	case "fixeddelay":
+		o.RetryStrategy = rpc.RpcRetryOptions_fixed_delay
+	case "exponentialbackoff":
+		o.RetryStrategy = rpc.RpcRetryOptions_exponential_backoff
+	default:
+		return nil, fmt.Errorf("retry.strategy %q: want fixedDelay or exponentialBackoff", r.Strategy)
+	}
+	if r.MaxRetryCount == nil {
+		return nil, fmt.Errorf("retry.maxRetryCount is missing")
+	}
+	o.MaxRetryCount = *r.MaxRetryCount
+	for _, d := range []struct {
+		name string
+		v    string
+		dst  **durationpb.Duration
+	}{{"delayInterval", r.DelayInterval, &o.DelayInterval}, {"minimumInterval", r.MinimumInterval, &o.MinimumInterval}, {"maximumInterval", r.MaximumInterval, &o.MaximumInterval}} {
+		if d.v == "" {
+			continue
+		}
+		t, err := ParseTimeSpan(d.v)
+		if err != nil {
+			return nil, fmt.Errorf("retry.%s: %v", d.name, err)
+		}
+		*d.dst = durationpb.New(t)
+	}
+	return o, nil
 }
 
 // primaryScripts are the file names the host picks as a function's script when function.json has
@@ -166,6 +211,11 @@ func ScanFunctionJSON(appDir string, newID func() string) ([]*Function, error) {
 			}
 			f.Bindings = append(f.Bindings, b)
 		}
+		if fj.Retry != nil {
+			if f.Retry, err = fj.Retry.options(); err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+		}
 		f.Properties = map[string]string{"FunctionId": f.ID}
 		if f.Disabled {
 			disabled = append(disabled, f)
@@ -204,6 +254,50 @@ func fromWorkerMetadata(m *rpc.RpcFunctionMetadata) (*Function, error) {
 		f.Bindings = append(f.Bindings, b)
 	}
 	return f, nil
+}
+
+// disabledBySetting reports whether the app setting AzureWebJobs.<name>.Disabled (an environment
+// variable of the worker's, any case) disables the function, as the host reads it.
+func disabledBySetting(name string, env []string) bool {
+	want := "azurewebjobs." + strings.ToLower(name) + ".disabled"
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.ToLower(k) == want {
+			return strings.EqualFold(v, "true") || v == "1"
+		}
+	}
+	return false
+}
+
+// managedDependencyEnabled reads host.json's managedDependency.enabled in the app directory, as the
+// host does for FunctionLoadRequest.managed_dependency_enabled (false without host.json).
+func managedDependencyEnabled(appDir string) (bool, error) {
+	path := filepath.Join(appDir, "host.json")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var hj struct {
+		ManagedDependency *struct {
+			Enabled any `json:"enabled"`
+		} `json:"managedDependency"`
+	}
+	if err := json.Unmarshal(data, &hj); err != nil {
+		return false, fmt.Errorf("%s: invalid JSON: %v", path, err)
+	}
+	if hj.ManagedDependency == nil {
+		return false, nil
+	}
+	switch v := hj.ManagedDependency.Enabled.(type) {
+	case bool:
+		return v, nil
+	case string:
+		return strings.EqualFold(v, "true"), nil
+	}
+	return false, nil
 }
 
 // loadRequest builds the FunctionLoadRequest the host sends for f.

@@ -38,6 +38,8 @@ type Options struct {
 	StartTimeout, InitTimeout, MetadataTimeout, LoadTimeout time.Duration
 	// Log receives the worker's stdout/stderr and RpcLog lines (nil: discarded, tail still kept).
 	Log io.Writer
+	// LabelLog starts every line of Log with the worker's pid (several processes share one log).
+	LabelLog bool
 }
 
 // Step is one point of the handshake time line.
@@ -96,7 +98,10 @@ type Worker struct {
 	pending bool
 	ended   bool
 	killed  bool // Shutdown had to kill the process: it outlived WorkerTerminate's grace
-	endOnce sync.Once
+	// terminateSent / terminateFailed: Shutdown sent WorkerTerminate / could not; endHow says how it ended.
+	terminateSent, terminateFailed bool
+	endHow                         string
+	endOnce                        sync.Once
 	// handedOut is set once the engine took the stream (it then reads until the stream ends).
 	handedOut bool
 	// recvAt is when the message recvKind last returned was received (for the staged start's timing).
@@ -114,6 +119,9 @@ type recvResult struct {
 // the error is an *Error.
 func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 	w := &Worker{ID: guid.New(), RequestID: guid.New(), srv: srv, recvCh: make(chan recvResult, 1)}
+	if opt.Launch.HostVersion == "" {
+		opt.Launch.HostVersion = opt.HostVersion
+	}
 	cmd, err := Resolve(opt.Launch, srv.Port(), w.ID, w.RequestID)
 	if err != nil {
 		return nil, &Error{Phase: "launch", Msg: err.Error()}
@@ -121,22 +129,24 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 	w.Command = cmd
 	if opt.Indexing == IndexingWorker {
 		cmd.WorkerIndexing = true
+		cmd.IndexingRule = ""
 	} else if opt.Indexing == IndexingHost {
 		cmd.WorkerIndexing = false
+		cmd.IndexingRule = ""
 	}
 	if opt.HostVersion == "" {
 		opt.HostVersion = DefaultHostVersion
 	}
 	if opt.StartTimeout <= 0 {
 		opt.StartTimeout = DefaultStartTimeout
-		if cmd.Config != nil && cmd.Config.ProcessOptions.ProcessStartupTimeout != "" {
-			opt.StartTimeout, _ = ParseTimeSpan(cmd.Config.ProcessOptions.ProcessStartupTimeout)
+		if cmd.Config != nil {
+			opt.StartTimeout = cmd.Config.ProcessOptions.Duration("processStartupTimeout", opt.StartTimeout)
 		}
 	}
 	if opt.InitTimeout <= 0 {
 		opt.InitTimeout = DefaultInitTimeout
-		if cmd.Config != nil && cmd.Config.ProcessOptions.InitializationTimeout != "" {
-			opt.InitTimeout, _ = ParseTimeSpan(cmd.Config.ProcessOptions.InitializationTimeout)
+		if cmd.Config != nil {
+			opt.InitTimeout = cmd.Config.ProcessOptions.Duration("initializationTimeout", opt.InitTimeout)
 		}
 	}
 	if opt.MetadataTimeout <= 0 {
@@ -147,14 +157,23 @@ func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
 	}
 
 	w.sess = srv.expect(w.ID)
-	w.Log = NewWorkerLog(opt.Log)
-	w.proc, err = startProcess(cmd, w.Log)
+	logOut := opt.Log
+	var label *labelWriter
+	if opt.LabelLog && logOut != nil {
+		label = newLabelWriter(logOut)
+		logOut = label
+	}
+	w.Log = NewWorkerLog(logOut)
+	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
 	if err != nil {
 		srv.forget(w.ID)
 		w.Log.Close()
 		return nil, &Error{Phase: "launch", Msg: err.Error()}
 	}
 	w.Pid = w.proc.pid()
+	if label != nil {
+		label.set(fmt.Sprintf("[pid %d] ", w.Pid))
+	}
 	w.last = w.proc.start
 	w.step("spawn", fmt.Sprintf("pid %d: %s", w.Pid, strings.Join(cmd.Args, " ")))
 
@@ -273,6 +292,10 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 	}
 
 	// 4. One FunctionLoadRequest per function; a function is invocable only after its Success.
+	managedDeps, err := managedDependencyEnabled(w.Command.AppDir)
+	if err != nil {
+		return &Error{Phase: "load", Msg: err.Error()}
+	}
 	var toLoad []*Function
 	for _, f := range fns {
 		if f.LoadError != "" {
@@ -280,7 +303,7 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 			continue
 		}
 		toLoad = append(toLoad, f)
-		lr := f.loadRequest()
+		lr := w.loadRequestFor(f, managedDeps)
 		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionLoadRequest{FunctionLoadRequest: lr}}); err != nil {
 			return &Error{Phase: "load", Msg: fmt.Sprintf("sending FunctionLoadRequest for %s: %v", f.Name, err)}
 		}
@@ -320,6 +343,17 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 		return &Error{Phase: "load", Msg: msg}
 	}
 	return nil
+}
+
+// loadRequestFor is f's FunctionLoadRequest as the host sends it to this worker: with host.json's
+// managedDependency.enabled; an app setting AzureWebJobs.NAME.Disabled marks f disabled first.
+func (w *Worker) loadRequestFor(f *Function, managedDeps bool) *rpc.FunctionLoadRequest {
+	if disabledBySetting(f.Name, w.Command.Env) {
+		f.Disabled = true
+	}
+	lr := f.loadRequest()
+	lr.ManagedDependencyEnabled = managedDeps
+	return lr
 }
 
 func (w *Worker) scan() ([]*Function, error) {
@@ -488,11 +522,16 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 		return w.proc.code
 	}
 	w.ended = true
-	if w.proc.alive() {
+	if !w.proc.alive() {
+		w.endHow = "had exited by itself (" + w.proc.state + ")"
+	} else {
 		if w.Has("HandlesWorkerTerminateMessage") && w.stream != nil {
 			if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerTerminate{
 				WorkerTerminate: &rpc.WorkerTerminate{GracePeriod: durationpb.New(TerminateGrace)}}}); err != nil {
 				grace = 0 // the stream is gone (e.g. ended because the worker stopped reading): nothing to wait for
+				w.terminateFailed = true
+			} else {
+				w.terminateSent = true
 			}
 			w.step("terminate", "WorkerTerminate sent, grace "+TerminateGrace.String())
 			if !w.handedOut && !w.pending {
@@ -514,6 +553,18 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 			w.killed = true
 			w.step("kill", "")
 		}
+		switch {
+		case w.terminateSent && w.killed:
+			w.endHow = fmt.Sprintf("killed by fbench: still running %s after WorkerTerminate", grace)
+		case w.terminateSent:
+			w.endHow = "exited after WorkerTerminate (" + w.proc.stateNow() + ")"
+		case w.terminateFailed && w.killed:
+			w.endHow = "killed by fbench: its stream could no longer take WorkerTerminate"
+		case w.killed:
+			w.endHow = "killed by fbench, no WorkerTerminate sent: the worker does not advertise HandlesWorkerTerminateMessage (the host kills such a worker too)"
+		default:
+			w.endHow = "exited by itself while fbench ended it (" + w.proc.stateNow() + ")"
+		}
 	}
 	w.abort()
 	w.step("exit", w.proc.state)
@@ -523,6 +574,15 @@ func (w *Worker) Shutdown(grace time.Duration) int {
 // KilledAtShutdown reports whether Shutdown had to kill the worker: it was still running when the
 // grace after WorkerTerminate (or none, when it cannot take one) ran out.
 func (w *Worker) KilledAtShutdown() bool { return w.killed }
+
+// TerminateSent reports whether Shutdown sent WorkerTerminate (the worker advertises
+// HandlesWorkerTerminateMessage and its stream took it); TerminateFailed, whether it tried and the
+// stream could no longer take it.
+func (w *Worker) TerminateSent() bool   { return w.terminateSent }
+func (w *Worker) TerminateFailed() bool { return w.terminateFailed }
+
+// EndedHow describes, after Shutdown, how the worker ended, in the words the report uses.
+func (w *Worker) EndedHow() string { return w.endHow }
 
 // abort kills the process if it is alive, ends the stream and closes the log.
 func (w *Worker) abort() {

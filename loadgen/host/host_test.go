@@ -24,6 +24,10 @@ import (
 // started (FBENCH_TEST_DUMP) and runs the reference worker with the settings in FBENCH_TEST_REFARGS
 // and the host's arguments (everything from --host on).
 func TestMain(m *testing.M) {
+	if os.Getenv("FBENCH_TEST_EMIT_LONG_LINES") == "1" {
+		emitLongLines()
+		os.Exit(0)
+	}
 	if os.Getenv("FBENCH_TEST_WORKER") == "1" {
 		args := os.Args[1:]
 		if path := os.Getenv("FBENCH_TEST_DUMP"); path != "" {
@@ -172,9 +176,9 @@ func TestWorkerConfigDirectoryLaunch(t *testing.T) {
   "description": {
     "language": "fbtest",
     "defaultExecutablePath": "%FBENCH_TEST_EXE%",
-    "arguments": ["--pre", "%FBENCH_TEST_MISSING%"],
+    "arguments": ["--pre", "%FBENCH_TEST_MISSING%", "%FBENCH_TEST_VAL%"],
     "defaultWorkerPath": "worker.js",
-    "workerArguments": ["--post", "%FBENCH_TEST_VAL%"],
+    "workerArguments": ["--post"],
     "workerIndexing": "true"
   },
   "processOptions": {"initializationTimeout": "00:00:30"}
@@ -182,6 +186,7 @@ func TestWorkerConfigDirectoryLaunch(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(wdir, WorkerConfigFile), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeFile(t, filepath.Join(wdir, "worker.js"), "", 0o644)
 	dump := filepath.Join(t.TempDir(), "dump.json")
 	opt := testWorker(t, "", "FBENCH_TEST_DUMP="+dump, "FBENCH_TEST_EXE="+exe, "FBENCH_TEST_VAL=a b; rm -rf /")
 	opt.Launch.Worker = wdir
@@ -197,8 +202,10 @@ func TestWorkerConfigDirectoryLaunch(t *testing.T) {
 	var d launchDump
 	b, _ := os.ReadFile(dump)
 	_ = json.Unmarshal(b, &d)
-	// %FBENCH_TEST_MISSING% expands to nothing and disappears; the value with spaces stays one argument.
-	want := []string{exe, "--pre", filepath.Join(wdir, "worker.js"), "--post", "a b; rm -rf /", "--host"}
+	// As the host: %FBENCH_TEST_MISSING% disappears, the arguments are joined into one command line
+	// that is split on blanks (never run by a shell), the worker path is quoted, workerArguments
+	// are ignored.
+	want := []string{exe, "--pre", "a", "b;", "rm", "-rf", "/", filepath.Join(wdir, "worker.js"), "--host"}
 	if len(d.Args) < len(want) || !slices.Equal(d.Args[:len(want)], want) {
 		t.Fatalf("command line\n got %q\nwant prefix %q", d.Args, want)
 	}

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,10 @@ import (
 	"github.com/fbench/fbench/protos/rpc"
 )
 
+// ExitCodeRestart is the exit code with which a worker asks the host to restart it ("Language
+// Worker Process exited and needs to be restarted"): the host restarts it without counting an error.
+const ExitCodeRestart = 200
+
 // process is a started worker process with its output captured line by line.
 type process struct {
 	cmd    *exec.Cmd
@@ -29,10 +34,11 @@ type process struct {
 }
 
 // startProcess starts c without a shell; stdout and stderr go line by line to log.
-func startProcess(c *Command, log *WorkerLog) (*process, error) {
+func startProcess(c *Command, log *WorkerLog, g *guard, guardErr error) (*process, error) {
 	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Dir: c.Dir, Env: c.Env}
-	// The worker gets its own process group, so fbench can end its children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The worker gets its own process group, so fbench can end its children too, and dies with
+	// fbench (see lifetime_linux.go).
+	cmd.SysProcAttr = workerSysProcAttr()
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -57,11 +63,22 @@ func startProcess(c *Command, log *WorkerLog) (*process, error) {
 	}
 	outW.Close()
 	errW.Close()
+	// The guard kills the worker's process group if fbench dies; without one (it could not
+	// start), the parent-death signal still ends the worker itself.
+	g.watch(cmd.Process.Pid)
+	if guardErr != nil {
+		log.Line("fbench", "no process-group guard ("+guardErr.Error()+"): if fbench is killed, the worker's own children may outlive it")
+	}
 	var drained sync.WaitGroup
 	drained.Add(2)
 	go func() { defer drained.Done(); log.copyLines("stdout", outR) }()
 	go func() { defer drained.Done(); log.copyLines("stderr", errR) }()
 	go func() {
+		// Once the worker has exited, and before it is reaped (its process group id stays
+		// reserved until then), whatever it left running in its group is killed.
+		waitExitedNoReap(cmd.Process.Pid)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		g.release(cmd.Process.Pid) // before the reaping frees the group's id for reuse
 		err := cmd.Wait()
 		p.code = 0
 		if err != nil {
@@ -87,6 +104,14 @@ func startProcess(c *Command, log *WorkerLog) (*process, error) {
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// stateNow is the exit state once the process has exited ("running" before).
+func (p *process) stateNow() string {
+	if p.alive() {
+		return "running"
+	}
+	return p.state
 }
 
 // pid is the worker's process id.
@@ -213,10 +238,7 @@ func (l *WorkerLog) queue(line logLine) {
 }
 
 func (l *WorkerLog) copyLines(source string, r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	readLines(r, lineHeadMax, lineTailMax, func(line string) {
 		if source == "stderr" {
 			l.mu.Lock()
 			if len(l.tail) == l.tailMax {
@@ -227,6 +249,81 @@ func (l *WorkerLog) copyLines(source string, r io.Reader) {
 			l.mu.Unlock()
 		}
 		l.Line(source, line)
+	})
+}
+
+// What fbench keeps of one output line: its first lineHeadMax and last lineTailMax bytes; the
+// middle of a longer line is read and counted, not kept.
+const (
+	lineHeadMax = 8 << 10
+	lineTailMax = 2 << 10
+)
+
+// readLines reads r to its end and calls emit for every line, split as .NET's stream reader splits
+// them for the host (on "\n", "\r" or "\r\n"; a last line without an end is delivered too). A line
+// of any length never stops the reading: beyond headMax+tailMax bytes only its head and tail are
+// kept, with the number of bytes left out between them.
+func readLines(r io.Reader, headMax, tailMax int, emit func(string)) {
+	buf := make([]byte, 64<<10)
+	var head, tail []byte
+	total := 0
+	started, skipLF := false, false
+	add := func(p []byte) {
+		started = true
+		total += len(p)
+		if n := min(headMax-len(head), len(p)); n > 0 {
+			head = append(head, p[:n]...)
+			p = p[n:]
+		}
+		if len(p) == 0 {
+			return
+		}
+		if len(p) >= tailMax {
+			tail = append(tail[:0], p[len(p)-tailMax:]...)
+			return
+		}
+		tail = append(tail, p...)
+		if over := len(tail) - tailMax; over > 0 {
+			copy(tail, tail[over:])
+			tail = tail[:tailMax]
+		}
+	}
+	flush := func() {
+		line := string(head)
+		if kept := len(head) + len(tail); total > kept {
+			line += fmt.Sprintf(" …[%d bytes of this line not kept]… ", total-kept)
+		}
+		line += string(tail)
+		emit(line)
+		head, tail, total, started = head[:0], tail[:0], 0, false
+	}
+	for {
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		for len(chunk) > 0 {
+			if skipLF {
+				skipLF = false
+				if chunk[0] == '\n' {
+					chunk = chunk[1:]
+					continue
+				}
+			}
+			i := bytes.IndexAny(chunk, "\r\n")
+			if i < 0 {
+				add(chunk)
+				break
+			}
+			add(chunk[:i])
+			flush()
+			skipLF = chunk[i] == '\r'
+			chunk = chunk[i+1:]
+		}
+		if err != nil {
+			if started {
+				flush()
+			}
+			return
+		}
 	}
 }
 

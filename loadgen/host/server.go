@@ -39,6 +39,10 @@ type Server struct {
 	expected map[string]*session // worker id → session waiting for (or holding) its stream
 
 	refused atomic.Int64
+
+	// guard kills the workers' process groups if fbench dies (nil: it could not start; guardErr says why).
+	guard    *guard
+	guardErr error
 }
 
 // session is the meeting point of a launched worker and its stream.
@@ -74,6 +78,8 @@ func NewServer() (*Server, error) {
 	)
 	rpc.RegisterFunctionRpcServer(s.grpc, s)
 	go func() { _ = s.grpc.Serve(lis) }()
+	// Started now, so that no worker's start (a cold start measured) pays for it.
+	s.guard, s.guardErr = startGuard()
 	return s, nil
 }
 
@@ -89,6 +95,7 @@ func (s *Server) Refused() int64 { return s.refused.Load() }
 // Close stops the server and ends every stream.
 func (s *Server) Close() {
 	s.grpc.Stop()
+	s.guard.close()
 }
 
 // expect registers a worker id before its process is launched.

@@ -66,6 +66,9 @@ type Reloaded struct {
 func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, error) {
 	var sp Spawned
 	w := &Worker{ID: guid.New(), RequestID: guid.New(), srv: srv, recvCh: make(chan recvResult, 1)}
+	if opt.Launch.HostVersion == "" {
+		opt.Launch.HostVersion = opt.HostVersion
+	}
 	cmd, err := Resolve(opt.Launch, srv.Port(), w.ID, w.RequestID)
 	if err != nil {
 		return nil, sp, &Error{Phase: "launch", Msg: err.Error()}
@@ -75,7 +78,7 @@ func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, err
 	w.sess = srv.expect(w.ID)
 	w.Log = NewWorkerLog(opt.Log)
 	sp.Begin = time.Now()
-	w.proc, err = startProcess(cmd, w.Log)
+	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
 	if err != nil {
 		srv.forget(w.ID)
 		w.Log.Close()
@@ -113,8 +116,10 @@ func (opt Options) withDefaults(cmd *Command) Options {
 	}
 	if opt.Indexing == IndexingWorker {
 		cmd.WorkerIndexing = true
+		cmd.IndexingRule = ""
 	} else if opt.Indexing == IndexingHost {
 		cmd.WorkerIndexing = false
+		cmd.IndexingRule = ""
 	}
 	var po ProcessOptions
 	if cmd.Config != nil {
@@ -367,13 +372,17 @@ func (w *Worker) Discover(ctx context.Context, opt Options, appDir string) (ex E
 // go to w.Failed; the step fails only when none loads.
 func (w *Worker) LoadFunctions(ctx context.Context, opt Options, fns []*Function) (ex Exchange, err error) {
 	opt = opt.withDefaults(w.Command)
+	managedDeps, err := managedDependencyEnabled(w.Command.AppDir)
+	if err != nil {
+		return ex, w.fail(&Error{Phase: "load", Msg: err.Error()})
+	}
 	pending := map[string]*Function{}
 	for _, f := range fns {
 		if f.LoadError != "" {
 			w.Failed = append(w.Failed, f)
 			continue
 		}
-		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionLoadRequest{FunctionLoadRequest: f.loadRequest()}}); err != nil {
+		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionLoadRequest{FunctionLoadRequest: w.loadRequestFor(f, managedDeps)}}); err != nil {
 			return ex, w.fail(&Error{Phase: "load", Msg: fmt.Sprintf("sending FunctionLoadRequest for %s: %v", f.Name, err)})
 		}
 		if ex.Sent.IsZero() {

@@ -20,6 +20,7 @@ const faultUsage = `Fault modes (--fault NAME[=VALUE], repeatable; N counts Invo
   hang-load             never answer FunctionLoadRequest
   hang-status           never answer WorkerStatusRequest
   crash-after=N         on receiving the Nth invocation, print a line on stderr and exit 3 at once, without answering it
+  restart-after=N       on receiving the Nth invocation, exit 200 (the host's "intentional restart") without answering it
   pause=D@N             after the Nth invocation, send nothing for D, then send everything queued
   stop-reading@N        after the Nth invocation, never call Recv again (flow control fills); stay alive
   close-stream@N        on the Nth invocation, CloseSend and exit 0, leaving it and any in flight unanswered
@@ -63,6 +64,7 @@ type faults struct {
 	hangLoad                 bool
 	hangStatus               bool
 	crashAfter               int64
+	restartAfter             int64
 	pauses                   []pauseFault
 	stopReadingAt            int64
 	closeStreamAt            int64
@@ -181,6 +183,8 @@ func (f *faults) add(spec string) error {
 		return noValue(&f.hangStatus)
 	case "crash-after":
 		return count(&f.crashAfter)
+	case "restart-after":
+		return count(&f.restartAfter)
 	case "pause":
 		ds, ns, ok := strings.Cut(val, "@")
 		d, err1 := time.ParseDuration(ds)

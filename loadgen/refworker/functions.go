@@ -3,6 +3,7 @@ package refworker
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"net/http"
 	"runtime"
@@ -295,9 +296,40 @@ func runWork(w *worker, c *call, reqID string, req *rpc.InvocationRequest) *resp
 	return w.httpResponse(reqID, req)
 }
 
-// fail: HTTP trigger; always fails with a user exception.
-func runFail(_ *worker, _ *call, reqID string, req *rpc.InvocationRequest) *response {
-	return newResponse(reqID, req.InvocationId, resultFail)
+// fail: HTTP trigger; always fails with a user exception (--fail-mode varied: one of three, see
+// variedFailure, with an Error log before the response).
+func runFail(w *worker, _ *call, reqID string, req *rpc.InvocationRequest) *response {
+	if !w.cfg.failVaried {
+		return newResponse(reqID, req.InvocationId, resultFail)
+	}
+	res := variedFailure(req.InvocationId)
+	w.q.push(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_RpcLog{RpcLog: &rpc.RpcLog{
+		InvocationId: req.InvocationId, Category: "Function.fail.User", Level: rpc.RpcLog_Error,
+		LogCategory: rpc.RpcLog_User, Message: "Executed 'Functions.fail' (Failed): " + res.Exception.Message,
+		Exception: res.Exception}}})
+	return newResponse(reqID, req.InvocationId, res)
+}
+
+// variedFailure is one of three exceptions, chosen by the invocation id, whose messages carry
+// numbers and ids as real ones do (the failures table masks them to group).
+func variedFailure(id string) *rpc.StatusResult {
+	var h uint32
+	for i := 0; i < len(id); i++ {
+		h = h*31 + uint32(id[i])
+	}
+	ex := &rpc.RpcException{Source: RuntimeName, IsUserException: true}
+	switch h % 3 {
+	case 0:
+		ex.Type, ex.Message = "System.InvalidOperationException", fmt.Sprintf("order %d not found for customer %s", h%100000, id)
+		ex.StackTrace = "   at Shop.Orders.Find(Int32 id)\n   at Shop.Functions.Fail(HttpRequestData req)\n   at Worker.Invoke()\n   at Worker.Run()"
+	case 1:
+		ex.Type, ex.Message = "System.TimeoutException", fmt.Sprintf("the database did not answer within %d ms", 100+h%900)
+		ex.StackTrace = "   at Db.Query()\n   at Shop.Functions.Fail(HttpRequestData req)"
+	default:
+		ex.Type, ex.Message = "System.NullReferenceException", "Object reference not set to an instance of an object."
+		ex.StackTrace = "   at Shop.Functions.Fail(HttpRequestData req)"
+	}
+	return &rpc.StatusResult{Status: rpc.StatusResult_Failure, Exception: ex}
 }
 
 // queue: queue trigger; returns the message text as the $return string.

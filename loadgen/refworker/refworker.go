@@ -60,6 +60,7 @@ type config struct {
 	shutdownGrace  time.Duration
 	faults         faults
 	cpuProfile     string
+	failVaried     bool          // fail throws one of several exceptions, logs an error before and a line after
 	httpProxy      bool          // HTTP proxying mode: advertise HttpUri and serve HTTP functions on it
 	pairTimeout    time.Duration // how long one side of a proxied invocation waits for the other
 	costs          startCosts
@@ -79,6 +80,7 @@ type flagVars struct {
 	defaultIndex              bool
 	userLogs, systemLogs      int
 	respSize                  string
+	failMode                  string
 	seed                      uint64
 	connectTimeout, shutGrace time.Duration
 	faults                    []string
@@ -119,6 +121,7 @@ func newFlagSet(v *flagVars) *pflag.FlagSet {
 	fs.IntVar(&v.userLogs, "logs-per-invocation", 0, "send `N` User RpcLogs per invocation (with its invocation_id) before its response")
 	fs.IntVar(&v.systemLogs, "system-logs-per-invocation", 0, "send `N` System RpcLogs per invocation (Node and Python send 1, Java 2)")
 	fs.StringVar(&v.respSize, "response-size", "0", "append `BYTES` to the body echo and work return (k, Ki, M, Mi suffixes allowed)")
+	fs.StringVar(&v.failMode, "fail-mode", "fixed", "how the fail function fails (`MODE`): fixed (one exception), or varied (one of three exception types whose messages carry numbers and ids, an Error log before the response and an Information log after it)")
 	fs.Uint64Var(&v.seed, "seed", 0, "random `SEED` for service-time sampling (0 = random)")
 	fs.DurationVar(&v.connectTimeout, "connect-timeout", 10*time.Second, "exit 1 if the host cannot be reached within `D`")
 	fs.DurationVar(&v.shutGrace, "shutdown-grace", 5*time.Second, "let in-flight invocations finish for `D` after a WorkerTerminate without grace_period")
@@ -151,6 +154,9 @@ func parseArgs(args []string) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if v.failMode != "fixed" && v.failMode != "varied" {
+		return nil, fmt.Errorf("invalid --fail-mode %q: want fixed or varied", v.failMode)
+	}
 	c := &config{
 		service:        v.service,
 		maxConc:        v.maxConc,
@@ -160,6 +166,7 @@ func parseArgs(args []string) (*config, error) {
 		userLogs:       v.userLogs,
 		systemLogs:     v.systemLogs,
 		seed:           v.seed,
+		failVaried:     v.failMode == "varied",
 		connectTimeout: v.connectTimeout,
 		shutdownGrace:  v.shutGrace,
 		cpuProfile:     v.cpuProfile,

@@ -340,6 +340,10 @@ func (w *worker) onInvocation(reqID string, req *rpc.InvocationRequest) action {
 		w.logf("fault crash-after=%d: received invocation %d (%s), crashing with exit code 3", f.crashAfter, n, req.InvocationId)
 		exitProcess(3)
 	}
+	if f.restartAfter > 0 && n >= f.restartAfter {
+		w.logf("fault restart-after=%d: received invocation %d (%s), exiting with code 200 to be restarted", f.restartAfter, n, req.InvocationId)
+		exitProcess(200)
+	}
 	if f.closeStreamAt > 0 && n == f.closeStreamAt {
 		w.closing.Store(true)
 		return actCloseStream
@@ -421,6 +425,13 @@ func (w *worker) invoke(fn *builtin, c *call, reqID string, req *rpc.InvocationR
 		return
 	}
 	w.finish(reqID, fn.run(w, c, reqID, req))
+	if fn.name == "fail" && w.cfg.failVaried {
+		// A log line after the response, as workers that log asynchronously send them: the host
+		// has settled the invocation and drops it.
+		w.q.push(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_RpcLog{RpcLog: &rpc.RpcLog{
+			InvocationId: id, Category: "Function.fail.User", Level: rpc.RpcLog_Information,
+			LogCategory: rpc.RpcLog_User, Message: "cleanup after a failed invocation"}}})
+	}
 }
 
 // finish applies the response-shaping faults and queues r.

@@ -113,7 +113,8 @@ type accuracy struct {
 	HarnessLag  latency `json:"harness_lag"`
 	Valid       bool    `json:"valid"`
 	Realtime    bool    `json:"realtime_sender"`
-	HTTPProxy   bool    `json:"http_proxy"` // the reference worker in HTTP proxying mode (--ref http=proxy)
+	HTTPProxy   bool    `json:"http_proxy"`       // the reference worker in HTTP proxying mode (--ref http=proxy)
+	Processes   int     `json:"worker_processes"` // reference worker processes (--processes)
 	// CPUUsPerInv is fbench's CPU per invocation at this rate (summary.cpuPerInv).
 	CPUUsPerInv float64 `json:"fbench_cpu_us_per_inv"`
 }
@@ -274,17 +275,20 @@ func run(short bool, reps, depth int, outPath string) error {
 	r.Notes["footprint"] = "fbench open loop (-rps R) and the paced raw sender (rawceiling --rate R: fbench's pacing and GOMAXPROCS, nothing else) driving the reference worker; CPU per invocation over the measured window, ratio = median over the repetitions of fbench ÷ raw"
 
 	type accRun struct {
-		rate     float64
-		realtime bool
-		proxy    bool
+		rate      float64
+		realtime  bool
+		proxy     bool
+		processes int
 	}
 	var accRuns []accRun
 	for _, rate := range rates {
-		accRuns = append(accRuns, accRun{rate, false, false})
+		accRuns = append(accRuns, accRun{rate, false, false, 1})
 	}
-	accRuns = append(accRuns, accRun{5000, true, false}) // --realtime-sender (where permitted)
-	accRuns = append(accRuns, accRun{5000, false, true}) // HTTP proxying mode: an HTTP exchange beside each invocation
+	accRuns = append(accRuns, accRun{5000, true, false, 1})   // --realtime-sender (where permitted)
+	accRuns = append(accRuns, accRun{5000, false, true, 1})   // HTTP proxying mode: an HTTP exchange beside each invocation
+	accRuns = append(accRuns, accRun{20000, false, false, 4}) // four worker processes
 	r.Notes["http_proxy"] = "5000 proxy: the reference worker in HTTP proxying mode (--ref http=proxy); CPU µs/inv: fbench's CPU over its measured window ÷ invocations sent in it (whole-process when not sampled)"
+	r.Notes["worker_processes"] = "20000 p4: four reference worker processes (--processes 4); compare its CPU per invocation with the one-process row at the same rate"
 	for _, ar := range accRuns {
 		rate := ar.rate
 		fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s, realtime sender %v)\n", rate, reps, accDur, ar.realtime)
@@ -297,12 +301,15 @@ func run(short bool, reps, depth int, outPath string) error {
 			if ar.proxy {
 				args = append(args, "--ref", "http=proxy")
 			}
+			if ar.processes > 1 {
+				args = append(args, "--processes", strconv.Itoa(ar.processes), "--process-start-interval", "0")
+			}
 			s, _, err := fbench(fb, tmp, args...)
 			if err != nil {
 				return err
 			}
 			a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid,
-				Realtime: ar.realtime, HTTPProxy: ar.proxy}
+				Realtime: ar.realtime, HTTPProxy: ar.proxy, Processes: ar.processes}
 			a.CPUUsPerInv = s.cpuPerInv()
 			if a.Offered > 0 {
 				a.AchievedPct = 100 * a.Achieved / a.Offered
@@ -470,6 +477,7 @@ func medianAccuracy(rs []accuracy) accuracy {
 		m.Valid = m.Valid && r.Valid
 		m.Realtime = r.Realtime
 		m.HTTPProxy = r.HTTPProxy
+		m.Processes = r.Processes
 	}
 	return m
 }
@@ -510,10 +518,13 @@ func printTable(w io.Writer, r *results) {
 		if a.HTTPProxy {
 			label += " proxy"
 		}
+		if a.Processes > 1 {
+			label += " p" + strconv.Itoa(a.Processes)
+		}
 		fmt.Fprintf(w, "%-12s %12.0f %9.2f%% %26s %26s %14.2f\n", label, a.Achieved, a.AchievedPct,
 			fmt.Sprintf("%d/%d/%d", a.Lag.P50, a.Lag.P99, a.Lag.Max), fmt.Sprintf("%d/%d/%d", a.HarnessLag.P50, a.HarnessLag.P99, a.HarnessLag.Max), a.CPUUsPerInv)
 	}
-	fmt.Fprintf(w, "(rt: --realtime-sender; proxy: the reference worker in HTTP proxying mode)\n")
+	fmt.Fprintf(w, "(rt: --realtime-sender; proxy: the reference worker in HTTP proxying mode; p4: four worker processes)\n")
 	fmt.Fprintf(w, "\nfbench RSS at 5000/s: %.1f MiB after %s, %.1f MiB after %s\n\n", float64(r.RSSEarlyBytes)/(1<<20), r.RSSEarlyAt, float64(r.RSSLateBytes)/(1<<20), r.RSSLateAt)
 }
 
