@@ -312,35 +312,8 @@ func (w *Worker) handshake(ctx context.Context, opt Options) error {
 	for _, f := range toLoad {
 		pending[f.ID] = f
 	}
-	for len(pending) > 0 {
-		m, err := w.recvKind(ctx, opt.LoadTimeout, "load", "FunctionLoadResponse", "", func(m *rpc.StreamingMessage) bool {
-			return m.GetFunctionLoadResponse() != nil
-		})
-		if err != nil {
-			return err
-		}
-		lr := m.GetFunctionLoadResponse()
-		f, ok := pending[lr.GetFunctionId()]
-		if !ok {
-			w.UnknownMessages++
-			continue
-		}
-		delete(pending, f.ID)
-		if lr.GetResult().GetStatus() != rpc.StatusResult_Success {
-			f.LoadError = resultText(lr.GetResult())
-			w.Failed = append(w.Failed, f)
-			w.step("load "+f.Name, "failed: "+f.LoadError)
-			continue
-		}
-		w.Functions = append(w.Functions, f)
-		w.step("load "+f.Name, "id "+f.ID)
-	}
-	if len(w.Functions) == 0 {
-		msg := "no function loaded"
-		if len(w.Failed) > 0 {
-			msg = fmt.Sprintf("function %s failed to load: %s", w.Failed[0].Name, w.Failed[0].LoadError)
-		}
-		return &Error{Phase: "load", Msg: msg}
+	if _, err := w.awaitLoads(ctx, opt, pending); err != nil {
+		return err
 	}
 	return nil
 }
@@ -624,3 +597,41 @@ func (s *endingStream) RecvMsg(m any) error {
 // EndStream ends the server side of the worker's stream: a Send blocked by flow control (a worker
 // that stopped reading) returns, and the worker sees its call end.
 func (w *Worker) EndStream() { w.endStream() }
+
+// awaitLoads waits for the FunctionLoadResponse of every pending function (keyed by id) and returns
+// when the last one came in. Loaded functions go to w.Functions, failed ones to w.Failed; it fails
+// when none loads.
+func (w *Worker) awaitLoads(ctx context.Context, opt Options, pending map[string]*Function) (last time.Time, err error) {
+	for len(pending) > 0 {
+		m, err := w.recvKind(ctx, opt.LoadTimeout, "load", "FunctionLoadResponse", "", func(m *rpc.StreamingMessage) bool {
+			return m.GetFunctionLoadResponse() != nil
+		})
+		if err != nil {
+			return last, err
+		}
+		lr := m.GetFunctionLoadResponse()
+		f, ok := pending[lr.GetFunctionId()]
+		if !ok {
+			w.UnknownMessages++
+			continue
+		}
+		last = w.recvAt
+		delete(pending, f.ID)
+		if lr.GetResult().GetStatus() != rpc.StatusResult_Success {
+			f.LoadError = resultText(lr.GetResult())
+			w.Failed = append(w.Failed, f)
+			w.step("load "+f.Name, "failed: "+f.LoadError)
+			continue
+		}
+		w.Functions = append(w.Functions, f)
+		w.step("load "+f.Name, "id "+f.ID)
+	}
+	if len(w.Functions) == 0 {
+		msg := "no function loaded"
+		if len(w.Failed) > 0 {
+			msg = fmt.Sprintf("function %s failed to load: %s", w.Failed[0].Name, w.Failed[0].LoadError)
+		}
+		return last, &Error{Phase: "load", Msg: msg}
+	}
+	return last, nil
+}

@@ -390,36 +390,9 @@ func (w *Worker) LoadFunctions(ctx context.Context, opt Options, fns []*Function
 		}
 		pending[f.ID] = f
 	}
-	for len(pending) > 0 {
-		m, err := w.recvKind(ctx, opt.LoadTimeout, "load", "FunctionLoadResponse", "", func(m *rpc.StreamingMessage) bool {
-			return m.GetFunctionLoadResponse() != nil
-		})
-		if err != nil {
-			return ex, w.fail(err)
-		}
-		lr := m.GetFunctionLoadResponse()
-		f, ok := pending[lr.GetFunctionId()]
-		if !ok {
-			w.UnknownMessages++
-			continue
-		}
-		ex.Answered = w.recvAt
-		delete(pending, f.ID)
-		if lr.GetResult().GetStatus() != rpc.StatusResult_Success {
-			f.LoadError = resultText(lr.GetResult())
-			w.Failed = append(w.Failed, f)
-			w.step("load "+f.Name, "failed: "+f.LoadError)
-			continue
-		}
-		w.Functions = append(w.Functions, f)
-		w.step("load "+f.Name, "id "+f.ID)
-	}
-	if len(w.Functions) == 0 {
-		msg := "no function loaded"
-		if len(w.Failed) > 0 {
-			msg = fmt.Sprintf("function %s failed to load: %s", w.Failed[0].Name, w.Failed[0].LoadError)
-		}
-		return ex, w.fail(&Error{Phase: "load", Msg: msg})
+	ex.Answered, err = w.awaitLoads(ctx, opt, pending)
+	if err != nil {
+		return ex, w.fail(err)
 	}
 	return ex, nil
 }
