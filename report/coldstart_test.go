@@ -2,10 +2,8 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -217,42 +215,12 @@ func readHlog(t *testing.T, path string) (map[string]int64, error) {
 // The cold-start report renders in headless Chromium: the waterfall, the dot plot and the first-K
 // curve each drew their series. Set FBENCH_COLDSTART_PNG to keep a screenshot.
 func TestColdstartHTMLRendersInChromium(t *testing.T) {
-	var bin string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Skip("chromium not on PATH (apt-get install chromium)")
-	}
-	if testing.Short() {
-		t.Skip("-short")
-	}
 	dir := filepath.Join(t.TempDir(), "cs")
 	if err := WriteColdstart(dir, synthColdstart()); err != nil {
 		t.Fatal(err)
 	}
-	page := "file://" + filepath.Join(dir, HTMLFile)
-	args := func(extra ...string) []string {
-		return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-			"--user-data-dir=" + t.TempDir()}, append(extra, page)...)
-	}
-	run := func(a []string) []byte {
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, a...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", bin, err, stderr.String())
-		}
-		return out
-	}
-	dom := string(run(args("--dump-dom")))
+	page := newChromiumPage(t, filepath.Join(dir, HTMLFile))
+	dom := page.dom()
 	series := regexp.MustCompile(`<(rect|circle|path) class="series"`)
 	want := map[string]int{"waterfall": 6, "totals": 4, "first_k": 2} // phases of the median start; succeeded starts; p50 and max
 	for chart, n := range want {
@@ -272,14 +240,7 @@ func TestColdstartHTMLRendersInChromium(t *testing.T) {
 			t.Errorf("rendered page lacks %q", text)
 		}
 	}
-	png := filepath.Join(t.TempDir(), "coldstart.png")
-	if p := os.Getenv("FBENCH_COLDSTART_PNG"); p != "" {
-		png = p
-	}
-	run(args("--screenshot="+png, "--window-size=1000,2200"))
-	if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
-		t.Errorf("no screenshot: %v", err)
-	}
+	page.screenshot("FBENCH_COLDSTART_PNG", "1000,2200")
 }
 
 // Two cold-start runs compare start by start: a shift of the totals beyond the tolerance and the

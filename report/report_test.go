@@ -2,12 +2,10 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -726,40 +724,10 @@ func TestMemoryBounded(t *testing.T) {
 // TestHTMLRendersInChromium renders report.html in headless Chromium and checks that every chart
 // drew a series in the rendered DOM. Set FBENCH_REPORT_PNG to also keep a screenshot there.
 func TestHTMLRendersInChromium(t *testing.T) {
-	var bin string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Skip("chromium not on PATH (apt-get install chromium)")
-	}
-	if testing.Short() {
-		t.Skip("-short")
-	}
 	dir := filepath.Join(t.TempDir(), "run")
 	writeSynthetic(t, dir, synthMeta(), synthIntervals(t))
-	page := "file://" + filepath.Join(dir, "report.html")
-	args := func(extra ...string) []string {
-		return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-			"--user-data-dir=" + t.TempDir()}, append(extra, page)...)
-	}
-	run := func(a []string) []byte {
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a hung browser fails, not stalls CI
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, a...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", bin, err, stderr.String())
-		}
-		return out
-	}
-	dom := string(run(args("--dump-dom")))
+	page := newChromiumPage(t, filepath.Join(dir, "report.html"))
+	dom := page.dom()
 	series := chartSeries(t, dom)
 	if len(series) < 8 {
 		t.Fatalf("rendered DOM has %d charts", len(series))
@@ -773,14 +741,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 			t.Errorf("chart %q has no drawn series in the rendered DOM", name)
 		}
 	}
-	png := filepath.Join(t.TempDir(), "report.png")
-	if p := os.Getenv("FBENCH_REPORT_PNG"); p != "" {
-		png = p
-	}
-	run(args("--screenshot="+png, "--window-size=1200,6400"))
-	if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
-		t.Errorf("no screenshot: %v", err)
-	}
+	page.screenshot("FBENCH_REPORT_PNG", "1200,6400")
 }
 
 // Rates are per second under load: a drain interval adds neither time nor responses to them.
