@@ -128,6 +128,11 @@ func WriteText(w io.Writer, s *Summary) error {
 	p("\n%-*s %9s %10s %10s %10s %10s %10s %10s %10s\n", nameW, "latency (ms)", "count", "min", "mean", "p50", "p90", "p99", "p99.9", "max")
 	for _, r := range rows {
 		st := r.st
+		if st.Count == 0 {
+			// Nothing was recorded on this clock: no figure to print, rather than zeros that read as measured.
+			p("%s%s %9d %10s\n", r.name, strings.Repeat(" ", nameW-len([]rune(r.name))), 0, "-")
+			continue
+		}
 		p("%s%s %9d %10s %10s %10s %10s %10s %10s %10s\n", r.name, strings.Repeat(" ", nameW-len([]rune(r.name))), st.Count, ms(st.Min),
 			strconv.FormatFloat(st.Mean/1000, 'f', 3, 64), ms(st.P50), ms(st.P90), ms(st.P99), ms(st.P999), ms(st.Max))
 	}
