@@ -185,63 +185,81 @@ var errMalformed = errors.New("malformed HTTP response")
 // connection may be reused. Interim 1xx responses are skipped.
 func readResponse(r *bufio.Reader, headOnly bool) (status int, n int64, keep bool, err error) {
 	for {
-		line, err := readLine(r)
+		h, err := readHead(r)
 		if err != nil {
-			return 0, 0, false, err
+			return h.status, 0, false, err
 		}
-		// HTTP/1.1 200 OK
-		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return 0, 0, false, errMalformed
-		}
-		status, err = strconv.Atoi(string(line[9:12]))
-		if err != nil {
-			return 0, 0, false, errMalformed
-		}
-		keep = line[7] == '1' // HTTP/1.1 keeps the connection unless told otherwise
-		length, chunked := int64(-1), false
-		for {
-			h, err := readLine(r)
-			if err != nil {
-				return status, 0, false, err
-			}
-			if len(h) == 0 {
-				break
-			}
-			colon := bytes.IndexByte(h, ':')
-			if colon < 0 {
-				return status, 0, false, errMalformed
-			}
-			name, value := h[:colon], bytes.TrimSpace(h[colon+1:])
-			switch {
-			case asciiEqualFold(name, "content-length"):
-				if length, err = strconv.ParseInt(string(value), 10, 64); err != nil || length < 0 {
-					return status, 0, false, errMalformed
-				}
-			case asciiEqualFold(name, "transfer-encoding"):
-				chunked = asciiEqualFold(value, "chunked")
-			case asciiEqualFold(name, "connection"):
-				if asciiEqualFold(value, "close") {
-					keep = false
-				} else if asciiEqualFold(value, "keep-alive") {
-					keep = true
-				}
-			}
-		}
+		status, keep = h.status, h.keep
 		if status >= 100 && status < 200 && status != 101 {
 			continue // interim response
 		}
 		switch {
 		case headOnly || status == 204 || status == 304:
 			return status, 0, keep, nil
-		case chunked:
+		case h.chunked:
 			n, err = discardChunked(r)
 			return status, n, keep, err
-		case length >= 0:
-			n, err = io.CopyN(io.Discard, r, length)
+		case h.length >= 0:
+			n, err = io.CopyN(io.Discard, r, h.length)
 			return status, n, keep, err
 		default: // to the end of the connection
 			n, err = io.Copy(io.Discard, r)
 			return status, n, false, err
+		}
+	}
+}
+
+// responseHead is what fbench reads of a response's status line and headers.
+type responseHead struct {
+	status  int
+	keep    bool  // the connection may be reused
+	length  int64 // Content-Length (-1: none)
+	chunked bool
+}
+
+// readHead reads a response's status line and headers. With an error, the status is 0 if the
+// status line could not be read.
+func readHead(r *bufio.Reader) (responseHead, error) {
+	line, err := readLine(r)
+	if err != nil {
+		return responseHead{}, err
+	}
+	// HTTP/1.1 200 OK
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return responseHead{}, errMalformed
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return responseHead{}, errMalformed
+	}
+	h := responseHead{status: status, length: -1,
+		keep: line[7] == '1'} // HTTP/1.1 keeps the connection unless told otherwise
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return h, err
+		}
+		if len(line) == 0 {
+			return h, nil
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return h, errMalformed
+		}
+		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			if h.length, err = strconv.ParseInt(string(value), 10, 64); err != nil || h.length < 0 {
+				return h, errMalformed
+			}
+		case asciiEqualFold(name, "transfer-encoding"):
+			h.chunked = asciiEqualFold(value, "chunked")
+		case asciiEqualFold(name, "connection"):
+			if asciiEqualFold(value, "close") {
+				h.keep = false
+			} else if asciiEqualFold(value, "keep-alive") {
+				h.keep = true
+			}
 		}
 	}
 }

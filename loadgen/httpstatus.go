@@ -177,17 +177,40 @@ func responseHTTPStatus(b []byte, out string) (code int, ok bool) {
 	if !ok {
 		return 0, false
 	}
-	var value []byte // the TypedData of the HTTP output, nil when absent
+	value, ok := outputValue(resp, out)
+	if !ok {
+		return 0, false
+	}
+	if value == nil {
+		return 200, true
+	}
+	httpMsg, isHTTP, ok := typedDataHTTP(value)
+	if !ok {
+		return 0, false
+	}
+	if !isHTTP {
+		return 200, true
+	}
+	hasBody, status, ok := httpStatusFields(httpMsg)
+	if !ok {
+		return 0, false
+	}
+	return hostHTTPStatus(true, hasBody, status), true
+}
+
+// outputValue reads, from an encoded InvocationResponse, the TypedData of output binding out
+// ("$return": the return value); nil when absent. ok is false for bytes it cannot read.
+func outputValue(resp []byte, out string) (value []byte, ok bool) {
 	for len(resp) > 0 {
 		num, typ, n := protowire.ConsumeTag(resp)
 		if n < 0 {
-			return 0, false
+			return nil, false
 		}
 		resp = resp[n:]
 		if typ == protowire.BytesType && (num == fieldResponseReturnValue && out == "$return" || num == fieldResponseOutputData && out != "$return") {
 			v, m := protowire.ConsumeBytes(resp)
 			if m < 0 {
-				return 0, false
+				return nil, false
 			}
 			resp = resp[m:]
 			if num == fieldResponseReturnValue {
@@ -196,7 +219,7 @@ func responseHTTPStatus(b []byte, out string) (code int, ok bool) {
 			}
 			name, data, good := bindingNameData(v)
 			if !good {
-				return 0, false
+				return nil, false
 			}
 			if name == out {
 				value = data
@@ -205,25 +228,25 @@ func responseHTTPStatus(b []byte, out string) (code int, ok bool) {
 		}
 		m := protowire.ConsumeFieldValue(num, typ, resp)
 		if m < 0 {
-			return 0, false
+			return nil, false
 		}
 		resp = resp[m:]
 	}
-	if value == nil {
-		return 200, true
-	}
-	// TypedData: the last oneof field decides; only http carries a status.
-	var httpMsg []byte
-	isHTTP := false
+	return value, true
+}
+
+// typedDataHTTP reads an encoded TypedData: whether it holds an RpcHttp (the last oneof field
+// decides; only http carries a status), and that RpcHttp's bytes.
+func typedDataHTTP(value []byte) (httpMsg []byte, isHTTP, ok bool) {
 	for len(value) > 0 {
 		num, typ, n := protowire.ConsumeTag(value)
 		if n < 0 {
-			return 0, false
+			return nil, false, false
 		}
 		value = value[n:]
 		m := protowire.ConsumeFieldValue(num, typ, value)
 		if m < 0 {
-			return 0, false
+			return nil, false, false
 		}
 		isHTTP = num == fieldTypedDataHTTP && typ == protowire.BytesType
 		if isHTTP {
@@ -231,20 +254,22 @@ func responseHTTPStatus(b []byte, out string) (code int, ok bool) {
 		}
 		value = value[m:]
 	}
-	if !isHTTP {
-		return 200, true
-	}
-	hasBody, status := false, []byte(nil)
+	return httpMsg, isHTTP, true
+}
+
+// httpStatusFields reads an encoded RpcHttp's status_code (nil when absent) and whether it has a
+// body.
+func httpStatusFields(httpMsg []byte) (hasBody bool, status []byte, ok bool) {
 	for len(httpMsg) > 0 {
 		num, typ, n := protowire.ConsumeTag(httpMsg)
 		if n < 0 {
-			return 0, false
+			return false, nil, false
 		}
 		httpMsg = httpMsg[n:]
 		if typ == protowire.BytesType && (num == fieldHTTPStatusCode || num == fieldHTTPBody) {
 			v, m := protowire.ConsumeBytes(httpMsg)
 			if m < 0 {
-				return 0, false
+				return false, nil, false
 			}
 			if num == fieldHTTPBody {
 				hasBody = true
@@ -256,11 +281,11 @@ func responseHTTPStatus(b []byte, out string) (code int, ok bool) {
 		}
 		m := protowire.ConsumeFieldValue(num, typ, httpMsg)
 		if m < 0 {
-			return 0, false
+			return false, nil, false
 		}
 		httpMsg = httpMsg[m:]
 	}
-	return hostHTTPStatus(true, hasBody, status), true
+	return hasBody, status, true
 }
 
 // bindingNameData reads a ParameterBinding's name and data bytes.

@@ -288,6 +288,38 @@ func (r *recorder) response(f flight, nowNs int64, status, reason string, h http
 	if reason != "" && status == statusFailed {
 		s.failures[reason]++
 	}
+	if h.code != 0 || h.head > 0 || h.end > 0 {
+		s.recordHTTP(f, h)
+	}
+	switch status {
+	case statusSucceeded:
+		c.Succeeded++
+	case statusFailed:
+		c.Failed++
+	case statusCancelled:
+		c.Cancelled++
+	case statusCompletedAfterCancel:
+		c.CompletedAfterCancel++
+	}
+	_ = s.rtt.RecordValue(rtt)
+	_ = s.service.RecordValue(svc)
+	if s.fnRTT != nil {
+		_ = s.fnRTT[f.fn].RecordValue(rtt)
+		_ = s.fnService[f.fn].RecordValue(svc)
+	}
+	_ = s.byStatus[status].RecordValue(rtt)
+	if s.procCounts != nil {
+		s.recordProcess(f, status, rtt, svc)
+	}
+	if f.cancelSent != 0 {
+		_ = s.cancelSettle.RecordValue(µs(nowNs - f.cancelSent))
+	}
+}
+
+// recordHTTP records the HTTP side h of f's response in s: its status, and in proxying mode when
+// its head and last byte were read and its body bytes.
+func (s *histSet) recordHTTP(f flight, h httpResult) {
+	c := &s.counts
 	if h.code != 0 {
 		c.AddHTTPStatus(h.code)
 		m := s.httpStatus[f.fn]
@@ -312,41 +344,24 @@ func (r *recorder) response(f flight, nowNs int64, status, reason string, h http
 		}
 		c.HTTPResponseBytes += h.bytes
 	}
+}
+
+// recordProcess records the outcome status of f's response and its clocks (µs) in the figures of
+// its worker process (several processes).
+func (s *histSet) recordProcess(f flight, status string, rtt, svc int64) {
+	pc := &s.procCounts[f.proc]
 	switch status {
 	case statusSucceeded:
-		c.Succeeded++
+		pc.Succeeded++
 	case statusFailed:
-		c.Failed++
+		pc.Failed++
 	case statusCancelled:
-		c.Cancelled++
+		pc.Cancelled++
 	case statusCompletedAfterCancel:
-		c.CompletedAfterCancel++
+		pc.CompletedAfterCancel++
 	}
-	_ = s.rtt.RecordValue(rtt)
-	_ = s.service.RecordValue(svc)
-	if s.fnRTT != nil {
-		_ = s.fnRTT[f.fn].RecordValue(rtt)
-		_ = s.fnService[f.fn].RecordValue(svc)
-	}
-	_ = s.byStatus[status].RecordValue(rtt)
-	if s.procCounts != nil {
-		pc := &s.procCounts[f.proc]
-		switch status {
-		case statusSucceeded:
-			pc.Succeeded++
-		case statusFailed:
-			pc.Failed++
-		case statusCancelled:
-			pc.Cancelled++
-		case statusCompletedAfterCancel:
-			pc.CompletedAfterCancel++
-		}
-		_ = s.procRTT[f.proc].RecordValue(rtt)
-		_ = s.procService[f.proc].RecordValue(svc)
-	}
-	if f.cancelSent != 0 {
-		_ = s.cancelSettle.RecordValue(µs(nowNs - f.cancelSent))
-	}
+	_ = s.procRTT[f.proc].RecordValue(rtt)
+	_ = s.procService[f.proc].RecordValue(svc)
 }
 
 // timedOut counts invocations given up at nowNs (their deadline passed; late reports whether an

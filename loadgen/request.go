@@ -193,20 +193,27 @@ func anonymousIdentity() *rpc.RpcClaimsIdentity {
 // §3.1, §8.3).
 func buildHTTP(in *incoming, trig *host.Binding, caps map[string]string) (*rpc.RpcHttp, map[string]*rpc.TypedData) {
 	has := func(k string) bool { return host.HasCapability(caps, k) }
-	body := in.body
 	h := &rpc.RpcHttp{Method: in.method, Url: in.url(), Identities: []*rpc.RpcClaimsIdentity{anonymousIdentity()}}
-	nullable := has("UseNullableValueDictionaryForHttp")
-	if nullable {
-		h.NullableHeaders = map[string]*rpc.NullableString{}
-		h.NullableQuery = map[string]*rpc.NullableString{}
-		h.NullableParams = map[string]*rpc.NullableString{}
+	if has("UseNullableValueDictionaryForHttp") {
+		setNullableHTTPValues(h, in)
 	} else {
-		h.Headers = map[string]string{}
-		h.Query = map[string]string{}
-		h.Params = map[string]string{}
+		setHTTPValues(h, in, has("IgnoreEmptyValuedRpcHttpHeaders"))
 	}
-	joined := map[string]string{} // lower-cased name → comma-joined values
-	var order []string
+	if len(in.body) > 0 {
+		setHTTPBody(h, in, has("RpcHttpBodyOnly"), has("RawHttpBodyBytes"))
+	}
+	meta := httpTriggerMetadata(in)
+	if !has("RpcHttpTriggerMetadataRemoved") {
+		meta[trig.Name] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
+		meta["$request"] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
+	}
+	return h, meta
+}
+
+// joinedHeaders is in's headers by lower-cased name, the values of a repeated one comma-joined,
+// and the names in the order they first came.
+func joinedHeaders(in *incoming) (order []string, joined map[string]string) {
+	joined = map[string]string{}
 	for _, kv := range in.headers {
 		k := strings.ToLower(kv[0])
 		if v, ok := joined[k]; ok {
@@ -216,103 +223,116 @@ func buildHTTP(in *incoming, trig *host.Binding, caps map[string]string) (*rpc.R
 			order = append(order, k)
 		}
 	}
+	return order, joined
+}
+
+// setHTTPValues sets h's headers, query and route parameters as plain strings; empty query values
+// are left out, and empty headers too with ignoreEmptyHeaders.
+func setHTTPValues(h *rpc.RpcHttp, in *incoming, ignoreEmptyHeaders bool) {
+	h.Headers = map[string]string{}
+	h.Query = map[string]string{}
+	h.Params = map[string]string{}
+	order, joined := joinedHeaders(in)
 	for _, k := range order {
-		v := joined[k]
-		if nullable {
-			h.NullableHeaders[k] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: v}}
-		} else if v != "" || !has("IgnoreEmptyValuedRpcHttpHeaders") {
+		if v := joined[k]; v != "" || !ignoreEmptyHeaders {
 			h.Headers[k] = v
 		}
 	}
 	for k, vs := range in.query {
-		v := strings.Join(vs, ",") // StringValues.ToString(): duplicates comma-joined
-		if nullable {
-			h.NullableQuery[k] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: v}}
-		} else if v != "" {
+		if v := strings.Join(vs, ","); v != "" { // StringValues.ToString(): duplicates comma-joined
 			h.Query[k] = v
 		}
 	}
 	for _, kv := range in.route.values {
-		if nullable {
-			h.NullableParams[kv[0]] = &rpc.NullableString{String_: &rpc.NullableString_Value{Value: kv[1]}}
-		} else {
-			h.Params[kv[0]] = kv[1]
-		}
+		h.Params[kv[0]] = kv[1]
 	}
+}
 
-	// Body kind by the host's rules; with no Content-Type header the media type is empty.
+// setNullableHTTPValues sets h's headers, query and route parameters as nullable strings
+// (UseNullableValueDictionaryForHttp).
+func setNullableHTTPValues(h *rpc.RpcHttp, in *incoming) {
+	nullable := func(v string) *rpc.NullableString {
+		return &rpc.NullableString{String_: &rpc.NullableString_Value{Value: v}}
+	}
+	h.NullableHeaders = map[string]*rpc.NullableString{}
+	h.NullableQuery = map[string]*rpc.NullableString{}
+	h.NullableParams = map[string]*rpc.NullableString{}
+	order, joined := joinedHeaders(in)
+	for _, k := range order {
+		h.NullableHeaders[k] = nullable(joined[k])
+	}
+	for k, vs := range in.query {
+		h.NullableQuery[k] = nullable(strings.Join(vs, ",")) // StringValues.ToString(): duplicates comma-joined
+	}
+	for _, kv := range in.route.values {
+		h.NullableParams[kv[0]] = nullable(kv[1])
+	}
+}
+
+// setHTTPBody sets h's body (and raw body) by the host's rules for its kind; with no Content-Type
+// header the media type is empty. bodyOnly and rawBytes are the worker's RpcHttpBodyOnly and
+// RawHttpBodyBytes capabilities.
+func setHTTPBody(h *rpc.RpcHttp, in *incoming, bodyOnly, rawBytes bool) {
+	body := in.body
 	ctype, _, _ := mime.ParseMediaType(in.header("Content-Type"))
 	binaryType := ctype == "application/octet-stream" || strings.Contains(ctype, "multipart/")
-	if len(body) > 0 {
-		if has("RpcHttpBodyOnly") {
-			if binaryType || has("RawHttpBodyBytes") {
-				h.Body = &rpc.TypedData{Data: &rpc.TypedData_Bytes{Bytes: body}}
-			} else {
-				h.Body = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(body)}}
-			}
+	bytesData := func() *rpc.TypedData { return &rpc.TypedData{Data: &rpc.TypedData_Bytes{Bytes: body}} }
+	stringData := func() *rpc.TypedData { return &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(body)}} }
+	if bodyOnly {
+		if binaryType || rawBytes {
+			h.Body = bytesData()
 		} else {
-			switch {
-			case ctype == "application/json":
-				var v any
-				if err := json.Unmarshal(body, &v); err == nil {
-					re, _ := json.Marshal(v)
-					h.Body = &rpc.TypedData{Data: &rpc.TypedData_Json{Json: string(re)}}
-				} else {
-					h.Body = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(body)}}
-				}
-			case binaryType:
-				h.Body = &rpc.TypedData{Data: &rpc.TypedData_Bytes{Bytes: body}}
-			default:
-				h.Body = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(body)}}
-			}
-			if has("RawHttpBodyBytes") {
-				h.RawBody = &rpc.TypedData{Data: &rpc.TypedData_Bytes{Bytes: body}}
-			} else {
-				h.RawBody = &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(body)}}
-			}
+			h.Body = stringData()
 		}
+		return
 	}
+	switch {
+	case ctype == "application/json":
+		var v any
+		if err := json.Unmarshal(body, &v); err == nil {
+			re, _ := json.Marshal(v)
+			h.Body = &rpc.TypedData{Data: &rpc.TypedData_Json{Json: string(re)}}
+		} else {
+			h.Body = stringData()
+		}
+	case binaryType:
+		h.Body = bytesData()
+	default:
+		h.Body = stringData()
+	}
+	if rawBytes {
+		h.RawBody = bytesData()
+	} else {
+		h.RawBody = stringData()
+	}
+}
 
-	// trigger_metadata: the binding data, keys case-insensitive, added in the host's order (a
-	// later source overwrites): body JSON properties, query values (last wins, code skipped),
-	// route values, then Query and Headers only where no such key exists yet.
-	meta := map[string]*rpc.TypedData{}
-	keyOf := map[string]string{} // lower-cased key → the key stored
-	set := func(k string, v *rpc.TypedData, overwrite bool) {
-		lk := strings.ToLower(k)
-		if old, ok := keyOf[lk]; ok {
-			if !overwrite {
-				return
-			}
-			delete(meta, old)
+// triggerMetadata is an HTTP invocation's binding data, keys case-insensitive, added in the
+// host's order: a later source overwrites, unless it adds only where no such key exists yet.
+type triggerMetadata struct {
+	meta  map[string]*rpc.TypedData
+	keyOf map[string]string // lower-cased key → the key stored
+}
+
+func (t *triggerMetadata) set(k string, v *rpc.TypedData, overwrite bool) {
+	lk := strings.ToLower(k)
+	if old, ok := t.keyOf[lk]; ok {
+		if !overwrite {
+			return
 		}
-		keyOf[lk] = k
-		meta[k] = v
+		delete(t.meta, old)
 	}
-	if len(body) > 0 && body[0] == '{' {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(body, &obj) == nil {
-			keys := make([]string, 0, len(obj))
-			for k := range obj {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				raw := obj[k]
-				switch {
-				case len(raw) > 0 && raw[0] == '{':
-					set(k, &rpc.TypedData{Data: &rpc.TypedData_Json{Json: string(raw)}}, true)
-				case len(raw) > 0 && raw[0] == '[':
-					// arrays are not bound as trigger metadata
-				case len(raw) > 0 && raw[0] == '"':
-					var s string
-					_ = json.Unmarshal(raw, &s)
-					set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: s}}, true)
-				default:
-					set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(raw)}}, true)
-				}
-			}
-		}
+	t.keyOf[lk] = k
+	t.meta[k] = v
+}
+
+// httpTriggerMetadata is the trigger_metadata of an HTTP invocation, but for the request itself:
+// body JSON properties, query values (last wins, code skipped), route values, then Query and
+// Headers only where no such key exists yet.
+func httpTriggerMetadata(in *incoming) map[string]*rpc.TypedData {
+	t := &triggerMetadata{meta: map[string]*rpc.TypedData{}, keyOf: map[string]string{}}
+	if len(in.body) > 0 && in.body[0] == '{' {
+		t.setBodyProperties(in.body)
 	}
 	qkeys := make([]string, 0, len(in.query))
 	for k := range in.query {
@@ -324,13 +344,13 @@ func buildHTTP(in *incoming, trig *host.Binding, caps map[string]string) (*rpc.R
 		vs := in.query[k]
 		qj[k] = vs[len(vs)-1]
 		if k != "code" {
-			set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: vs[len(vs)-1]}}, true)
+			t.set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: vs[len(vs)-1]}}, true)
 		}
 	}
 	for _, kv := range in.route.values {
-		set(kv[0], &rpc.TypedData{Data: &rpc.TypedData_String_{String_: kv[1]}}, true)
+		t.set(kv[0], &rpc.TypedData{Data: &rpc.TypedData_String_{String_: kv[1]}}, true)
 	}
-	set("Query", &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(qj)}}, false)
+	t.set("Query", &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(qj)}}, false)
 	hj := map[string]string{}
 	for _, kv := range in.headers {
 		if v, ok := hj[kv[0]]; ok {
@@ -339,12 +359,37 @@ func buildHTTP(in *incoming, trig *host.Binding, caps map[string]string) (*rpc.R
 			hj[kv[0]] = kv[1]
 		}
 	}
-	set("Headers", &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(hj)}}, false)
-	if !has("RpcHttpTriggerMetadataRemoved") {
-		meta[trig.Name] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
-		meta["$request"] = &rpc.TypedData{Data: &rpc.TypedData_Http{Http: h}}
+	t.set("Headers", &rpc.TypedData{Data: &rpc.TypedData_Json{Json: mustJSON(hj)}}, false)
+	return t.meta
+}
+
+// setBodyProperties adds the properties of a JSON object body, in key order: objects as JSON,
+// strings as strings, other values as their JSON text; arrays are not bound.
+func (t *triggerMetadata) setBodyProperties(body []byte) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return
 	}
-	return h, meta
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		raw := obj[k]
+		switch {
+		case len(raw) > 0 && raw[0] == '{':
+			t.set(k, &rpc.TypedData{Data: &rpc.TypedData_Json{Json: string(raw)}}, true)
+		case len(raw) > 0 && raw[0] == '[':
+			// arrays are not bound as trigger metadata
+		case len(raw) > 0 && raw[0] == '"':
+			var s string
+			_ = json.Unmarshal(raw, &s)
+			t.set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: s}}, true)
+		default:
+			t.set(k, &rpc.TypedData{Data: &rpc.TypedData_String_{String_: string(raw)}}, true)
+		}
+	}
 }
 
 func mustJSON(v any) string {

@@ -142,48 +142,11 @@ func NewSchedule(stages []Stage, arrival Arrival, seed uint64) (*Schedule, error
 				st.Name = "warmup"
 			}
 		}
-		where := fmt.Sprintf("schedule: stages[%d] %q", i, st.Name)
-		for _, r := range [...]struct {
-			name string
-			v    float64
-		}{{"from", st.From}, {"to", st.To}} {
-			switch {
-			case math.IsNaN(r.v) || math.IsInf(r.v, 0):
-				return nil, fmt.Errorf("%s: %s rate %v is not a finite number", where, r.name, r.v)
-			case r.v < 0:
-				return nil, fmt.Errorf("%s: negative %s rate %v", where, r.name, r.v)
-			case r.v > MaxRate:
-				return nil, fmt.Errorf("%s: %s rate %v exceeds %g rps", where, r.name, r.v, float64(MaxRate))
-			}
-		}
-		switch {
-		case st.Duration < 0:
-			return nil, fmt.Errorf("%s: negative duration %v", where, st.Duration)
-		case st.Duration == 0 && i != len(stages)-1:
-			return nil, fmt.Errorf("%s: zero duration (only the last stage may be open-ended)", where)
-		case st.Duration == 0 && st.From != st.To:
-			return nil, fmt.Errorf("%s: open-ended stage (duration 0) must have a constant rate, not %v to %v", where, st.From, st.To)
-		case st.Duration > 0 && start >= Forever-st.Duration:
-			return nil, fmt.Errorf("%s: total duration overflows", where)
-		}
-		if st.Warmup && seenMain {
-			return nil, fmt.Errorf("%s: warm-up stage after a measured stage (warm-up stages must come first)", where)
+		if err := checkStage(st, i, len(stages), start, seenMain); err != nil {
+			return nil, err
 		}
 		seenMain = seenMain || !st.Warmup
-		seg := segment{start: start, a: st.From, lamStart: lam}
-		if st.Duration == 0 {
-			seg.end = Forever
-			seg.durSec = math.Inf(1)
-			seg.lamEnd = lam
-			if st.From > 0 {
-				seg.lamEnd = math.Inf(1)
-			}
-		} else {
-			seg.end = start + st.Duration
-			seg.durSec = st.Duration.Seconds()
-			seg.b = (st.To - st.From) / seg.durSec
-			seg.lamEnd = lam + (st.From+st.To)/2*seg.durSec
-		}
+		seg := newSegment(st, start, lam)
 		s.stages[i] = st
 		s.segs[i] = seg
 		start, lam = seg.end, seg.lamEnd
@@ -195,6 +158,59 @@ func NewSchedule(stages []Stage, arrival Arrival, seed uint64) (*Schedule, error
 	}
 	s.Reset()
 	return s, nil
+}
+
+// checkStage checks stage i of n (named), which starts at start; seenMain: a measured stage came
+// before it.
+func checkStage(st Stage, i, n int, start time.Duration, seenMain bool) error {
+	where := fmt.Sprintf("schedule: stages[%d] %q", i, st.Name)
+	for _, r := range [...]struct {
+		name string
+		v    float64
+	}{{"from", st.From}, {"to", st.To}} {
+		switch {
+		case math.IsNaN(r.v) || math.IsInf(r.v, 0):
+			return fmt.Errorf("%s: %s rate %v is not a finite number", where, r.name, r.v)
+		case r.v < 0:
+			return fmt.Errorf("%s: negative %s rate %v", where, r.name, r.v)
+		case r.v > MaxRate:
+			return fmt.Errorf("%s: %s rate %v exceeds %g rps", where, r.name, r.v, float64(MaxRate))
+		}
+	}
+	switch {
+	case st.Duration < 0:
+		return fmt.Errorf("%s: negative duration %v", where, st.Duration)
+	case st.Duration == 0 && i != n-1:
+		return fmt.Errorf("%s: zero duration (only the last stage may be open-ended)", where)
+	case st.Duration == 0 && st.From != st.To:
+		return fmt.Errorf("%s: open-ended stage (duration 0) must have a constant rate, not %v to %v", where, st.From, st.To)
+	case st.Duration > 0 && start >= Forever-st.Duration:
+		return fmt.Errorf("%s: total duration overflows", where)
+	}
+	if st.Warmup && seenMain {
+		return fmt.Errorf("%s: warm-up stage after a measured stage (warm-up stages must come first)", where)
+	}
+	return nil
+}
+
+// newSegment is stage st's segment of the rate curve, starting at start with lam arrivals
+// expected before it.
+func newSegment(st Stage, start time.Duration, lam float64) segment {
+	seg := segment{start: start, a: st.From, lamStart: lam}
+	if st.Duration == 0 {
+		seg.end = Forever
+		seg.durSec = math.Inf(1)
+		seg.lamEnd = lam
+		if st.From > 0 {
+			seg.lamEnd = math.Inf(1)
+		}
+	} else {
+		seg.end = start + st.Duration
+		seg.durSec = st.Duration.Seconds()
+		seg.b = (st.To - st.From) / seg.durSec
+		seg.lamEnd = lam + (st.From+st.To)/2*seg.durSec
+	}
+	return seg
 }
 
 // Reset rewinds the schedule to its start; with the same seed, Poisson
