@@ -90,3 +90,29 @@ func (e *engine) setPhase(rec *report.IntervalRecord) {
 		}
 	}
 }
+
+// processIntervals fills an interval's per-process part (several processes): each process's
+// counts, whether it is up, and its resources; the worker's resources are the processes' sum.
+func (e *engine) processIntervals(rec *report.IntervalRecord, set *histSet) {
+	if e.cfg.Sample != nil {
+		rec.Resources = e.cfg.Sample(nil)
+	}
+	rec.Processes = make([]report.ProcessInterval, len(e.pool.chans))
+	for i, c := range e.pool.chans {
+		p := &rec.Processes[i]
+		p.Process = i + 1
+		if set.procCounts != nil {
+			p.Counts = set.procCounts[i]
+		}
+		g := c.gen.Load()
+		p.Up = g != nil && !g.dead.Load()
+		if p.Up && e.cfg.SampleProcess != nil {
+			p.ProcessResources = e.cfg.SampleProcess(i, g.w)
+			r := &rec.Resources
+			r.WorkerCPUPct += p.CPUPct
+			r.WorkerRSSBytes += p.RSSBytes
+			r.WorkerThreads += p.Threads
+			r.WorkerFDs += p.FDs
+		}
+	}
+}

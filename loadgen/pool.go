@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/fbench/fbench/loadgen/host"
-	"github.com/fbench/fbench/report"
 )
 
 // The worker processes of a run, as the host's dispatcher sees them: each process is a channel
@@ -116,30 +115,4 @@ func (rp *restartPlan) workerError(now time.Time) {
 	}
 	rp.errors++
 	rp.lastError = now
-}
-
-// processIntervals fills an interval's per-process part (several processes): each process's
-// counts, whether it is up, and its resources; the worker's resources are the processes' sum.
-func (e *engine) processIntervals(rec *report.IntervalRecord, set *histSet) {
-	if e.cfg.Sample != nil {
-		rec.Resources = e.cfg.Sample(nil)
-	}
-	rec.Processes = make([]report.ProcessInterval, len(e.pool.chans))
-	for i, c := range e.pool.chans {
-		p := &rec.Processes[i]
-		p.Process = i + 1
-		if set.procCounts != nil {
-			p.Counts = set.procCounts[i]
-		}
-		g := c.gen.Load()
-		p.Up = g != nil && !g.dead.Load()
-		if p.Up && e.cfg.SampleProcess != nil {
-			p.ProcessResources = e.cfg.SampleProcess(i, g.w)
-			r := &rec.Resources
-			r.WorkerCPUPct += p.CPUPct
-			r.WorkerRSSBytes += p.RSSBytes
-			r.WorkerThreads += p.Threads
-			r.WorkerFDs += p.FDs
-		}
-	}
 }
