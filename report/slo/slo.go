@@ -1,4 +1,4 @@
-package report
+package slo
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fbench/fbench/report"
 )
 
 // Service-level objectives (SLOs): "METRIC OP VALUE", checked against a run's summary and,
@@ -19,10 +21,10 @@ import (
 // METRIC is one of:
 //
 //   - a latency, CLOCK.STAT, optionally restricted to one function with {fn=NAME}:
-//     CLOCK is rtt, service, lag, cancel_settle or status_rtt (see Metrics) and STAT is min, mean,
+//     CLOCK is rtt, service, lag, cancel_settle or status_rtt (see report.Metrics) and STAT is min, mean,
 //     p50, p90, p99, p999 or max; e.g. rtt.p99, service.p50, lag.max, rtt.p99{fn=echo}.
 //     VALUE is a duration with a unit: µs (or us), ms or s, e.g. 50ms, 1.5s, 800us; 0 needs none.
-//   - a ratio of invocation counts (see Counts), each a fraction between 0 and 1. VALUE is a
+//   - a ratio of invocation counts (see report.Counts), each a fraction between 0 and 1. VALUE is a
 //     fraction (0.001) or a percentage (0.1%):
 //     error_rate      = (failed + timed_out + lost + dropped) ÷ due
 //     failure_rate    = failed ÷ due
@@ -33,7 +35,7 @@ import (
 //     cancelled_ratio = cancelled ÷ cancel_sent (the share of cancels the worker honoured)
 //     completed_after_cancel_ratio = completed_after_cancel ÷ cancel_sent
 //     status_answered_ratio        = status_answered ÷ status_sent
-//   - a rate in invocations per second: achieved_rps (see Summary.AchievedRPS) or offered_rps.
+//   - a rate in invocations per second: achieved_rps (see report.Summary.AchievedRPS) or offered_rps.
 //     VALUE is a number (4900), or a percentage of the offered rate (achieved_rps>=98%).
 //   - a count of invocations or messages, VALUE a whole number: due, sent, succeeded, failed,
 //     cancel_sent, cancelled, completed_after_cancel, timed_out, dropped, lost, unmatched, duplicate,
@@ -44,34 +46,34 @@ import (
 // A metric without data (a latency nothing was recorded for, a ratio whose denominator is 0)
 // fails its objective: an SLO cannot be met by measuring nothing.
 //
-// Over windows (NewSLOEvaluator with a window length), every stretch of that many consecutive
+// Over windows (NewEvaluator with a window length), every stretch of that many consecutive
 // measured intervals is a window: histograms are merged and counts summed over the window, and
 // ratios divide the window's counts (invocations due in the window against outcomes settled in it).
 // The objective passes when every window passes; the result reports the worst window. Windows
 // without data for the metric are skipped; if no window has data the objective fails.
 
-// SLOKind is what an SLO's metric measures, and so the unit of its values.
-type SLOKind int
+// Kind is what an SLO's metric measures, and so the unit of its values.
+type Kind int
 
-// SLO kinds.
+// The kinds of objective.
 const (
-	SLOLatency SLOKind = iota // microseconds
-	SLORatio                  // a fraction between 0 and 1
-	SLORate                   // invocations per second (or a fraction of the offered rate, with Relative)
-	SLOCount                  // a whole number
+	Latency Kind = iota // microseconds
+	Ratio               // a fraction between 0 and 1
+	Rate                // invocations per second (or a fraction of the offered rate, with Relative)
+	Count               // a whole number
 )
 
 // Unit is the unit of the kind's values in SLOResult: "us", "ratio", "rps" or "count".
-func (k SLOKind) Unit() string {
+func (k Kind) Unit() string {
 	return [...]string{"us", "ratio", "rps", "count"}[k]
 }
 
-// SLO is one parsed objective.
-type SLO struct {
+// Objective is one parsed objective.
+type Objective struct {
 	Expr     string  // as written, trimmed
 	Metric   string  // canonical metric name: "rtt.p99", "rtt.p99{fn=echo}", "error_rate"...
-	Kind     SLOKind //
-	Clock    string  // latency: the metric of Metrics (rtt, service, ...)
+	Kind     Kind    //
+	Clock    string  // latency: the metric of report.Metrics (rtt, service, ...)
 	Stat     string  // latency: min, mean, p50, p90, p99, p999 or max
 	Function string  // latency: restricted to this function ("" = all)
 	Op       string  // <, <=, >, >=, == or !=
@@ -79,81 +81,83 @@ type SLO struct {
 	Relative bool    // rates: Value is a fraction of offered_rps (written as a percentage)
 }
 
-// String is the SLO in canonical form, e.g. "rtt.p99<50ms".
-func (o SLO) String() string { return o.Metric + o.Op + o.formatThreshold() }
+// String is the objective in canonical form, e.g. "rtt.p99<50ms".
+func (o Objective) String() string { return o.Metric + o.Op + o.formatThreshold() }
 
-// Tag is the histogram tag (hlog tag) a latency SLO reads, e.g. "rtt" or "rtt.fn.echo"; "" for
+// Tag is the histogram tag (hlog tag) a latency objective reads, e.g. "rtt" or "rtt.fn.echo"; "" for
 // other kinds.
-func (o SLO) Tag() string {
-	if o.Kind != SLOLatency {
+func (o Objective) Tag() string {
+	if o.Kind != Latency {
 		return ""
 	}
 	if o.Function != "" {
-		return FunctionTag(o.Clock, o.Function)
+		return report.FunctionTag(o.Clock, o.Function)
 	}
 	return o.Clock
 }
 
-// SLOStats are the statistics a latency SLO can name, in order.
-var SLOStats = []string{"min", "mean", "p50", "p90", "p99", "p999", "max"}
+// Statistics are the statistics a latency objective can name, in order.
+var Statistics = []string{"min", "mean", "p50", "p90", "p99", "p999", "max"}
 
-// sloRatios are the ratio metrics: numerator and denominator over Counts.
-var sloRatios = map[string]func(c Counts) (num, den int64){
-	"error_rate":   func(c Counts) (int64, int64) { return c.Failed + c.TimedOut + c.Lost + c.Dropped + c.Unsent, c.Due },
-	"failure_rate": func(c Counts) (int64, int64) { return c.Failed, c.Due },
-	"timeout_rate": func(c Counts) (int64, int64) { return c.TimedOut, c.Due },
-	"lost_rate":    func(c Counts) (int64, int64) { return c.Lost, c.Due },
-	"drop_rate":    func(c Counts) (int64, int64) { return c.Dropped, c.Due },
-	"success_rate": func(c Counts) (int64, int64) { return c.Succeeded, c.Due },
-	"cancelled_ratio": func(c Counts) (int64, int64) {
+// ratios are the ratio metrics: numerator and denominator over report.Counts.
+var ratios = map[string]func(c report.Counts) (num, den int64){
+	"error_rate": func(c report.Counts) (int64, int64) {
+		return c.Failed + c.TimedOut + c.Lost + c.Dropped + c.Unsent, c.Due
+	},
+	"failure_rate": func(c report.Counts) (int64, int64) { return c.Failed, c.Due },
+	"timeout_rate": func(c report.Counts) (int64, int64) { return c.TimedOut, c.Due },
+	"lost_rate":    func(c report.Counts) (int64, int64) { return c.Lost, c.Due },
+	"drop_rate":    func(c report.Counts) (int64, int64) { return c.Dropped, c.Due },
+	"success_rate": func(c report.Counts) (int64, int64) { return c.Succeeded, c.Due },
+	"cancelled_ratio": func(c report.Counts) (int64, int64) {
 		return c.Cancelled, c.CancelSent
 	},
-	"completed_after_cancel_ratio": func(c Counts) (int64, int64) {
+	"completed_after_cancel_ratio": func(c report.Counts) (int64, int64) {
 		return c.CompletedAfterCancel, c.CancelSent
 	},
-	"status_answered_ratio": func(c Counts) (int64, int64) { return c.StatusAnswered, c.StatusSent },
+	"status_answered_ratio": func(c report.Counts) (int64, int64) { return c.StatusAnswered, c.StatusSent },
 }
 
-// sloCounts are the count metrics.
-var sloCounts = map[string]func(c Counts) int64{
-	"due":                    func(c Counts) int64 { return c.Due },
-	"sent":                   func(c Counts) int64 { return c.Sent },
-	"succeeded":              func(c Counts) int64 { return c.Succeeded },
-	"failed":                 func(c Counts) int64 { return c.Failed },
-	"cancel_sent":            func(c Counts) int64 { return c.CancelSent },
-	"cancelled":              func(c Counts) int64 { return c.Cancelled },
-	"completed_after_cancel": func(c Counts) int64 { return c.CompletedAfterCancel },
-	"timed_out":              func(c Counts) int64 { return c.TimedOut },
-	"dropped":                func(c Counts) int64 { return c.Dropped },
-	"lost":                   func(c Counts) int64 { return c.Lost },
-	"unsent":                 func(c Counts) int64 { return c.Unsent },
-	"unmatched":              func(c Counts) int64 { return c.Unmatched },
-	"duplicate":              func(c Counts) int64 { return c.Duplicate },
-	"late_responses":         func(c Counts) int64 { return c.LateResponses },
-	"unknown_messages":       func(c Counts) int64 { return c.UnknownMessages },
+// counts are the count metrics.
+var counts = map[string]func(c report.Counts) int64{
+	"due":                    func(c report.Counts) int64 { return c.Due },
+	"sent":                   func(c report.Counts) int64 { return c.Sent },
+	"succeeded":              func(c report.Counts) int64 { return c.Succeeded },
+	"failed":                 func(c report.Counts) int64 { return c.Failed },
+	"cancel_sent":            func(c report.Counts) int64 { return c.CancelSent },
+	"cancelled":              func(c report.Counts) int64 { return c.Cancelled },
+	"completed_after_cancel": func(c report.Counts) int64 { return c.CompletedAfterCancel },
+	"timed_out":              func(c report.Counts) int64 { return c.TimedOut },
+	"dropped":                func(c report.Counts) int64 { return c.Dropped },
+	"lost":                   func(c report.Counts) int64 { return c.Lost },
+	"unsent":                 func(c report.Counts) int64 { return c.Unsent },
+	"unmatched":              func(c report.Counts) int64 { return c.Unmatched },
+	"duplicate":              func(c report.Counts) int64 { return c.Duplicate },
+	"late_responses":         func(c report.Counts) int64 { return c.LateResponses },
+	"unknown_messages":       func(c report.Counts) int64 { return c.UnknownMessages },
 }
 
-var sloRates = []string{"achieved_rps", "offered_rps"}
+var rates = []string{"achieved_rps", "offered_rps"}
 
-var sloOps = []string{"<=", ">=", "==", "!=", "<", ">"} // two-character operators first
+var ops = []string{"<=", ">=", "==", "!=", "<", ">"} // two-character operators first
 
-// SLOSyntaxError is a malformed SLO expression: Pos is the 1-based character position the
+// SyntaxError is a malformed SLO expression: Pos is the 1-based character position the
 // problem was found at.
-type SLOSyntaxError struct {
+type SyntaxError struct {
 	Expr string
 	Pos  int
 	Msg  string
 }
 
-func (e *SLOSyntaxError) Error() string {
+func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid SLO %q at position %d: %s", e.Expr, e.Pos, e.Msg)
 }
 
-// ParseSLOs parses several expressions; the first error is returned.
-func ParseSLOs(exprs []string) ([]SLO, error) {
-	out := make([]SLO, 0, len(exprs))
+// ParseAll parses several expressions; the first error is returned.
+func ParseAll(exprs []string) ([]Objective, error) {
+	out := make([]Objective, 0, len(exprs))
 	for _, e := range exprs {
-		o, err := ParseSLO(e)
+		o, err := Parse(e)
 		if err != nil {
 			return nil, err
 		}
@@ -162,13 +166,13 @@ func ParseSLOs(exprs []string) ([]SLO, error) {
 	return out, nil
 }
 
-// ParseSLO parses one objective, e.g. "rtt.p99<50ms", "error_rate<0.1%", "rtt.p99{fn=echo}<20ms".
-// Errors are *SLOSyntaxError.
-func ParseSLO(s string) (SLO, error) {
+// Parse parses one objective, e.g. "rtt.p99<50ms", "error_rate<0.1%", "rtt.p99{fn=echo}<20ms".
+// Errors are *SyntaxError.
+func Parse(s string) (Objective, error) {
 	expr := strings.TrimSpace(s)
 	r := []rune(expr)
-	fail := func(pos int, format string, args ...any) (SLO, error) {
-		return SLO{}, &SLOSyntaxError{Expr: expr, Pos: pos + 1, Msg: fmt.Sprintf(format, args...)}
+	fail := func(pos int, format string, args ...any) (Objective, error) {
+		return Objective{}, &SyntaxError{Expr: expr, Pos: pos + 1, Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(r) == 0 {
 		return fail(0, "empty expression; want METRIC OP VALUE, e.g. rtt.p99<50ms")
@@ -187,22 +191,22 @@ func ParseSLO(s string) (SLO, error) {
 	if name == "" {
 		return fail(0, "want a metric name (e.g. rtt.p99, error_rate, achieved_rps), found %q", string(r[0]))
 	}
-	o := SLO{Expr: expr}
+	o := Objective{Expr: expr}
 	if clock, stat, ok := strings.Cut(name, "."); ok {
-		if !slices.Contains(Metrics, clock) {
-			return fail(0, "unknown latency clock %q (want %s)", clock, strings.Join(Metrics, ", "))
+		if !slices.Contains(report.Metrics, clock) {
+			return fail(0, "unknown latency clock %q (want %s)", clock, strings.Join(report.Metrics, ", "))
 		}
-		if !slices.Contains(SLOStats, stat) {
-			return fail(len(clock)+1, "unknown statistic %q (want %s)", stat, strings.Join(SLOStats, ", "))
+		if !slices.Contains(Statistics, stat) {
+			return fail(len(clock)+1, "unknown statistic %q (want %s)", stat, strings.Join(Statistics, ", "))
 		}
-		o.Kind, o.Clock, o.Stat = SLOLatency, clock, stat
-	} else if _, ok := sloRatios[name]; ok {
-		o.Kind = SLORatio
-	} else if slices.Contains(sloRates, name) {
-		o.Kind = SLORate
-	} else if _, ok := sloCounts[name]; ok {
-		o.Kind = SLOCount
-	} else if slices.Contains(Metrics, name) {
+		o.Kind, o.Clock, o.Stat = Latency, clock, stat
+	} else if _, ok := ratios[name]; ok {
+		o.Kind = Ratio
+	} else if slices.Contains(rates, name) {
+		o.Kind = Rate
+	} else if _, ok := counts[name]; ok {
+		o.Kind = Count
+	} else if slices.Contains(report.Metrics, name) {
 		return fail(len(r[:i]), "%s needs a statistic, e.g. %s.p99", name, name)
 	} else {
 		return fail(0, "unknown metric %q (want CLOCK.STAT such as rtt.p99, a ratio such as error_rate, a rate such as achieved_rps, or a count such as lost)", name)
@@ -210,7 +214,7 @@ func ParseSLO(s string) (SLO, error) {
 	o.Metric = name
 	skip()
 	if i < len(r) && r[i] == '{' {
-		if o.Kind != SLOLatency {
+		if o.Kind != Latency {
 			return fail(i, "only latency metrics take a {fn=NAME} selector")
 		}
 		end := slices.Index(r[i:], '}')
@@ -231,7 +235,7 @@ func ParseSLO(s string) (SLO, error) {
 		return fail(i, "missing operator after %s (want <, <=, >, >=, == or !=)", string(r[:i]))
 	}
 	rest := string(r[i:])
-	for _, op := range sloOps {
+	for _, op := range ops {
 		if strings.HasPrefix(rest, op) {
 			o.Op = op
 			break
@@ -272,7 +276,7 @@ func ParseSLO(s string) (SLO, error) {
 		unitPos++
 	}
 	switch o.Kind {
-	case SLOLatency:
+	case Latency:
 		var scale float64
 		switch unit {
 		case "µs", "μs", "us":
@@ -289,7 +293,7 @@ func ParseSLO(s string) (SLO, error) {
 			return fail(unitPos, "unknown unit %q for a latency (want µs, us, ms or s)", unit)
 		}
 		o.Value = num * scale
-	case SLORatio:
+	case Ratio:
 		switch unit {
 		case "%":
 			num /= 100
@@ -301,7 +305,7 @@ func ParseSLO(s string) (SLO, error) {
 			return fail(valPos, "a ratio is at most 1 (100%%), found %s", val)
 		}
 		o.Value = num
-	case SLORate:
+	case Rate:
 		switch unit {
 		case "%":
 			if o.Metric != "achieved_rps" {
@@ -313,7 +317,7 @@ func ParseSLO(s string) (SLO, error) {
 		default:
 			return fail(unitPos, "unknown unit %q for a rate (want a number of invocations per second, or a percentage of offered_rps)", unit)
 		}
-	case SLOCount:
+	case Count:
 		if unit != "" {
 			return fail(unitPos, "a count takes no unit, found %q", unit)
 		}
@@ -326,7 +330,7 @@ func ParseSLO(s string) (SLO, error) {
 }
 
 // compare applies the operator to v and the threshold.
-func (o SLO) compare(v float64) bool {
+func (o Objective) compare(v float64) bool {
 	t := o.Value
 	switch o.Op {
 	case "<":
@@ -346,7 +350,7 @@ func (o SLO) compare(v float64) bool {
 }
 
 // badness orders values from best to worst for the operator: the worst window has the largest.
-func (o SLO) badness(v float64) float64 {
+func (o Objective) badness(v float64) float64 {
 	switch o.Op {
 	case "<", "<=":
 		return v
@@ -359,54 +363,45 @@ func (o SLO) badness(v float64) float64 {
 	}
 }
 
-func (o SLO) formatThreshold() string {
+func (o Objective) formatThreshold() string {
 	switch o.Kind {
-	case SLOLatency:
-		return fmtMicrosF(o.Value)
-	case SLORatio:
-		return trimFloat4(100*o.Value) + "%"
-	case SLORate:
+	case Latency:
+		return report.FormatMicros(o.Value)
+	case Ratio:
+		return Percent(o.Value) + "%"
+	case Rate:
 		if o.Relative {
-			return trimFloat4(100*o.Value) + "%"
+			return Percent(o.Value) + "%"
 		}
-		return trimFloat(o.Value)
+		return report.FormatFloat(o.Value)
 	}
 	return strconv.FormatFloat(o.Value, 'f', -1, 64)
 }
 
-// fmtMicrosF formats a possibly fractional number of µs like fmtMicros.
-func fmtMicrosF(us float64) string {
-	switch {
-	case us < 1000:
-		return trimFloat(us) + "µs"
-	case us < 1e6:
-		return strconv.FormatFloat(us/1000, 'f', -1, 64) + "ms"
-	default:
-		return trimFloat(us/1e6) + "s"
-	}
-}
-
-func trimFloat4(v float64) string {
+// Percent formats a fraction as a percentage rounded to 4 decimals, without the % sign: 0.0015
+// gives "0.15" (NaN and infinities: "0").
+func Percent(v float64) string {
+	v *= 100
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "0"
 	}
 	return strconv.FormatFloat(math.Round(v*1e4)/1e4, 'f', -1, 64)
 }
 
-// sloData is what an objective is measured on: a whole summary or one window.
-type sloData struct {
-	counts      Counts
+// data is what an objective is measured on: a whole summary or one window.
+type data struct {
+	counts      report.Counts
 	achievedRPS float64
 	offeredRPS  float64
-	latency     func(tag string) (Stats, bool) // the stats of a histogram tag
+	latency     func(tag string) (report.Stats, bool) // the stats of a histogram tag
 }
 
-func summaryData(s *Summary) sloData {
-	return sloData{
+func summaryData(s *report.Summary) data {
+	return data{
 		counts: s.Counts, achievedRPS: s.AchievedRPS, offeredRPS: s.OfferedRPS,
-		latency: func(tag string) (Stats, bool) {
-			metric, kind, name := splitTag(tag)
-			var st Stats
+		latency: func(tag string) (report.Stats, bool) {
+			metric, kind, name := report.SplitTag(tag)
+			var st report.Stats
 			switch kind {
 			case "":
 				st = s.Latency[metric]
@@ -416,13 +411,13 @@ func summaryData(s *Summary) sloData {
 					st = m[metric]
 				} else {
 					for fn, m := range s.Functions {
-						if sanitizeTag(fn) == name {
+						if report.SanitizeTag(fn) == name {
 							st = m[metric]
 							break
 						}
 					}
 				}
-				if len(s.Functions) == 0 && sanitizeTag(SingleFunction(s)) == name {
+				if len(s.Functions) == 0 && report.SanitizeTag(report.SingleFunction(s)) == name {
 					st = s.Latency[metric] // one function invoked: the run's own figures are its
 				}
 			}
@@ -431,43 +426,17 @@ func summaryData(s *Summary) sloData {
 	}
 }
 
-// SingleFunction is the one function a run invoked, or "" when it invoked several or it cannot
-// tell. Runs of one function record no per-function histograms: {fn=NAME} then reads the run's
-// own. It looks at the recorded configuration (targets, function, mix) and the loaded functions.
-func SingleFunction(s *Summary) string {
-	if list, ok := s.Config["targets"].([]any); ok {
-		if len(list) == 1 {
-			name, _ := list[0].(string)
-			return name
-		}
-		if len(list) > 1 {
-			return ""
-		}
-	}
-	if list, ok := s.Config["targets"].([]string); ok && len(list) == 1 {
-		return list[0]
-	}
-	if fn, ok := s.Config["function"].(string); ok && fn != "" {
-		return fn
-	}
-	if mix, ok := s.Config["mix"].(string); ok && mix != "" {
-		if strings.Contains(mix, ",") {
-			return ""
-		}
-		name, _, _ := strings.Cut(mix, "=")
-		return strings.TrimSpace(name)
-	}
-	if len(s.Worker.Functions) == 1 {
-		return s.Worker.Functions[0].Name
-	}
-	return ""
+// Measure returns the objective's metric in s's totals (the measured phase), a description for
+// people, and false when s has no data for it.
+func (o Objective) Measure(s *report.Summary) (float64, string, bool) {
+	return o.measure(summaryData(s))
 }
 
 // measure returns the objective's metric in d, a description for people, and false when d has
 // no data for it.
-func (o SLO) measure(d sloData) (float64, string, bool) {
+func (o Objective) measure(d data) (float64, string, bool) {
 	switch o.Kind {
-	case SLOLatency:
+	case Latency:
 		st, ok := d.latency(o.Tag())
 		if !ok {
 			what := o.Clock
@@ -493,15 +462,15 @@ func (o SLO) measure(d sloData) (float64, string, bool) {
 		case "max":
 			v = float64(st.Max)
 		}
-		return v, fmtMicrosF(v), true
-	case SLORatio:
-		num, den := sloRatios[o.Metric](d.counts)
+		return v, report.FormatMicros(v), true
+	case Ratio:
+		num, den := ratios[o.Metric](d.counts)
 		if den == 0 {
 			return 0, "no data (denominator 0)", false
 		}
 		v := float64(num) / float64(den)
-		return v, fmt.Sprintf("%s%% (%d of %d)", trimFloat4(100*v), num, den), true
-	case SLORate:
+		return v, fmt.Sprintf("%s%% (%d of %d)", Percent(v), num, den), true
+	case Rate:
 		v := d.achievedRPS
 		if o.Metric == "offered_rps" {
 			v = d.offeredRPS
@@ -511,20 +480,20 @@ func (o SLO) measure(d sloData) (float64, string, bool) {
 				return 0, "no data (no offered rate)", false
 			}
 			r := v / d.offeredRPS
-			return r, fmt.Sprintf("%s%% of offered (%s of %s rps)", trimFloat4(100*r), trimFloat(v), trimFloat(d.offeredRPS)), true
+			return r, fmt.Sprintf("%s%% of offered (%s of %s rps)", Percent(r), report.FormatFloat(v), report.FormatFloat(d.offeredRPS)), true
 		}
-		return v, trimFloat(v) + " rps", true
+		return v, report.FormatFloat(v) + " rps", true
 	default:
-		v := float64(sloCounts[o.Metric](d.counts))
+		v := float64(counts[o.Metric](d.counts))
 		return v, strconv.FormatFloat(v, 'f', -1, 64), true
 	}
 }
 
-func (o SLO) result() SLOResult {
-	return SLOResult{Expression: o.Expr, Metric: o.Metric, Op: o.Op, Threshold: o.Value, Unit: o.unit()}
+func (o Objective) result() report.SLOResult {
+	return report.SLOResult{Expression: o.Expr, Metric: o.Metric, Op: o.Op, Threshold: o.Value, Unit: o.unit()}
 }
 
-func (o SLO) unit() string {
+func (o Objective) unit() string {
 	if o.Relative {
 		return "ratio_of_offered"
 	}
@@ -532,7 +501,7 @@ func (o SLO) unit() string {
 }
 
 // Check evaluates the objective on the summary's totals (the measured phase).
-func (o SLO) Check(s *Summary) SLOResult {
+func (o Objective) Check(s *report.Summary) report.SLOResult {
 	r := o.result()
 	v, desc, ok := o.measure(summaryData(s))
 	r.Observed = desc
@@ -543,17 +512,17 @@ func (o SLO) Check(s *Summary) SLOResult {
 	return r
 }
 
-// EvaluateSLOs checks every objective on the summary's totals. It does not change s.
-func EvaluateSLOs(s *Summary, slos []SLO) []SLOResult {
-	out := make([]SLOResult, 0, len(slos))
+// Evaluate checks every objective on the summary's totals. It does not change s.
+func Evaluate(s *report.Summary, slos []Objective) []report.SLOResult {
+	out := make([]report.SLOResult, 0, len(slos))
 	for _, o := range slos {
 		out = append(out, o.Check(s))
 	}
 	return out
 }
 
-// SLOsPass reports whether every result passed (true for none).
-func SLOsPass(results []SLOResult) bool {
+// Pass reports whether every result passed (true for none).
+func Pass(results []report.SLOResult) bool {
 	for _, r := range results {
 		if !r.Pass {
 			return false
@@ -562,23 +531,16 @@ func SLOsPass(results []SLOResult) bool {
 	return true
 }
 
-// IntervalObserver sees every interval fed to a run's aggregate, warm-up included (rec.Warmup),
-// in order, live (RunWriter.Observe) or replayed (RebuildOptions.Observers). hists are the
-// interval's non-empty histograms keyed by hlog tag; rec and hists are only valid during the call.
-type IntervalObserver interface {
-	ObserveInterval(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram)
-}
-
-// SLOEvaluator checks objectives on a run's summary and, with a window length, on every window of
+// Evaluator checks objectives on a run's summary and, with a window length, on every window of
 // its measured intervals. Its memory is bounded by the window: it keeps the intervals of one
 // window (their non-empty histogram buckets, for the tags the objectives read) and their running
-// sums. Feed it intervals as an IntervalObserver, then call Evaluate (a report.Evaluator) on the
-// summary. It is not safe for concurrent use; RunWriter and RebuildWith call it under their own
-// serialization.
-type SLOEvaluator struct {
-	slos   []SLO
-	all    []SLO // slos, then for each {fn=NAME} objective the same on the whole run (see SingleFunction)
-	alias  []int // for each of slos: its index in all of the whole-run variant, or -1
+// sums. Feed it intervals as a report.IntervalObserver, then call Evaluate (a report.Evaluator) on
+// the summary. It is not safe for concurrent use; report.RunWriter and report.RebuildWith call it
+// under their own serialization.
+type Evaluator struct {
+	slos   []Objective
+	all    []Objective // slos, then for each {fn=NAME} objective the same on the whole run (see report.SingleFunction)
+	alias  []int       // for each of slos: its index in all of the whole-run variant, or -1
 	window time.Duration
 	tags   []string
 
@@ -594,10 +556,10 @@ type SLOEvaluator struct {
 	count  int // windows evaluated
 }
 
-// NewSLOEvaluator returns an evaluator of slos; window > 0 also checks every window of that length
+// NewEvaluator returns an evaluator of slos; window > 0 also checks every window of that length
 // (rounded to a whole number of intervals, at least one).
-func NewSLOEvaluator(slos []SLO, window time.Duration) *SLOEvaluator {
-	e := &SLOEvaluator{slos: slos, window: max(window, 0), all: slices.Clone(slos)}
+func NewEvaluator(slos []Objective, window time.Duration) *Evaluator {
+	e := &Evaluator{slos: slos, window: max(window, 0), all: slices.Clone(slos)}
 	for _, o := range slos {
 		alias := -1
 		if o.Function != "" {
@@ -617,32 +579,32 @@ func NewSLOEvaluator(slos []SLO, window time.Duration) *SLOEvaluator {
 	return e
 }
 
-// SLOs are the evaluator's objectives.
-func (e *SLOEvaluator) SLOs() []SLO { return e.slos }
+// Objectives are the evaluator's objectives.
+func (e *Evaluator) Objectives() []Objective { return e.slos }
 
 // Window is the window length asked for (0: none).
-func (e *SLOEvaluator) Window() time.Duration { return e.window }
+func (e *Evaluator) Window() time.Duration { return e.window }
 
 type windowSlot struct {
 	start, length time.Duration
-	counts        Counts
+	counts        report.Counts
 	expected      float64
 	responses     int64
 	buckets       map[string]sparseCounts
 }
 
-// sparseCounts are the non-zero buckets of a histogram in fbench's geometry (NewHistogram).
+// sparseCounts are the non-zero buckets of a histogram in fbench's geometry (report.NewHistogram).
 type sparseCounts struct {
 	idx []int32
 	n   []int64
 }
 
 type windowSum struct {
-	counts    Counts
+	counts    report.Counts
 	expected  float64
 	responses int64
 	seconds   float64
-	buckets   map[string][]int64 // full bucket arrays of NewHistogram's geometry
+	buckets   map[string][]int64 // full bucket arrays of report.NewHistogram's geometry
 }
 
 type worstWindow struct {
@@ -657,8 +619,8 @@ type worstWindow struct {
 	partial  bool
 }
 
-// ObserveInterval adds one interval (IntervalObserver).
-func (e *SLOEvaluator) ObserveInterval(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram) {
+// ObserveInterval adds one interval (report.IntervalObserver).
+func (e *Evaluator) ObserveInterval(rec *report.IntervalRecord, hists map[string]*hdrhistogram.Histogram) {
 	if e.window <= 0 || rec.Warmup || rec.Length <= 0 {
 		return
 	}
@@ -680,7 +642,7 @@ func (e *SLOEvaluator) ObserveInterval(rec *IntervalRecord, hists map[string]*hd
 		e.pop()
 	}
 	slot := windowSlot{start: rec.Start, length: rec.Length, counts: rec.Counts,
-		expected: rec.OfferedRPS * rec.Length.Seconds(), responses: responses(rec.Counts), buckets: map[string]sparseCounts{}}
+		expected: rec.OfferedRPS * rec.Length.Seconds(), responses: rec.Counts.Responses(), buckets: map[string]sparseCounts{}}
 	for _, tag := range e.tags {
 		h := hists[tag]
 		if h == nil || h.TotalCount() == 0 {
@@ -699,13 +661,13 @@ func (e *SLOEvaluator) ObserveInterval(rec *IntervalRecord, hists map[string]*hd
 
 // flush evaluates a stretch of consecutive intervals shorter than a window (the whole run, or the
 // intervals between two gaps) as one partial window, so that no interval goes unchecked.
-func (e *SLOEvaluator) flush() {
+func (e *Evaluator) flush() {
 	if !e.full && e.n > 0 {
 		e.evaluateWindow(true)
 	}
 }
 
-func (e *SLOEvaluator) pop() {
+func (e *Evaluator) pop() {
 	slot := &e.ring[e.head]
 	e.sum.add(slot, -1)
 	*slot = windowSlot{}
@@ -714,9 +676,9 @@ func (e *SLOEvaluator) pop() {
 }
 
 func sparseOf(h *hdrhistogram.Histogram) sparseCounts {
-	if h.LowestTrackableValue() != HistLowest || h.SignificantFigures() != HistSigFigs {
+	if h.LowestTrackableValue() != report.HistLowest || h.SignificantFigures() != report.HistSigFigs {
 		// Another geometry (a foreign log): re-record into fbench's.
-		m := NewHistogram()
+		m := report.NewHistogram()
 		m.Merge(h)
 		h = m
 	}
@@ -730,13 +692,13 @@ func sparseOf(h *hdrhistogram.Histogram) sparseCounts {
 	return sc
 }
 
-// histCountsLen is the number of buckets of NewHistogram's geometry.
-var histCountsLen = sync.OnceValue(func() int { return len(NewHistogram().Export().Counts) })
+// histCountsLen is the number of buckets of report.NewHistogram's geometry.
+var histCountsLen = sync.OnceValue(func() int { return len(report.NewHistogram().Export().Counts) })
 
 func (w *windowSum) add(s *windowSlot, sign int64) {
 	c := s.counts
 	neg := func(v int64) int64 { return sign * v }
-	w.counts.Add(Counts{
+	w.counts.Add(report.Counts{
 		Due: neg(c.Due), Sent: neg(c.Sent), Succeeded: neg(c.Succeeded), Failed: neg(c.Failed),
 		CancelSent: neg(c.CancelSent), CancelSkipped: neg(c.CancelSkipped), Cancelled: neg(c.Cancelled), CompletedAfterCancel: neg(c.CompletedAfterCancel),
 		TimedOut: neg(c.TimedOut), Dropped: neg(c.Dropped), Lost: neg(c.Lost), Unsent: neg(c.Unsent), Unmatched: neg(c.Unmatched),
@@ -761,25 +723,25 @@ func (w *windowSum) add(s *windowSlot, sign int64) {
 }
 
 // evaluateWindow measures every objective on the current window.
-func (e *SLOEvaluator) evaluateWindow(partial bool) {
+func (e *Evaluator) evaluateWindow(partial bool) {
 	e.count++
 	first := e.ring[e.head]
 	last := e.ring[(e.head+e.n-1)%e.k]
 	start, length := first.start, last.start+last.length-first.start
-	stats := map[string]Stats{}
-	d := sloData{counts: e.sum.counts}
+	stats := map[string]report.Stats{}
+	d := data{counts: e.sum.counts}
 	if e.sum.seconds > 0 {
-		d.achievedRPS = round3(float64(e.sum.responses) / e.sum.seconds)
-		d.offeredRPS = round3(e.sum.expected / e.sum.seconds)
+		d.achievedRPS = report.Round3(float64(e.sum.responses) / e.sum.seconds)
+		d.offeredRPS = report.Round3(e.sum.expected / e.sum.seconds)
 	}
-	d.latency = func(tag string) (Stats, bool) {
+	d.latency = func(tag string) (report.Stats, bool) {
 		if st, ok := stats[tag]; ok {
 			return st, st.Count > 0
 		}
-		var st Stats
+		var st report.Stats
 		if arr := e.sum.buckets[tag]; arr != nil {
-			st = statsOf(hdrhistogram.Import(&hdrhistogram.Snapshot{LowestTrackableValue: HistLowest,
-				HighestTrackableValue: HistHighest, SignificantFigures: HistSigFigs, Counts: arr}))
+			st = report.StatsOf(hdrhistogram.Import(&hdrhistogram.Snapshot{LowestTrackableValue: report.HistLowest,
+				HighestTrackableValue: report.HistHighest, SignificantFigures: report.HistSigFigs, Counts: arr}))
 		}
 		stats[tag] = st
 		return st, st.Count > 0
@@ -803,21 +765,21 @@ func (e *SLOEvaluator) evaluateWindow(partial bool) {
 
 // Evaluate sets s.SLOs (a report.Evaluator): for each objective, its result on the summary's
 // totals and, with a window, its result on the worst window right after it.
-func (e *SLOEvaluator) Evaluate(s *Summary) {
+func (e *Evaluator) Evaluate(s *report.Summary) {
 	if e.window > 0 && !e.done {
 		e.done = true
 		e.flush()
 	}
-	out := make([]SLOResult, 0, len(e.slos)*2)
+	out := make([]report.SLOResult, 0, len(e.slos)*2)
 	single := ""
 	if len(s.Functions) == 0 {
-		single = sanitizeTag(SingleFunction(s))
+		single = report.SanitizeTag(report.SingleFunction(s))
 	}
 	for i, o := range e.slos {
 		out = append(out, o.Check(s))
 		if e.window > 0 {
 			w := i
-			if e.alias[i] >= 0 && single != "" && sanitizeTag(o.Function) == single {
+			if e.alias[i] >= 0 && single != "" && report.SanitizeTag(o.Function) == single {
 				w = e.alias[i]
 			}
 			out = append(out, e.windowResult(w, o))
@@ -826,15 +788,15 @@ func (e *SLOEvaluator) Evaluate(s *Summary) {
 	s.SLOs = out
 }
 
-func (e *SLOEvaluator) windowResult(i int, o SLO) SLOResult {
+func (e *Evaluator) windowResult(i int, o Objective) report.SLOResult {
 	r := o.result()
-	r.WindowS = round3(e.window.Seconds())
+	r.WindowS = report.Round3(e.window.Seconds())
 	w := e.worst[i]
 	if !w.set {
 		r.Observed = fmt.Sprintf("no data in any %s window", fmtDurS(e.window))
 		return r
 	}
-	v, start := w.value, round3(w.start.Seconds())
+	v, start := w.value, report.Round3(w.start.Seconds())
 	r.Value, r.WindowStartS = &v, &start
 	r.Windows, r.FailedWindows = w.withData, w.failed
 	r.Pass = w.failed == 0
@@ -842,7 +804,7 @@ func (e *SLOEvaluator) windowResult(i int, o SLO) SLOResult {
 	if w.partial || w.length != e.window {
 		shown = w.length
 	}
-	r.Observed = fmt.Sprintf("worst %s in the %s window at %s s", w.desc, fmtDurS(shown), trimFloat(w.start.Seconds()))
+	r.Observed = fmt.Sprintf("worst %s in the %s window at %s s", w.desc, fmtDurS(shown), report.FormatFloat(w.start.Seconds()))
 	if w.partial {
 		r.Observed += fmt.Sprintf(" (partial: only %s of consecutive intervals there)", fmtDurS(w.length))
 	}
@@ -858,4 +820,4 @@ func (e *SLOEvaluator) windowResult(i int, o SLO) SLOResult {
 	return r
 }
 
-func fmtDurS(d time.Duration) string { return trimFloat(d.Seconds()) + " s" }
+func fmtDurS(d time.Duration) string { return report.FormatFloat(d.Seconds()) + " s" }
