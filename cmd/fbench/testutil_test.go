@@ -28,11 +28,7 @@ func TestMain(m *testing.M) {
 // fbenchBin is the executable that behaves as fbench (see TestMain).
 func fbenchBin(t testing.TB) string {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
+	return workertest.Executable(t)
 }
 
 // cliResult is what one fbench process did.
