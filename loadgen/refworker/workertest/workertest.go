@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,11 @@ func Command(args ...string) *exec.Cmd {
 	i := slices.Index(args, "--host")
 	if i < 0 {
 		i = len(args)
+	}
+	for _, a := range args[:i] {
+		if strings.ContainsAny(a, " \t\n") {
+			panic("workertest.Command: the worker's flag " + strconv.Quote(a) + " holds a blank")
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
