@@ -169,35 +169,56 @@ func ParseAll(exprs []string) ([]Objective, error) {
 // Parse parses one objective, e.g. "rtt.p99<50ms", "error_rate<0.1%", "rtt.p99{fn=echo}<20ms".
 // Errors are *SyntaxError.
 func Parse(s string) (Objective, error) {
-	expr := strings.TrimSpace(s)
-	r := []rune(expr)
-	fail := func(pos int, format string, args ...any) (Objective, error) {
-		return Objective{}, &SyntaxError{Expr: expr, Pos: pos + 1, Msg: fmt.Sprintf(format, args...)}
+	p := &parser{expr: strings.TrimSpace(s)}
+	p.r = []rune(p.expr)
+	if len(p.r) == 0 {
+		return Objective{}, p.fail(0, "empty expression; want METRIC OP VALUE, e.g. rtt.p99<50ms")
 	}
-	if len(r) == 0 {
-		return fail(0, "empty expression; want METRIC OP VALUE, e.g. rtt.p99<50ms")
-	}
-	i := 0
-	skip := func() {
-		for i < len(r) && unicode.IsSpace(r[i]) {
-			i++
+	o := Objective{Expr: p.expr}
+	for _, step := range []func(*Objective) error{p.metric, p.selector, p.operator, p.value} {
+		if err := step(&o); err != nil {
+			return Objective{}, err
 		}
 	}
+	return o, nil
+}
+
+// parser reads one expression, METRIC OP VALUE, left to right.
+type parser struct {
+	expr string
+	r    []rune
+	i    int // the next rune to read
+}
+
+// fail is a syntax error at the 0-based rune position pos.
+func (p *parser) fail(pos int, format string, args ...any) error {
+	return &SyntaxError{Expr: p.expr, Pos: pos + 1, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) skipSpace() {
+	for p.i < len(p.r) && unicode.IsSpace(p.r[p.i]) {
+		p.i++
+	}
+}
+
+// metric reads the metric's name and sets the objective's kind (and a latency's clock and
+// statistic).
+func (p *parser) metric(o *Objective) error {
+	r := p.r
 	isName := func(c rune) bool { return c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-	for i < len(r) && isName(unicode.ToLower(r[i])) {
-		i++
+	for p.i < len(r) && isName(unicode.ToLower(r[p.i])) {
+		p.i++
 	}
-	name := strings.ToLower(string(r[:i]))
+	name := strings.ToLower(string(r[:p.i]))
 	if name == "" {
-		return fail(0, "want a metric name (e.g. rtt.p99, error_rate, achieved_rps), found %q", string(r[0]))
+		return p.fail(0, "want a metric name (e.g. rtt.p99, error_rate, achieved_rps), found %q", string(r[0]))
 	}
-	o := Objective{Expr: expr}
 	if clock, stat, ok := strings.Cut(name, "."); ok {
 		if !slices.Contains(report.Metrics, clock) {
-			return fail(0, "unknown latency clock %q (want %s)", clock, strings.Join(report.Metrics, ", "))
+			return p.fail(0, "unknown latency clock %q (want %s)", clock, strings.Join(report.Metrics, ", "))
 		}
 		if !slices.Contains(Statistics, stat) {
-			return fail(len(clock)+1, "unknown statistic %q (want %s)", stat, strings.Join(Statistics, ", "))
+			return p.fail(len(clock)+1, "unknown statistic %q (want %s)", stat, strings.Join(Statistics, ", "))
 		}
 		o.Kind, o.Clock, o.Stat = Latency, clock, stat
 	} else if _, ok := ratios[name]; ok {
@@ -207,32 +228,45 @@ func Parse(s string) (Objective, error) {
 	} else if _, ok := counts[name]; ok {
 		o.Kind = Count
 	} else if slices.Contains(report.Metrics, name) {
-		return fail(len(r[:i]), "%s needs a statistic, e.g. %s.p99", name, name)
+		return p.fail(len(r[:p.i]), "%s needs a statistic, e.g. %s.p99", name, name)
 	} else {
-		return fail(0, "unknown metric %q (want CLOCK.STAT such as rtt.p99, a ratio such as error_rate, a rate such as achieved_rps, or a count such as lost)", name)
+		return p.fail(0, "unknown metric %q (want CLOCK.STAT such as rtt.p99, a ratio such as error_rate, a rate such as achieved_rps, or a count such as lost)", name)
 	}
 	o.Metric = name
-	skip()
-	if i < len(r) && r[i] == '{' {
-		if o.Kind != Latency {
-			return fail(i, "only latency metrics take a {fn=NAME} selector")
-		}
-		end := slices.Index(r[i:], '}')
-		if end < 0 {
-			return fail(i, "unclosed {")
-		}
-		sel := string(r[i+1 : i+end])
-		k, v, ok := strings.Cut(sel, "=")
-		if !ok || strings.TrimSpace(k) != "fn" || strings.TrimSpace(v) == "" {
-			return fail(i+1, "want {fn=NAME}, found {%s}", sel)
-		}
-		o.Function = strings.TrimSpace(v)
-		o.Metric += "{fn=" + o.Function + "}"
-		i += end + 1
-		skip()
+	p.skipSpace()
+	return nil
+}
+
+// selector reads a latency's optional {fn=NAME}.
+func (p *parser) selector(o *Objective) error {
+	r, i := p.r, p.i
+	if i == len(r) || r[i] != '{' {
+		return nil
 	}
+	if o.Kind != Latency {
+		return p.fail(i, "only latency metrics take a {fn=NAME} selector")
+	}
+	end := slices.Index(r[i:], '}')
+	if end < 0 {
+		return p.fail(i, "unclosed {")
+	}
+	sel := string(r[i+1 : i+end])
+	k, v, ok := strings.Cut(sel, "=")
+	if !ok || strings.TrimSpace(k) != "fn" || strings.TrimSpace(v) == "" {
+		return p.fail(i+1, "want {fn=NAME}, found {%s}", sel)
+	}
+	o.Function = strings.TrimSpace(v)
+	o.Metric += "{fn=" + o.Function + "}"
+	p.i += end + 1
+	p.skipSpace()
+	return nil
+}
+
+// operator reads the comparison: <, <=, >, >=, == or !=.
+func (p *parser) operator(o *Objective) error {
+	r, i := p.r, p.i
 	if i == len(r) {
-		return fail(i, "missing operator after %s (want <, <=, >, >=, == or !=)", string(r[:i]))
+		return p.fail(i, "missing operator after %s (want <, <=, >, >=, == or !=)", string(r[:i]))
 	}
 	rest := string(r[i:])
 	for _, op := range ops {
@@ -243,90 +277,129 @@ func Parse(s string) (Objective, error) {
 	}
 	if o.Op == "" {
 		if r[i] == '=' {
-			return fail(i, "unknown operator \"=\" (want == for equality)")
+			return p.fail(i, "unknown operator \"=\" (want == for equality)")
 		}
-		return fail(i, "want an operator (<, <=, >, >=, == or !=), found %q", string(r[i:]))
+		return p.fail(i, "want an operator (<, <=, >, >=, == or !=), found %q", string(r[i:]))
 	}
-	i += len(o.Op)
-	if i < len(r) && strings.ContainsRune("<>=!", r[i]) {
-		return fail(i-len(o.Op), "unknown operator %q", o.Op+string(r[i]))
+	p.i += len(o.Op)
+	if p.i < len(r) && strings.ContainsRune("<>=!", r[p.i]) {
+		return p.fail(i, "unknown operator %q", o.Op+string(r[p.i]))
 	}
-	skip()
-	if i == len(r) {
-		return fail(i, "missing value after %s", o.Op)
+	p.skipSpace()
+	return nil
+}
+
+// number is the value of an expression as written: the number and its unit.
+type number struct {
+	val     string  // the whole value, e.g. "1.5 ms"
+	digits  string  // the number, e.g. "1.5"
+	num     float64 // the number
+	unit    string  // e.g. "ms"; "" for none
+	pos     int     // where the value starts
+	unitPos int     // where the unit starts
+}
+
+// value reads the threshold and its unit, and sets o.Value in the unit of o's kind.
+func (p *parser) value(o *Objective) error {
+	r := p.r
+	if p.i == len(r) {
+		return p.fail(p.i, "missing value after %s", o.Op)
 	}
-	valPos := i
-	val := strings.TrimSpace(string(r[i:]))
+	n := number{pos: p.i, val: strings.TrimSpace(string(r[p.i:]))}
 	// The number: digits, one point, an optional exponent.
 	j := 0
-	vr := []rune(val)
+	vr := []rune(n.val)
 	for j < len(vr) && (vr[j] >= '0' && vr[j] <= '9' || vr[j] == '.' || vr[j] == '-' && j == 0 || vr[j] == '+' && j == 0) {
 		j++
 	}
-	num, err := strconv.ParseFloat(string(vr[:j]), 64)
+	n.digits = string(vr[:j])
+	num, err := strconv.ParseFloat(n.digits, 64)
 	if err != nil || math.IsNaN(num) || math.IsInf(num, 0) {
-		return fail(valPos, "want a number, found %q", val)
+		return p.fail(n.pos, "want a number, found %q", n.val)
 	}
 	if num < 0 {
-		return fail(valPos, "the value must not be negative")
+		return p.fail(n.pos, "the value must not be negative")
 	}
-	unit := strings.TrimSpace(string(vr[j:]))
-	unitPos := valPos + j
-	for unitPos < len(r) && unicode.IsSpace(r[unitPos]) {
-		unitPos++
+	n.num, n.unit, n.unitPos = num, strings.TrimSpace(string(vr[j:])), n.pos+j
+	for n.unitPos < len(r) && unicode.IsSpace(r[n.unitPos]) {
+		n.unitPos++
 	}
 	switch o.Kind {
 	case Latency:
-		var scale float64
-		switch unit {
-		case "µs", "μs", "us":
-			scale = 1
-		case "ms":
-			scale = 1e3
-		case "s":
-			scale = 1e6
-		case "":
-			if num != 0 {
-				return fail(unitPos, "latency %s needs a unit (µs, us, ms or s)", string(vr[:j]))
-			}
-		default:
-			return fail(unitPos, "unknown unit %q for a latency (want µs, us, ms or s)", unit)
-		}
-		o.Value = num * scale
+		return p.latency(o, n)
 	case Ratio:
-		switch unit {
-		case "%":
-			num /= 100
-		case "":
-		default:
-			return fail(unitPos, "unknown unit %q for a ratio (want a fraction such as 0.001 or a percentage such as 0.1%%)", unit)
-		}
-		if num > 1 {
-			return fail(valPos, "a ratio is at most 1 (100%%), found %s", val)
-		}
-		o.Value = num
+		return p.ratio(o, n)
 	case Rate:
-		switch unit {
-		case "%":
-			if o.Metric != "achieved_rps" {
-				return fail(unitPos, "only achieved_rps takes a percentage (of offered_rps)")
-			}
-			o.Value, o.Relative = num/100, true
-		case "", "rps", "/s":
-			o.Value = num
-		default:
-			return fail(unitPos, "unknown unit %q for a rate (want a number of invocations per second, or a percentage of offered_rps)", unit)
-		}
-	case Count:
-		if unit != "" {
-			return fail(unitPos, "a count takes no unit, found %q", unit)
-		}
-		if num != math.Trunc(num) {
-			return fail(valPos, "a count is a whole number, found %s", val)
-		}
-		o.Value = num
+		return p.rate(o, n)
+	default:
+		return p.count(o, n)
 	}
-	return o, nil
+}
+
+// latency sets a latency's threshold in µs.
+func (p *parser) latency(o *Objective, n number) error {
+	var scale float64
+	switch n.unit {
+	case "µs", "μs", "us":
+		scale = 1
+	case "ms":
+		scale = 1e3
+	case "s":
+		scale = 1e6
+	case "":
+		if n.num != 0 {
+			return p.fail(n.unitPos, "latency %s needs a unit (µs, us, ms or s)", n.digits)
+		}
+	default:
+		return p.fail(n.unitPos, "unknown unit %q for a latency (want µs, us, ms or s)", n.unit)
+	}
+	o.Value = n.num * scale
+	return nil
+}
+
+// ratio sets a ratio's threshold as a fraction.
+func (p *parser) ratio(o *Objective, n number) error {
+	num := n.num
+	switch n.unit {
+	case "%":
+		num /= 100
+	case "":
+	default:
+		return p.fail(n.unitPos, "unknown unit %q for a ratio (want a fraction such as 0.001 or a percentage such as 0.1%%)", n.unit)
+	}
+	if num > 1 {
+		return p.fail(n.pos, "a ratio is at most 1 (100%%), found %s", n.val)
+	}
+	o.Value = num
+	return nil
+}
+
+// rate sets a rate's threshold in invocations per second, or as a fraction of offered_rps.
+func (p *parser) rate(o *Objective, n number) error {
+	switch n.unit {
+	case "%":
+		if o.Metric != "achieved_rps" {
+			return p.fail(n.unitPos, "only achieved_rps takes a percentage (of offered_rps)")
+		}
+		o.Value, o.Relative = n.num/100, true
+	case "", "rps", "/s":
+		o.Value = n.num
+	default:
+		return p.fail(n.unitPos, "unknown unit %q for a rate (want a number of invocations per second, or a percentage of offered_rps)", n.unit)
+	}
+	return nil
+}
+
+// count sets a count's threshold, a whole number.
+func (p *parser) count(o *Objective, n number) error {
+	if n.unit != "" {
+		return p.fail(n.unitPos, "a count takes no unit, found %q", n.unit)
+	}
+	if n.num != math.Trunc(n.num) {
+		return p.fail(n.pos, "a count is a whole number, found %s", n.val)
+	}
+	o.Value = n.num
+	return nil
 }
 
 // compare applies the operator to v and the threshold.
