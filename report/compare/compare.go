@@ -372,7 +372,39 @@ type MetricComparison struct {
 
 // Runs compares the usable runs of current with those of base.
 func Runs(base, cur *RunSet, opt Options) (*Comparison, error) {
-	names := opt.Metrics
+	metrics, err := metricsOf(opt.Metrics, base, cur)
+	if err != nil {
+		return nil, err
+	}
+	c := &Comparison{Schema: Schema, Incompatible: []string{}, Notes: []string{}, Regressions: []string{}, Problems: []string{}}
+	c.Baseline = c.side("baseline", base)
+	c.Current = c.side("current", cur)
+	bu, cu := base.Usable(), cur.Usable()
+	c.checkCompatible(bu, cu)
+	startLevel := len(bu) == 1 && len(cu) == 1 && bu[0].Coldstart != nil && cu[0].Coldstart != nil
+	c.describeNoise(len(bu), len(cu), startLevel)
+	if len(c.Incompatible) == 0 || opt.Force && len(bu) > 0 && len(cu) > 0 {
+		for i, m := range metrics {
+			mc := compareMetric(m, bu, cu, tolerance(opt.Tolerances, m), uint64(i))
+			if startLevel && m.Kind == slo.Latency {
+				mc = compareStarts(m, bu[0].Coldstart, cu[0].Coldstart, tolerance(opt.Tolerances, m), uint64(i))
+			}
+			if mc.Status == StatusRegressed {
+				c.Regressions = append(c.Regressions, mc.Metric)
+			}
+			c.Metrics = append(c.Metrics, mc)
+		}
+	}
+	if c.Metrics == nil {
+		c.Metrics = []MetricComparison{}
+	}
+	c.Pass = len(c.Regressions) == 0 && len(c.Problems) == 0 && (len(c.Incompatible) == 0 || opt.Force && len(c.Metrics) > 0)
+	return c, nil
+}
+
+// metricsOf parses the metrics to compare: names, or by default those of the runs' kind
+// (DefaultMetrics, with the HTTP clocks of proxied runs, or ColdstartMetrics).
+func metricsOf(names []string, base, cur *RunSet) ([]slo.Objective, error) {
 	if len(names) == 0 {
 		names = slices.Concat(DefaultMetrics, httpCompareMetrics(base, cur))
 		if r := firstColdstart(base, cur); r != nil {
@@ -387,51 +419,56 @@ func Runs(base, cur *RunSet, opt Options) (*Comparison, error) {
 		}
 		metrics = append(metrics, m)
 	}
-	c := &Comparison{Schema: Schema, Incompatible: []string{}, Notes: []string{}, Regressions: []string{}, Problems: []string{}}
-	bu, cu := base.Usable(), cur.Usable()
-	for _, side := range []struct {
-		label string
-		rs    *RunSet
-		info  *SideInfo
-	}{{"baseline", base, &c.Baseline}, {"current", cur, &c.Current}} {
-		side.info.Dir = side.rs.Dir
-		side.info.Runs = []string{}
-		side.info.Excluded = []RunEntry{}
-		for _, r := range side.rs.Runs {
-			if r.Problem == "" {
-				side.info.Runs = append(side.info.Runs, r.Name)
-				continue
-			}
-			side.info.Excluded = append(side.info.Excluded, r)
-			c.Notes = append(c.Notes, fmt.Sprintf("%s %s left out: %s", side.label, runLabel(r), r.Detail))
-			switch r.Problem {
-			case ProblemCrashed:
-				c.CrashedRuns++
-			case ProblemInvalid:
-				c.InvalidRuns++
-			default:
-				continue
-			}
-			c.Problems = append(c.Problems, fmt.Sprintf("%s %s: %s", side.label, runLabel(r), r.Problem))
+	return metrics, nil
+}
+
+// side describes one side (label: baseline or current): the runs used and those left out, with a
+// note on each left out, and a problem for each that crashed or was invalid.
+func (c *Comparison) side(label string, rs *RunSet) SideInfo {
+	info := SideInfo{Dir: rs.Dir, Runs: []string{}, Excluded: []RunEntry{}}
+	for _, r := range rs.Runs {
+		if r.Problem == "" {
+			info.Runs = append(info.Runs, r.Name)
+			continue
 		}
+		info.Excluded = append(info.Excluded, r)
+		c.Notes = append(c.Notes, fmt.Sprintf("%s %s left out: %s", label, runLabel(r), r.Detail))
+		switch r.Problem {
+		case ProblemCrashed:
+			c.CrashedRuns++
+		case ProblemInvalid:
+			c.InvalidRuns++
+		default:
+			continue
+		}
+		c.Problems = append(c.Problems, fmt.Sprintf("%s %s: %s", label, runLabel(r), r.Problem))
 	}
+	return info
+}
+
+// checkCompatible notes why the usable runs cannot be compared (none on a side, different
+// kinds of run, loops or functions), and how their load and setup differ.
+func (c *Comparison) checkCompatible(bu, cu []RunEntry) {
 	if len(bu) == 0 || len(cu) == 0 {
 		which := "baseline"
 		if len(bu) > 0 {
 			which = "current"
 		}
 		c.Incompatible = append(c.Incompatible, fmt.Sprintf("the %s has no usable run", which))
-	} else {
-		if cold, ok := coldstartIncompatibilities(bu, cu); ok {
-			c.Incompatible = append(c.Incompatible, cold...)
-		} else {
-			c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
-			c.Notes = append(c.Notes, differences(bu, cu)...)
-			c.Notes = append(c.Notes, newFailureReasons(bu, cu)...)
-		}
+		return
 	}
-	nb, nc := len(bu), len(cu)
-	startLevel := nb == 1 && nc == 1 && bu[0].Coldstart != nil && cu[0].Coldstart != nil
+	if cold, ok := coldstartIncompatibilities(bu, cu); ok {
+		c.Incompatible = append(c.Incompatible, cold...)
+		return
+	}
+	c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
+	c.Notes = append(c.Notes, differences(bu, cu)...)
+	c.Notes = append(c.Notes, newFailureReasons(bu, cu)...)
+}
+
+// describeNoise sets where the noise comes from and the method, from the usable runs per side
+// (startLevel: one cold-start run each, compared start by start), and notes a noise not measured.
+func (c *Comparison) describeNoise(nb, nc int, startLevel bool) {
 	switch {
 	case startLevel:
 		c.Noise = NoiseStarts
@@ -453,23 +490,6 @@ func Runs(base, cur *RunSet, opt Options) (*Comparison, error) {
 	} else if c.Noise != "measured" && c.Noise != NoiseStarts && nb > 0 && nc > 0 {
 		c.Notes = append(c.Notes, fmt.Sprintf("noise measured on the %s alone (the other side has one run)", strings.TrimSuffix(c.Noise, " only")))
 	}
-	if len(c.Incompatible) == 0 || opt.Force && len(bu) > 0 && len(cu) > 0 {
-		for i, m := range metrics {
-			mc := compareMetric(m, bu, cu, tolerance(opt.Tolerances, m), uint64(i))
-			if startLevel && m.Kind == slo.Latency {
-				mc = compareStarts(m, bu[0].Coldstart, cu[0].Coldstart, tolerance(opt.Tolerances, m), uint64(i))
-			}
-			if mc.Status == StatusRegressed {
-				c.Regressions = append(c.Regressions, mc.Metric)
-			}
-			c.Metrics = append(c.Metrics, mc)
-		}
-	}
-	if c.Metrics == nil {
-		c.Metrics = []MetricComparison{}
-	}
-	c.Pass = len(c.Regressions) == 0 && len(c.Problems) == 0 && (len(c.Incompatible) == 0 || opt.Force && len(c.Metrics) > 0)
-	return c, nil
 }
 
 func runLabel(r RunEntry) string {
