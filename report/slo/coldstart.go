@@ -91,17 +91,7 @@ func ParseColdstart(s string) (Objective, error) {
 }
 
 // ParseColdstartAll parses several cold-start objectives; the first error is returned.
-func ParseColdstartAll(exprs []string) ([]Objective, error) {
-	out := make([]Objective, 0, len(exprs))
-	for _, e := range exprs {
-		o, err := ParseColdstart(e)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
-}
+func ParseColdstartAll(exprs []string) ([]Objective, error) { return parseEach(exprs, ParseColdstart) }
 
 // MeasureColdstart returns the cold-start objective's metric in r, a description for people, and
 // false when r has no data for it.

@@ -154,10 +154,13 @@ func (e *SyntaxError) Error() string {
 }
 
 // ParseAll parses several expressions; the first error is returned.
-func ParseAll(exprs []string) ([]Objective, error) {
+func ParseAll(exprs []string) ([]Objective, error) { return parseEach(exprs, Parse) }
+
+// parseEach parses every expression with parse; the first error is returned.
+func parseEach(exprs []string, parse func(string) (Objective, error)) ([]Objective, error) {
 	out := make([]Objective, 0, len(exprs))
 	for _, e := range exprs {
-		o, err := Parse(e)
+		o, err := parse(e)
 		if err != nil {
 			return nil, err
 		}
