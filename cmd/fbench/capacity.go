@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 // fbench capacity: the highest arrival rate a worker sustains while its objectives hold and the
@@ -103,7 +104,7 @@ type stepJudge func(s *report.Summary) (ok bool, why string)
 // SLO ADAPTER: the one place where `--slo EXPR` (report/slo.go) becomes a step judge.
 //
 // The expressions are parsed by runFlags.plan (plan.slo) like fbench run's; capRunStep attaches
-// their evaluator (report.NewSLOEvaluator, --slo-window included) to every step's run writer, so
+// their evaluator (slo.NewEvaluator, --slo-window included) to every step's run writer, so
 // each step's summary.json and report.html carry the SLO results in Summary.SLOs. This judge only
 // reads those results. The text of a failure names its metric: capCause reads error_rate and
 // friends as an errors cause, rates as throughput, anything else as latency.
@@ -937,9 +938,9 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 	if err != nil {
 		return err
 	}
-	var slos *report.SLOEvaluator
+	var slos *slo.Evaluator
 	if len(p.slo.slos) > 0 {
-		slos = report.NewSLOEvaluator(p.slo.slos, p.slo.window)
+		slos = slo.NewEvaluator(p.slo.slos, p.slo.window)
 		rw.Observe(slos)
 	}
 	pool, cleanup, err := startRunWorkers(ctx, p, io.Discard)

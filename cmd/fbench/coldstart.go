@@ -17,6 +17,7 @@ import (
 	"github.com/fbench/fbench/loadgen/coldstart"
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 const coldstartUsage = `Usage: fbench coldstart [flags] [WORKER [-- ARGS...]]
@@ -88,7 +89,7 @@ type coldPlan struct {
 	cfg    coldstart.Config
 	count  int
 	pause  time.Duration
-	slos   []report.SLO
+	slos   []slo.Objective
 	out    string
 	quiet  bool
 	budget time.Duration
@@ -126,7 +127,7 @@ func (f *coldstartFlags) plan(fs *pflag.FlagSet) (*coldPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	slos, err := report.ParseColdstartSLOs(f.slo)
+	slos, err := slo.ParseColdstartAll(f.slo)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +257,7 @@ func executeColdstart(p *coldPlan, stdout, stderr io.Writer) error {
 		notice(fmt.Sprintf("%d EventStream(s) refused: not opened by a worker fbench launched, or a second one", n))
 	}
 	rep.Finish()
-	rep.EvaluateColdstartSLOs(p.slos)
+	slo.EvaluateColdstart(rep, p.slos)
 	if err := report.WriteColdstart(p.out, rep); err != nil {
 		return fmt.Errorf("writing reports: %w", err)
 	}
@@ -321,14 +322,14 @@ func reportColdstart(dir string, exprs []string, replace, quiet bool, stdout io.
 			}
 		}
 	}
-	slos, err := report.ParseColdstartSLOs(exprs)
+	slos, err := slo.ParseColdstartAll(exprs)
 	if err != nil {
 		return err
 	}
 	ended := rep.EndedAt
 	rep.Finish()
 	rep.EndedAt = ended
-	rep.EvaluateColdstartSLOs(slos)
+	slo.EvaluateColdstart(rep, slos)
 	if err := report.WriteColdstart(dir, rep); err != nil {
 		return fmt.Errorf("writing reports: %w", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/compare"
 )
 
 const compareUsage = `Usage: fbench compare [flags] BASELINE CURRENT
@@ -49,26 +49,26 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if *format != "text" && *format != "md" && *format != "json" {
 		return fmt.Errorf("invalid --format %q: want text, md or json", *format)
 	}
-	opt := report.CompareOptions{Tolerances: map[string]report.Tolerance{}, Force: *force}
+	opt := compare.Options{Tolerances: map[string]compare.Tolerance{}, Force: *force}
 	for _, t := range *tols {
-		name, tol, err := report.ParseTolerance(t)
+		name, tol, err := compare.ParseTolerance(t)
 		if err != nil {
 			return err
 		}
 		opt.Tolerances[name] = tol
 	}
 	if len(*extra) > 0 {
-		opt.Metrics = append(append([]string{}, report.CompareMetrics...), *extra...)
+		opt.Metrics = append(append([]string{}, compare.DefaultMetrics...), *extra...)
 	}
-	base, err := report.LoadRunSet(fs.Arg(0))
+	base, err := compare.LoadRunSet(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
-	cur, err := report.LoadRunSet(fs.Arg(1))
+	cur, err := compare.LoadRunSet(fs.Arg(1))
 	if err != nil {
 		return fmt.Errorf("current: %w", err)
 	}
-	c, err := report.Compare(base, cur, opt)
+	c, err := compare.Runs(base, cur, opt)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 // compareVerdict turns a comparison into an exit code: 4 when a run crashed, 3 when a run was
 // invalid (either side: a crashed or invalid run cannot pass), 1 when the runs cannot be
 // compared, 2 on a regression.
-func compareVerdict(c *report.Comparison) error {
+func compareVerdict(c *compare.Comparison) error {
 	var code int
 	switch {
 	case c.CrashedRuns > 0:

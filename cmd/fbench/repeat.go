@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/compare"
 )
 
 // runRepeat is fbench run --repeat N: N runs into OUT/run-1 … OUT/run-N, each with a fresh worker
@@ -75,13 +76,13 @@ func printRepeat(out string, quiet bool, stdout, stderr io.Writer) {
 	if quiet {
 		return
 	}
-	rs, err := report.LoadRunSet(out)
+	rs, err := compare.LoadRunSet(out)
 	if err != nil {
 		fmt.Fprintf(stderr, "fbench: %v\n", err)
 		return
 	}
 	fmt.Fprintln(stdout)
-	_ = report.WriteRunSetText(stdout, rs, nil)
+	_ = compare.WriteRunSetText(stdout, rs, nil)
 	fmt.Fprintf(stdout, "Reports: %s (compare with: fbench compare BASELINE %s)\n", out, out)
 }
 

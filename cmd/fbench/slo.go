@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 // gateFlags are fbench run's CI-gate flags: service-level objectives and repetitions.
@@ -31,13 +32,13 @@ func (g *gateFlags) register(fs *pflag.FlagSet) {
 
 // sloPlan is a run's parsed objectives.
 type sloPlan struct {
-	slos   []report.SLO
+	slos   []slo.Objective
 	window time.Duration
 }
 
 // sloPlanOf parses and checks the objectives and the window against the interval length.
 func sloPlanOf(exprs []string, window, interval time.Duration) (sloPlan, error) {
-	slos, err := report.ParseSLOs(exprs)
+	slos, err := slo.ParseAll(exprs)
 	if err != nil {
 		return sloPlan{}, err
 	}
@@ -85,7 +86,7 @@ func (sp sloPlan) attach(rw *report.RunWriter) {
 	if len(sp.slos) == 0 {
 		return
 	}
-	ev := report.NewSLOEvaluator(sp.slos, sp.window)
+	ev := slo.NewEvaluator(sp.slos, sp.window)
 	rw.Observe(ev)
 	rw.SetEvaluator(ev.Evaluate)
 }
@@ -95,7 +96,7 @@ func (sp sloPlan) rebuildOptions(opt *report.RebuildOptions) {
 	if len(sp.slos) == 0 {
 		return
 	}
-	ev := report.NewSLOEvaluator(sp.slos, sp.window)
+	ev := slo.NewEvaluator(sp.slos, sp.window)
 	opt.Observers = append(opt.Observers, ev)
 	opt.Evaluate = ev.Evaluate
 }
