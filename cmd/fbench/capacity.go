@@ -18,6 +18,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fbench/fbench/loadgen"
+	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 )
 
@@ -102,7 +104,7 @@ type stepJudge func(s *report.Summary) (ok bool, why string)
 // ---------------------------------------------------------------------------------------------
 // SLO ADAPTER: the one place where `--slo EXPR` (report/slo.go) becomes a step judge.
 //
-// The expressions are parsed by runFlags.plan (plan.slo) like fbench run's; capRunStep attaches
+// The expressions are parsed by runFlags.plan (Plan.Objectives) like fbench run's; capRunStep attaches
 // their evaluator (report.NewSLOEvaluator, --slo-window included) to every step's run writer, so
 // each step's summary.json and report.html carry the SLO results in Summary.SLOs. This judge only
 // reads those results. The text of a failure names its metric: capCause reads error_rate and
@@ -373,7 +375,7 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capSetup, error) {
 		s.target = fs.Arg(0)
 	}
 	var fns []string
-	for _, t := range p.cfg.Targets {
+	for _, t := range p.Config.Targets {
 		fns = append(fns, t.Function)
 	}
 	if len(fns) > 0 {
@@ -383,13 +385,13 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capSetup, error) {
 		"args": os.Args[1:], "start": c.start, "max_rate": c.maxRate, "step": c.step.String(),
 		"step_warmup": c.stepWarmup.String(), "precision": prec, "confirm": confirm.String(),
 		"confirm_retries": c.confirmRetries, "harness_retries": c.harnessRetries, "p99": c.p99.String(), "max_error_rate": maxErr, "slo": c.slo,
-		"min_achieved": capMinAchieved, "seed": strconv.FormatUint(c.seed, 10), "step_config": p.config,
+		"min_achieved": capMinAchieved, "seed": strconv.FormatUint(c.seed, 10), "step_config": p.Record,
 	}
 	return s, nil
 }
 
 // stepPlan is the plan of one step: the run flags with the step's rate, durations and directory.
-func (c *capacityFlags) stepPlan(fs *pflag.FlagSet, rate float64, d, warm time.Duration, dir string) (*plan, error) {
+func (c *capacityFlags) stepPlan(fs *pflag.FlagSet, rate float64, d, warm time.Duration, dir string) (*runner.Plan, error) {
 	f := c.runFlags
 	f.rps, f.duration, f.warmup, f.out, f.quiet = rate, d, warm, dir, true
 	f.count, f.profile, f.concurrency = 0, "", 0
@@ -916,33 +918,20 @@ func capWriteAtomic(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// capRunStep runs one step as `fbench run` runs (execute in run.go): a fresh server and worker, the
+// capRunStep runs one step as `fbench run` runs (runner.Run): a fresh server and worker, the
 // engine, the reports in the step's directory; it fills st. The checks are made in the summary
 // evaluator, so the step's own summary.json and report.html carry a "capacity step" verdict.
-func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, observe func(*report.Summary)) error {
-	meta := report.Meta{
-		Schema: report.RunSchema, Version: version, Mode: p.mode, StartedAt: time.Now().UTC(),
-		Interval: p.cfg.Interval, Config: p.config, Environment: environment(),
-		Harness: report.HarnessInfo{LagBudget: p.lag, CPUBudgetPct: p.cpuBudget},
-	}
-	meta.VerdictThresholds = p.thresholds
-	if s := p.schedule; s != nil {
-		meta.Warmup = s.WarmupEnd()
-		for _, ph := range s.Phases() {
-			meta.Phases = append(meta.Phases, report.Phase{Name: ph.Name, Start: ph.Start, End: ph.End})
-		}
-	}
-	meta.Processes = placeholders(p.procs.Count)
-	rw, err := report.CreateRun(p.out, meta)
+func capRunStep(ctx context.Context, p *runner.Plan, st *capStep, judge stepJudge, observe func(*report.Summary)) error {
+	meta := p.Meta() // a step's schedule is bounded: its phases' ends are as recorded
+	rw, err := report.CreateRun(p.Out, meta)
 	if err != nil {
 		return err
 	}
-	var slos *report.SLOEvaluator
-	if len(p.slo.slos) > 0 {
-		slos = report.NewSLOEvaluator(p.slo.slos, p.slo.window)
+	slos := p.Objectives.Evaluator()
+	if slos != nil {
 		rw.Observe(slos)
 	}
-	pool, cleanup, err := startRunWorkers(ctx, p, io.Discard)
+	pool, cleanup, err := runner.StartWorkers(ctx, p, nil)
 	defer cleanup()
 	if pool == nil {
 		return err
@@ -954,36 +943,36 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			return ctx.Err()
 		}
 		st.Cause, st.Reasons = capCauseStartErr, []string{err.Error()}
-		return withCode(exitError, fmt.Errorf("step %d (%s/s): %v (worker log: %s)", st.N, capFmtRate(st.Rate), err, filepath.Join(p.out, "worker.log")))
+		return withCode(exitError, fmt.Errorf("step %d (%s/s): %v (worker log: %s)", st.N, capFmtRate(st.Rate), err, filepath.Join(p.Out, "worker.log")))
 	}
-	w := pool.first()
-	meta.Worker = workerInfo(w)
+	w := pool.First()
+	meta.Worker = runner.WorkerInfo(w)
 	if len(meta.Processes) > 0 {
-		meta.Processes = pool.infos
+		meta.Processes = pool.Processes()
 	}
 	_ = rw.UpdateMeta(meta)
 
 	var ivs []capInterval
-	p.cfg.OnStart = func(t0 time.Time) {
+	p.Config.OnStart = func(t0 time.Time) {
 		meta.TimeZero = t0.UTC()
 		_ = rw.UpdateMeta(meta)
 	}
-	p.cfg.OnInterval = func(rec *report.IntervalRecord) error {
+	p.Config.OnInterval = func(rec *report.IntervalRecord) error {
 		ivs = append(ivs, capInterval{warmup: rec.Warmup, drain: rec.Phase == report.PhaseDrain, length: rec.Length,
 			offered: rec.OfferedRPS, inFlight: rec.InFlight, counts: rec.Counts})
 		return rw.WriteInterval(rec)
 	}
-	pool.configure(&p.cfg, false)
-	res, runErr := pool.run(ctx, p.cfg)
+	pool.Configure(&p.Config)
+	res, runErr := pool.Run(ctx, p.Config)
 	if res == nil && runErr != nil {
 		// The engine refused the plan before sending anything (an unknown --function...): bad input.
-		pool.shutdown(nil)
+		pool.Shutdown(nil)
 		_, _ = rw.Finish(meta)
 		return withCode(exitError, fmt.Errorf("step %d (%s/s): %w", st.N, capFmtRate(st.Rate), runErr))
 	}
 	crashed := false
 	for _, ev := range resEvents(res) {
-		if ev.Kind == "stream_ended" && len(pool.ws) > 1 {
+		if ev.Kind == "stream_ended" && pool.Len() > 1 {
 			crashed = true // one process of several: the others served on
 		}
 	}
@@ -996,8 +985,8 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 			crashed = true
 		}
 	}
-	meta.Worker = shutdownInfo(w, crashed)
-	if infos := pool.finish(res, w); len(meta.Processes) > 0 {
+	meta.Worker = runner.ShutdownInfo(w, crashed)
+	if infos := pool.Finish(res, w); len(meta.Processes) > 0 {
 		meta.Processes = infos
 	}
 	meta.EndedAt = time.Now().UTC()
@@ -1015,7 +1004,7 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		if slos != nil {
 			slos.Evaluate(s)
 		}
-		capAssess(st, s, ivs, judge, p.cfg.MaxInFlight, observe)
+		capAssess(st, s, ivs, judge, p.Config.MaxInFlight, observe)
 		if crashed {
 			// The crash explains everything else that failed (lost invocations, shortfall).
 			st.Pass, st.Cause = false, capCauseCrash
@@ -1042,4 +1031,19 @@ func capRunStep(ctx context.Context, p *plan, st *capStep, judge stepJudge, obse
 		return fmt.Errorf("step %d: writing reports: %w", st.N, ferr)
 	}
 	return nil
+}
+
+// resEvents are a result's events (none without a result).
+func resEvents(res *loadgen.Result) []report.Event {
+	if res == nil {
+		return nil
+	}
+	return res.Events
+}
+
+func lastN(s []string, n int) []string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

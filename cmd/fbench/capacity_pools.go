@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 )
 
@@ -72,7 +73,7 @@ func capacityPools(c *capacityFlags, fs *pflag.FlagSet, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	sizes, err := parseProcessList(c.processes, pr.Max)
+	sizes, err := runner.ParseProcessList(c.processes, pr.Max)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fbench/fbench/loadgen/coldstart"
 	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 )
 
@@ -121,8 +122,7 @@ func (f *coldstartFlags) plan(fs *pflag.FlagSet) (*coldPlan, error) {
 			}
 		}
 	}
-	rf := runFlags{body: f.body, bodyFile: f.bodyFile, method: f.method, headers: f.headers, query: f.query}
-	payload, err := rf.payload()
+	payload, err := runner.Request{Method: f.method, Body: f.body, BodyFile: f.bodyFile, Headers: f.headers, Query: f.query}.Payload()
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +155,8 @@ func (f *coldstartFlags) plan(fs *pflag.FlagSet) (*coldPlan, error) {
 	p.config = map[string]any{
 		"args": os.Args[1:], "starts": f.count, "pause": f.pause.String(), "function": f.function, "invocations": f.invocations,
 		"timeout": f.timeout.String(), "body_bytes": len(payload.Body), "placeholder": f.placeholder,
-		"worker": opt.Launch.Worker, "worker_args": opt.Launch.Args, "app": f.app, "env": f.env, "indexing": string(opt.Indexing),
-		"host_version": f.hostVersion, "share_budget": f.shareBudget.String(), "slo": f.slo,
+		"worker": opt.Launch.Worker, "worker_args": opt.Launch.Args, "app": f.App, "env": f.Env, "indexing": string(opt.Indexing),
+		"host_version": f.HostVersion, "share_budget": f.shareBudget.String(), "slo": f.slo,
 	}
 	if f.placeholder {
 		p.config["standby_dir"] = f.standbyDir

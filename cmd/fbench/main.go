@@ -3,16 +3,8 @@
 // host does, completes the handshake and floods the worker with invocations over its one
 // EventStream, then writes a terminal summary and HTML, CSV, JSON and HdrHistogram reports.
 //
-// Usage:
-//
-//	fbench [run] [flags] [WORKER]     benchmark a worker (default: the built-in reference worker)
-//	fbench probe [flags] [WORKER]     launch, handshake, ping and terminate; print the time line
-//	fbench report [flags] DIR         rebuild a run directory's reports from its interval log
-//	fbench compare [flags] BASE CUR   compare two runs (or sets of repeated runs) for regressions
-//	fbench capacity [flags] [WORKER]  search the highest rate the worker sustains under its objectives
-//	fbench coldstart [flags] [WORKER] time N cold starts phase by phase (--placeholder: specialization)
-//	fbench merge [flags] RUN...       merge runs of one plan made on many machines into one run
-//	fbench worker [flags]             the reference worker (fbench launches it; not for people)
+// 'fbench help' lists the commands (run, probe, report, compare, capacity, coldstart, merge);
+// 'fbench worker' is the built-in reference worker fbench launches, not a command for people.
 package main
 
 import (
@@ -25,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/fbench/fbench/loadgen/refworker"
 )
 
 // Exit codes, documented in the README and --help.
@@ -59,59 +53,38 @@ func withCode(code int, err error) error { return &codeError{code, err} }
 
 // run dispatches the verb and turns errors into one line on stderr and an exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{"run": cmdRun, "probe": cmdProbe, "report": cmdReport,
+		"compare": cmdCompare, "capacity": cmdCapacity, "coldstart": cmdColdstart, "merge": cmdMerge}
 	verb := "run"
 	if len(args) > 0 {
-		switch args[0] {
-		case "run", "probe", "report", "compare", "capacity", "coldstart", "merge", "worker":
-			verb, args = args[0], args[1:]
-		case "help", "-h", "--help", "-help":
+		switch a := args[0]; {
+		case a == "worker":
+			return refworker.Main(args[1:], stdout, stderr) // the built-in reference worker, launched by fbench
+		case cmds[a] != nil:
+			verb, args = a, args[1:]
+		case a == "help" || a == "-h" || a == "--help" || a == "-help":
 			fmt.Fprint(stdout, mainUsage)
 			return exitOK
-		case "version", "--version", "-version":
+		case a == "version" || a == "--version" || a == "-version":
 			fmt.Fprintln(stdout, "fbench", version)
 			return exitOK
 		}
 	}
-	if verb != "worker" && os.Getenv("GOMAXPROCS") == "" {
+	if os.Getenv("GOMAXPROCS") == "" {
 		// Spare Ps: the sender's wake-ups then compete for a core in the kernel's fine-grained
 		// scheduler instead of waiting for a busy P in Go's (measured: harness lag p99 at 1000/s on
 		// a loaded 2-core machine 23 ms with 2 Ps, 4 ms with 4).
 		runtime.GOMAXPROCS(runtime.NumCPU() + 2)
 	}
-	if verb != "worker" && os.Getenv("GOGC") == "" {
+	if os.Getenv("GOGC") == "" {
 		// fbench's heap is small and flat (histograms, the in-flight table): collecting it a quarter
 		// as often costs a few MiB and saves 15–25% of CPU per invocation at saturation.
 		debug.SetGCPercent(400)
 	}
-	var err error
-	switch verb {
-	case "run":
-		err = cmdRun(args, stdout, stderr)
-	case "probe":
-		err = cmdProbe(args, stdout, stderr)
-	case "report":
-		err = cmdReport(args, stdout, stderr)
-	case "compare":
-		err = cmdCompare(args, stdout, stderr)
-	case "capacity":
-		err = cmdCapacity(args, stdout, stderr)
-	case "coldstart":
-		err = cmdColdstart(args, stdout, stderr)
-	case "merge":
-		err = cmdMerge(args, stdout, stderr)
-	case "worker":
-		return cmdWorker(args, stdout, stderr)
-	}
-	if err == nil {
-		return exitOK
-	}
-	if errors.Is(err, pflag.ErrHelp) {
-		return exitOK
-	}
-	code := exitError
-	var ce *codeError
-	if errors.As(err, &ce) {
-		code = ce.code
+	err := cmds[verb](args, stdout, stderr)
+	code := exitCodeOf(err)
+	if code == exitOK {
+		return code
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintf(stderr, "fbench: %s\n", oneLine(msg))
