@@ -13,15 +13,16 @@ import (
 type workerFlags struct{ runner.WorkerSettings }
 
 func (wf *workerFlags) register(fs *pflag.FlagSet) {
+	d := runner.Defaults().Worker
 	fs.StringVar(&wf.App, "app", "", "function app `DIR` (the worker's cwd; default: the worker directory)")
 	fs.StringArrayVar(&wf.Env, "env", nil, "extra environment `KEY=VALUE` for the worker (repeatable)")
 	fs.StringArrayVar(&wf.EnvUnset, "env-unset", nil, "remove `KEY` from the environment the worker inherits from fbench (repeatable)")
 	fs.BoolVar(&wf.EnvClean, "env-clean", false, "the worker inherits nothing from fbench: only what the host sets, plus --env")
-	fs.StringVar(&wf.Indexing, "indexing", "auto", "function discovery: auto (as worker.config.json says), worker, or host (function.json)")
-	fs.DurationVar(&wf.StartTimeout, "start-timeout", host.DefaultStartTimeout, "how long the worker may take to open its stream")
+	fs.StringVar(&wf.Indexing, "indexing", d.Indexing, "function discovery: auto (as worker.config.json says), worker, or host (function.json)")
+	fs.DurationVar(&wf.StartTimeout, "start-timeout", d.StartTimeout, "how long the worker may take to open its stream")
 	fs.DurationVar(&wf.InitTimeout, "init-timeout", 0, "how long WorkerInitRequest may take (default: worker.config.json's, else 10s)")
 	fs.StringVar(&wf.Language, "language", "", "FUNCTIONS_WORKER_RUNTIME for an executable WORKER")
-	fs.StringVar(&wf.HostVersion, "host-version", host.DefaultHostVersion, "host version announced in WorkerInitRequest")
+	fs.StringVar(&wf.HostVersion, "host-version", d.HostVersion, "host version announced in WorkerInitRequest")
 	fs.StringArrayVar(&wf.Ref, "ref", nil, "reference worker setting `KEY=VALUE` (repeatable; see 'fbench worker --help')")
 }
 

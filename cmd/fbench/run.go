@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/profiles"
 	"github.com/fbench/fbench/report"
@@ -51,14 +50,15 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
-	fs.Float64Var(&f.rps, "rps", 1000, "arrival rate, invocations per second (open loop)")
-	fs.DurationVarP(&f.duration, "duration", "d", 30*time.Second, "measured duration (after --warmup)")
+	d := runner.Defaults()
+	fs.Float64Var(&f.rps, "rps", d.Rate, "arrival rate, invocations per second (open loop)")
+	fs.DurationVarP(&f.duration, "duration", "d", d.Duration, "measured duration (after --warmup)")
 	fs.Int64VarP(&f.count, "count", "n", 0, "stop after this many invocations instead of after --duration")
 	fs.DurationVar(&f.warmup, "warmup", 0, "warm-up at --rps before the measured duration, excluded from the summary")
 	fs.StringVar(&f.arrival, "arrival", "", "arrival process: constant (default) or poisson")
 	fs.StringVar(&f.profile, "profile", "", "load profile: a built-in `NAME` ("+strings.Join(profiles.Names(), ", ")+") or a YAML file")
 	fs.Uint64Var(&f.seed, "seed", 0, "random seed for arrivals, ids, mix and cancels (0: pick one and record it)")
-	fs.DurationVar(&f.interval, "interval", time.Second, "histogram interval")
+	fs.DurationVar(&f.interval, "interval", d.Interval, "histogram interval")
 	fs.IntVarP(&f.concurrency, "concurrency", "c", 0, "closed loop: keep N invocations in flight instead of an arrival rate")
 	fs.StringVar(&f.function, "function", "", "invoke only this function")
 	fs.StringVar(&f.mix, "mix", "", "weighted function mix, e.g. echo=3,work=1")
@@ -68,18 +68,18 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.headers, "header", nil, "HTTP header `K:V` (repeatable)")
 	fs.StringArrayVar(&f.query, "query", nil, "query parameter `K=V` (repeatable)")
 	fs.StringArrayVar(&f.routeParams, "route-param", nil, "HTTP route parameter `K=V` filling the function's route template, e.g. id=42 for items/{id} (repeatable)")
-	fs.StringVar(&f.httpOK, "http-ok", loadgen.DefaultHTTPOK, "HTTP statuses that count as success (`CODES`: codes and ranges, e.g. 200-299,404); any other is a failure with reason \"HTTP <code>\"")
+	fs.StringVar(&f.httpOK, "http-ok", d.HTTPOK, "HTTP statuses that count as success (`CODES`: codes and ranges, e.g. 200-299,404); any other is a failure with reason \"HTTP <code>\"")
 	fs.IntVar(&f.httpMaxConns, "http-max-conns", 0, "HTTP proxying mode: most keep-alive connections to the worker's HttpUri (0: sized for the rate, rps/20 or the concurrency, at least 64)")
 	fs.Float64Var(&f.cancelRatio, "cancel-ratio", 0, "fraction of invocations that get an InvocationCancel (0..1)")
-	fs.StringVar(&f.cancelAfter, "cancel-after", "5ms", "delay from send to cancel: a duration or a distribution (uniform:1ms-20ms, exp:5ms, normal:10ms,2ms)")
+	fs.StringVar(&f.cancelAfter, "cancel-after", d.CancelAfter, "delay from send to cancel: a duration or a distribution (uniform:1ms-20ms, exp:5ms, normal:10ms,2ms)")
 	fs.BoolVar(&f.forceCancel, "force-cancel", false, "send cancels even if the worker does not advertise HandlesInvocationCancelMessage")
-	fs.IntVar(&f.maxInFlight, "max-inflight", 10000, "most invocations in flight at once (0: unlimited)")
-	fs.StringVar(&f.onFull, "on-full", "queue", "at --max-inflight: queue (wait; the wait counts as latency) or drop (count as dropped)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-invocation timeout (0: none)")
-	fs.DurationVar(&f.statusInterval, "status-interval", time.Second, "WorkerStatusRequest period (0: no pings)")
-	fs.DurationVar(&f.drain, "drain", 10*time.Second, "at the end, how long to wait for in-flight invocations")
-	fs.DurationVar(&f.lagBudget, "lag-budget", 5*time.Millisecond, "lag p99 above this makes the run invalid (exit 3): the harness fell behind")
-	fs.Float64Var(&f.cpuBudget, "cpu-budget", 90*float64(runtime.NumCPU()), "fbench's mean CPU, in percent of one core, above which the run is invalid (exit 3): the harness starved the machine (0: none; default 90% of every core)")
+	fs.IntVar(&f.maxInFlight, "max-inflight", d.MaxInFlight, "most invocations in flight at once (0: unlimited)")
+	fs.StringVar(&f.onFull, "on-full", d.OnFull, "at --max-inflight: queue (wait; the wait counts as latency) or drop (count as dropped)")
+	fs.DurationVar(&f.timeout, "timeout", d.Timeout, "per-invocation timeout (0: none)")
+	fs.DurationVar(&f.statusInterval, "status-interval", d.StatusInterval, "WorkerStatusRequest period (0: no pings)")
+	fs.DurationVar(&f.drain, "drain", d.Drain, "at the end, how long to wait for in-flight invocations")
+	fs.DurationVar(&f.lagBudget, "lag-budget", d.LagBudget, "lag p99 above this makes the run invalid (exit 3): the harness fell behind")
+	fs.Float64Var(&f.cpuBudget, "cpu-budget", d.CPUBudget, "fbench's mean CPU, in percent of one core, above which the run is invalid (exit 3): the harness starved the machine (0: none; default 90% of every core)")
 	fs.BoolVar(&f.realtimeSender, "realtime-sender", false, "open loop: run the sender thread in SCHED_FIFO for tighter arrival times (needs CAP_SYS_NICE; preempts the worker on a small machine)")
 	fs.StringVar(&f.out, "out", "", "run directory (default fbench-results/<UTC timestamp>)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line and no summary on stdout")
@@ -87,7 +87,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	f.verdict.register(fs)
 	fs.StringVar(&f.startAt, "start-at", "", "start the measured phase at `TIME` (RFC 3339, or +D from now), the warm-up before it: runs on many machines share one time line")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write fbench's CPU profile (pprof) of the run to `FILE`")
-	fs.IntVar(&f.maxRestarts, "max-restarts", 10, "with --restart-worker: stop relaunching after this many restarts (0: no limit)")
+	fs.IntVar(&f.maxRestarts, "max-restarts", d.MaxRestarts, "with --restart-worker: stop relaunching after this many restarts (0: no limit)")
 	f.workerFlags.register(fs)
 	f.gateFlags.register(fs)
 	f.processFlags.register(fs)
@@ -185,11 +185,11 @@ type verdictFlags struct {
 }
 
 func (v *verdictFlags) register(fs *pflag.FlagSet) {
-	d := report.DefaultVerdictThresholds
-	fs.StringVar(&v.MemoryGrowth, "max-memory-growth", "64MiB", "worker RSS growth per hour (Theil–Sen trend) above which worker_memory fails (units B, KiB, MiB, GiB)")
-	fs.StringVar(&v.P99Drift, "max-p99-drift", "50%", "rtt p99 rise from the first to the last quarter of the run above which latency_drift fails")
-	fs.StringVar(&v.MinThroughput, "min-throughput", "98%", "achieved ÷ offered below which throughput_held fails")
-	fs.StringVar(&v.ErrorDrift, "max-error-drift", "1%", "error-rate rise (percentage points) from the first to the last quarter above which error_rate_drift fails")
+	d := runner.Defaults().Verdicts
+	fs.StringVar(&v.MemoryGrowth, "max-memory-growth", d.MemoryGrowth, "worker RSS growth per hour (Theil–Sen trend) above which worker_memory fails (units B, KiB, MiB, GiB)")
+	fs.StringVar(&v.P99Drift, "max-p99-drift", d.P99Drift, "rtt p99 rise from the first to the last quarter of the run above which latency_drift fails")
+	fs.StringVar(&v.MinThroughput, "min-throughput", d.MinThroughput, "achieved ÷ offered below which throughput_held fails")
+	fs.StringVar(&v.ErrorDrift, "max-error-drift", d.ErrorDrift, "error-rate rise (percentage points) from the first to the last quarter above which error_rate_drift fails")
 	fs.Float64Var(&v.HarnessCPU, "harness-cpu-warn", d.HarnessCPU, "fbench CPU (percent of one core) above which harness_health warns")
 	fs.BoolVar(&v.gate, "gate-verdicts", false, "exit 2 when a verdict fails (recommended for soaks; verdicts are always reported)")
 }

@@ -105,6 +105,20 @@ type VerdictSettings struct {
 	HarnessCPU    float64
 }
 
+// Defaults are fbench run's defaults: 1000/s for 30 s against the built-in reference worker, one
+// process, 1 s intervals, the run invalid beyond 5 ms of harness lag p99 or 90% of every core.
+func Defaults() Settings {
+	return Settings{
+		Worker: WorkerSettings{Indexing: "auto", StartTimeout: host.DefaultStartTimeout, HostVersion: host.DefaultHostVersion},
+		Rate:   1000, Duration: 30 * time.Second, Interval: time.Second, HTTPOK: loadgen.DefaultHTTPOK,
+		CancelAfter: "5ms", MaxInFlight: 10000, OnFull: "queue", Timeout: 30 * time.Second, StatusInterval: time.Second,
+		Drain: 10 * time.Second, LagBudget: 5 * time.Millisecond, CPUBudget: 90 * float64(runtime.NumCPU()), MaxRestarts: 10,
+		Verdicts: VerdictSettings{MemoryGrowth: "64MiB", P99Drift: "50%", MinThroughput: "98%", ErrorDrift: "1%",
+			HarnessCPU: report.DefaultVerdictThresholds.HarnessCPU},
+		Repeat: 1,
+	}
+}
+
 // HostOptions turns worker settings into host options; it starts nothing. With no Command the
 // worker is the built-in reference worker: this executable with the verb "worker".
 func HostOptions(wf WorkerSettings) (host.Options, error) {
