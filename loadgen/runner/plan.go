@@ -142,35 +142,38 @@ func (s *Settings) engineConfig() (loadgen.Config, error) {
 	if s.Concurrency < 0 {
 		return cfg, fmt.Errorf("invalid --concurrency %d: must be positive", s.Concurrency)
 	}
-	if s.Function != "" && s.Mix != "" {
-		return cfg, fmt.Errorf("give --function or --mix, not both")
-	}
-	targets, err := ParseMix(s.Function, s.Mix)
-	if err != nil {
-		return cfg, err
-	}
-	payload, err := s.Request.Payload()
-	if err != nil {
-		return cfg, err
-	}
-	httpOK, err := loadgen.ParseStatusSet(s.HTTPOK)
-	if err != nil {
-		return cfg, err
-	}
-	if s.HTTPMaxConns < 0 {
-		return cfg, fmt.Errorf("invalid --http-max-conns %d: must not be negative", s.HTTPMaxConns)
-	}
-	httpConns := s.HTTPMaxConns
-	if httpConns == 0 {
-		httpConns = min(max(64, int(s.Rate/20), s.Concurrency), 4096)
-	}
-	return loadgen.Config{
-		Count: s.Count, Interval: s.Interval, Targets: targets, Payload: payload,
-		CancelRatio: s.CancelRatio, CancelAfter: cancelAfter, ForceCancel: s.ForceCancel,
+	cfg = loadgen.Config{
+		Count: s.Count, Interval: s.Interval, CancelRatio: s.CancelRatio, CancelAfter: cancelAfter, ForceCancel: s.ForceCancel,
 		MaxInFlight: s.MaxInFlight, OnFull: onFull, Timeout: s.Timeout,
 		StatusInterval: s.StatusInterval, Drain: s.Drain, Seed: s.Seed, RealtimeSender: s.RealtimeSender,
-		HTTPOK: httpOK, HTTPMaxConns: httpConns,
-	}, nil
+	}
+	return cfg, s.traffic(&cfg)
+}
+
+// traffic checks what is invoked and with what: the functions, the payload, the HTTP statuses
+// that count as success and the proxying connections (sized for the rate when not given).
+func (s *Settings) traffic(cfg *loadgen.Config) error {
+	if s.Function != "" && s.Mix != "" {
+		return fmt.Errorf("give --function or --mix, not both")
+	}
+	var err error
+	if cfg.Targets, err = ParseMix(s.Function, s.Mix); err != nil {
+		return err
+	}
+	if cfg.Payload, err = s.Request.Payload(); err != nil {
+		return err
+	}
+	if cfg.HTTPOK, err = loadgen.ParseStatusSet(s.HTTPOK); err != nil {
+		return err
+	}
+	if s.HTTPMaxConns < 0 {
+		return fmt.Errorf("invalid --http-max-conns %d: must not be negative", s.HTTPMaxConns)
+	}
+	cfg.HTTPMaxConns = s.HTTPMaxConns
+	if cfg.HTTPMaxConns == 0 {
+		cfg.HTTPMaxConns = min(max(64, int(s.Rate/20), s.Concurrency), 4096)
+	}
+	return nil
 }
 
 // schedule is the open loop's arrival schedule: the profile's stages or one measured stage at the

@@ -117,12 +117,24 @@ func Run(ctx context.Context, p *Plan, out Output) (*Outcome, error) {
 	if res != nil && res.Worker != nil {
 		w = res.Worker
 	}
-	crashed, crashDetail, restartAsked := ending(res, w, p.Restart)
-	if restartAsked != "" {
+	end := ending(res, w, p.Restart)
+	summary, err := r.finish(pool, res, w, end, cpuSelf0, cpuChildren0)
+	if err != nil {
+		return &Outcome{Result: res}, fmt.Errorf("writing reports: %w", err)
+	}
+	if runErr != nil {
+		return &Outcome{Result: res}, fmt.Errorf("run: %w", runErr)
+	}
+	return &Outcome{Summary: summary, Result: res}, r.judge(summary, res, end)
+}
+
+// finish shuts the worker(s) down, records how the run ended and writes the reports.
+func (r *run) finish(pool *Pool, res *loadgen.Result, w *host.Worker, end workerEnd, cpuSelf0, cpuChildren0 float64) (*report.Summary, error) {
+	if end.restartAsked != "" {
 		note := "the worker exited with code 200, the host's intentional restart (not a crash); without --restart-worker fbench does not relaunch it, so the run ended there"
 		r.meta.Events = append(r.meta.Events, report.Event{Kind: "notice", Detail: note})
 	}
-	r.meta.Worker = ShutdownInfo(w, crashed)
+	r.meta.Worker = ShutdownInfo(w, end.crashed)
 	if procInfos := pool.Finish(res, w); len(r.meta.Processes) > 0 {
 		r.meta.Processes = procInfos
 	}
@@ -133,34 +145,31 @@ func Run(ctx context.Context, p *Plan, out Output) (*Outcome, error) {
 	if n := pool.Server().Refused(); n > 0 {
 		r.notice(fmt.Sprintf("%d EventStream(s) refused: not opened by the worker fbench launched, or a second one (a worker has one stream)", n))
 	}
-	summary, ferr := r.rw.Finish(r.meta)
-	if ferr != nil {
-		return &Outcome{Result: res}, fmt.Errorf("writing reports: %w", ferr)
-	}
-	if runErr != nil {
-		return &Outcome{Result: res}, fmt.Errorf("run: %w", runErr)
-	}
-	oc := &Outcome{Summary: summary, Result: res}
+	return r.rw.Finish(r.meta)
+}
+
+// judge is nil when the run passed, else why not, of its kind.
+func (r *run) judge(summary *report.Summary, res *loadgen.Result, end workerEnd) error {
 	switch {
-	case restartAsked != "":
-		return oc, withKind(ErrCrashed, errors.New("the worker asked for a restart (exit code 200), not a crash; rerun with --restart-worker to relaunch it as the host does: "+restartAsked))
-	case crashed:
-		msg := "the worker crashed: " + crashDetail
+	case end.restartAsked != "":
+		return withKind(ErrCrashed, errors.New("the worker asked for a restart (exit code 200), not a crash; rerun with --restart-worker to relaunch it as the host does: "+end.restartAsked))
+	case end.crashed:
+		msg := "the worker crashed: " + end.detail
 		if res.Restarts > 0 {
 			msg += fmt.Sprintf(" (relaunched %d times; the run went on)", res.Restarts)
 		}
-		return oc, withKind(ErrCrashed, errors.New(msg))
+		return withKind(ErrCrashed, errors.New(msg))
 	case res != nil && res.Interrupted:
-		return oc, withKind(ErrInterrupted, errors.New("interrupted; everything measured was written to "+p.Out))
+		return withKind(ErrInterrupted, errors.New("interrupted; everything measured was written to "+r.p.Out))
 	case !summary.Harness.Valid:
-		return oc, withKind(ErrInvalid, fmt.Errorf("run invalid: %s", summary.Harness.InvalidReason))
+		return withKind(ErrInvalid, fmt.Errorf("run invalid: %s", summary.Harness.InvalidReason))
 	}
-	if p.Gate != nil {
-		if err := p.Gate(summary); err != nil {
-			return oc, withKind(ErrFailed, err)
+	if r.p.Gate != nil {
+		if err := r.p.Gate(summary); err != nil {
+			return withKind(ErrFailed, err)
 		}
 	}
-	return oc, nil
+	return nil
 }
 
 // failedStart records a start that failed (err) in the run directory and says why.
@@ -254,35 +263,41 @@ func (r *run) result(res *loadgen.Result) {
 	}
 }
 
-// ending says how the run's worker ended: crashed when its stream ended during the run (restarted
+// workerEnd is how the run's worker ended: crashed when its stream ended during the run (restarted
 // or not, unless the run was interrupted and it exited cleanly), with the first end's detail; or,
-// when the run does not relaunch workers, asking for a restart (exit code 200, not a crash) and
-// so ending the run.
-func ending(res *loadgen.Result, w *host.Worker, restart bool) (crashed bool, detail, restartAsked string) {
+// when the run does not relaunch workers, asking for a restart (exit code 200, not a crash) and so
+// ending the run.
+type workerEnd struct {
+	crashed              bool
+	detail, restartAsked string
+}
+
+func ending(res *loadgen.Result, w *host.Worker, restart bool) workerEnd {
+	var e workerEnd
 	if res == nil {
-		return false, "", ""
+		return e
 	}
 	for _, ev := range res.Events {
 		if ev.Kind == "stream_ended" {
-			crashed = true
-			if detail == "" {
-				detail = ev.Detail
+			e.crashed = true
+			if e.detail == "" {
+				e.detail = ev.Detail
 			}
 		}
 	}
 	if res.WorkerEnded && res.Interrupted {
 		if code, exited := w.ExitCode(); exited && code == 0 {
-			crashed = false
+			e.crashed = false
 		}
 	}
-	if !restart && !crashed && res.WorkerEnded && !res.Interrupted {
+	if !restart && !e.crashed && res.WorkerEnded && !res.Interrupted {
 		for _, ev := range res.Events {
 			if ev.Kind == loadgen.EventIntentionalRestart {
-				restartAsked = ev.Detail
+				e.restartAsked = ev.Detail
 			}
 		}
 	}
-	return crashed, detail, restartAsked
+	return e
 }
 
 // Meta is run.json's metadata before the worker starts: the plan, this machine, the phases.
