@@ -1,10 +1,3 @@
-// Command fbench is a load and soak benchmarking harness for Azure Functions language workers. It
-// impersonates the Functions host: it runs the FunctionRpc gRPC server, launches the worker as the
-// host does, completes the handshake and floods the worker with invocations over its one
-// EventStream, then writes a terminal summary and HTML, CSV, JSON and HdrHistogram reports.
-//
-// 'fbench help' lists the commands (run, probe, report, compare, capacity, coldstart, merge);
-// 'fbench worker' is the built-in reference worker fbench launches, not a command for people.
 package main
 
 import (

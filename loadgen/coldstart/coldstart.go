@@ -1,8 +1,3 @@
-// Package coldstart measures cold starts of a language worker as the Functions host sees them: a
-// fresh worker process, timed phase by phase from its spawn to the answer of its first invocation,
-// either started directly or through the host's placeholder path (a standby worker, specialized
-// with FunctionEnvironmentReloadRequest). It measures one start at a time; the caller repeats,
-// aggregates and reports.
 package coldstart
 
 import (

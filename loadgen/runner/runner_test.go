@@ -13,35 +13,20 @@ import (
 
 	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/loadgen/refworker"
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/report"
 )
 
-// The test binary doubles as the reference worker (FBENCH_TEST_WORKER=1), with its settings in
-// FBENCH_TEST_REFARGS and the host's arguments from --host on.
-func TestMain(m *testing.M) {
-	if os.Getenv("FBENCH_TEST_WORKER") == "1" {
-		args := os.Args[1:]
-		i := slices.Index(args, "--host")
-		if i < 0 {
-			i = len(args)
-		}
-		ref := strings.Fields(os.Getenv("FBENCH_TEST_REFARGS"))
-		os.Exit(refworker.Main(append(ref, args[i:]...), os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+// The test binary doubles as the reference worker (see workertest).
+func TestMain(m *testing.M) { workertest.Main(m, workertest.Worker(refworker.Main)) }
 
 // refSettings are a short run of the test binary as the reference worker, with refArgs its settings.
 func refSettings(t *testing.T, refArgs string) Settings {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := Defaults()
-	s.Worker.Command = []string{exe}
+	s.Worker.Command = []string{workertest.Executable(t)}
 	s.Worker.App = t.TempDir()
-	s.Worker.Env = []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS=" + refArgs}
+	s.Worker.Env = workertest.Env(refArgs)
 	s.Rate, s.Duration, s.Interval, s.Drain = 200, time.Second, 250*time.Millisecond, 2*time.Second
 	s.Function = "echo"
 	s.LagBudget, s.CPUBudget = time.Second, 0 // a shared test machine must not make the run invalid
