@@ -30,7 +30,7 @@ type Pool struct {
 // on progress (nil: nothing). The pool is nil when nothing could be started (err says why);
 // cleanup closes the server and the log once the workers are shut down. err is the first handshake
 // failure, naming the process when there are several; when the plan relaunches workers and at
-// least one process is up, the pool's Errors report it instead and the run goes on, the failed
+// least one process is up, Run reports it as a notice instead and the run goes on, the failed
 // ones to be relaunched.
 func StartWorkers(ctx context.Context, p *Plan, progress io.Writer) (*Pool, func(), error) {
 	cleanup := func() {}
@@ -101,14 +101,8 @@ func (wp *Pool) First() *host.Worker {
 // Len is the number of processes, up or not.
 func (wp *Pool) Len() int { return len(wp.ws) }
 
-// Errors are the processes' handshake failures (nil: that one is up).
-func (wp *Pool) Errors() []error { return wp.errs }
-
 // Processes is the per-process record of run.json as it stands.
 func (wp *Pool) Processes() []report.ProcessInfo { return wp.infos }
-
-// Server is the gRPC server the processes' streams are on.
-func (wp *Pool) Server() *host.Server { return wp.srv }
 
 // Relaunch starts one more worker process as the plan launches them (for loadgen.Config.Relaunch).
 func (wp *Pool) Relaunch(ctx context.Context) (*host.Worker, error) {

@@ -142,7 +142,7 @@ func (r *run) finish(pool *Pool, res *loadgen.Result, w *host.Worker, end worker
 	r.meta.Harness.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF) - cpuSelf0
 	r.meta.Worker.CPUSeconds = cpuSeconds(syscall.RUSAGE_CHILDREN) - cpuChildren0
 	r.result(res)
-	if n := pool.Server().Refused(); n > 0 {
+	if n := pool.srv.Refused(); n > 0 {
 		r.notice(fmt.Sprintf("%d EventStream(s) refused: not opened by the worker fbench launched, or a second one (a worker has one stream)", n))
 	}
 	return r.rw.Finish(r.meta)
@@ -191,7 +191,7 @@ func (r *run) failedStart(ctx context.Context, pool *Pool, err error) error {
 // announce records and says how the worker(s) started: processes relaunched after a failed
 // handshake, the launch's notices, functions that failed to load.
 func (r *run) announce(pool *Pool, w *host.Worker) {
-	for i, perr := range pool.Errors() {
+	for i, perr := range pool.errs {
 		if perr != nil {
 			r.notice(fmt.Sprintf("worker process %d of %d failed its handshake (%v); it is relaunched (--restart-worker) while the others serve", i+1, pool.Len(), perr))
 		}
