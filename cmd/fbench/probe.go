@@ -14,6 +14,7 @@ import (
 
 	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/report"
 )
 
 const probeUsage = `Usage: fbench probe [flags] [WORKER [-- ARGS...]]
@@ -199,18 +200,7 @@ func printProbe(w io.Writer, p *probeOutput) {
 }
 
 // fmtDur prints a duration with 3 significant figures.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%dns", d.Nanoseconds())
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.3gms", float64(d)/1e6)
-	default:
-		return fmt.Sprintf("%.3gs", d.Seconds())
-	}
-}
+func fmtDur(d time.Duration) string { return report.FormatDuration(d) }
 
 // routeOf is an HTTP function's route template under the host's prefix, e.g. /api/items/{id}.
 func routeOf(f *host.Function) string {

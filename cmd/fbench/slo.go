@@ -133,17 +133,4 @@ func recordedSLOs(dir string) ([]string, time.Duration, time.Duration) {
 }
 
 // failedSLOs describes each SLO of s that failed: expression, window scope and observed value.
-func failedSLOs(s *report.Summary) []string {
-	var failed []string
-	for _, r := range s.SLOs {
-		if r.Pass {
-			continue
-		}
-		scope := ""
-		if r.WindowS > 0 {
-			scope = fmt.Sprintf(" in every %g s window", r.WindowS)
-		}
-		failed = append(failed, fmt.Sprintf("%s%s (observed %s)", r.Expression, scope, r.Observed))
-	}
-	return failed
-}
+func failedSLOs(s *report.Summary) []string { return report.FailedSLOs(s) }
