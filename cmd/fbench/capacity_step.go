@@ -44,8 +44,8 @@ func runStep(ctx context.Context, p *plan, hooks capacity.StepHooks) error {
 		return err
 	}
 	var slos *report.SLOEvaluator
-	if len(p.slo.slos) > 0 {
-		slos = report.NewSLOEvaluator(p.slo.slos, p.slo.window)
+	if len(p.slo.SLOs) > 0 {
+		slos = report.NewSLOEvaluator(p.slo.SLOs, p.slo.Window)
 		rw.Observe(slos)
 	}
 	pool, cleanup, err := startRunWorkers(ctx, p, io.Discard)

@@ -55,7 +55,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt := report.RebuildOptions{From: *from, To: *to}
-	sp.rebuildOptions(&opt)
+	sp.AddTo(&opt)
 	s, err := report.RebuildWith(fs.Arg(0), opt)
 	if err != nil {
 		return err

@@ -323,7 +323,7 @@ func (f *runFlags) plan(fs *pflag.FlagSet) (*plan, error) {
 	if !cfg.StartAt.IsZero() {
 		p.config["start_at"] = cfg.StartAt.UTC().Format(time.RFC3339Nano)
 	}
-	p.slo.record(p)
+	recordSLOs(p)
 	return p, nil
 }
 
@@ -504,7 +504,7 @@ func execute(p *plan, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p.slo.attach(rw)
+	p.slo.Attach(rw)
 	pool, cleanup, err := startRunWorkers(ctx, p, stderr)
 	defer cleanup()
 	if pool == nil {
