@@ -65,32 +65,24 @@ crashed; 130 interrupted.`
 // the search's own.
 type capacityFlags struct {
 	runFlags
-	start          float64
-	maxRate        float64
-	step           time.Duration
-	stepWarmup     time.Duration
-	precision      string
-	confirm        time.Duration
-	confirmRetries int
-	harnessRetries int
-	p99            time.Duration
-	maxErrors      string
+	opt capacity.Options
 }
 
 // capStepFlags are run flags that every step sets itself: hidden from capacity's help, refused.
 var capStepFlags = []string{"rps", "duration", "count", "warmup", "profile", "concurrency", "restart-worker", "max-restarts", "repeat", "gate-verdicts", "start-at"}
 
 func (c *capacityFlags) register(fs *pflag.FlagSet) {
-	fs.Float64Var(&c.start, "start", 100, "first step's rate, invocations per second")
-	fs.Float64Var(&c.maxRate, "max-rate", capacity.DefaultMaxRate, "highest rate to try")
-	fs.DurationVar(&c.step, "step", capacity.DefaultStep, "measured duration of every step")
-	fs.DurationVar(&c.stepWarmup, "step-warmup", 3*time.Second, "warm-up of every step, at its rate, excluded")
-	fs.StringVar(&c.precision, "precision", "5%", "stop bisecting when the first fail is within this of the last pass (and step down by it when a confirmation fails)")
-	fs.DurationVar(&c.confirm, "confirm", 0, "measured duration of the confirmation run (default 2 × --step)")
-	fs.IntVar(&c.confirmRetries, "confirm-retries", 3, "after a failed confirmation, step down by --precision and confirm again at most this many times")
-	fs.IntVar(&c.harnessRetries, "harness-retries", 1, "run a step again this many times when the harness fell behind before calling the harness the limit")
-	fs.DurationVar(&c.p99, "p99", 0, "objective: rtt p99 at most this (default: 10 × the rtt p50 of the first healthy step, at least 5ms)")
-	fs.StringVar(&c.maxErrors, "max-error-rate", "0.1%", "objective: error rate, (failed + timed out + lost + dropped) ÷ due as in --slo error_rate, at most this (e.g. 0.1% or 0.001; 'off' to skip)")
+	o := &c.opt
+	fs.Float64Var(&o.Start, "start", 100, "first step's rate, invocations per second")
+	fs.Float64Var(&o.MaxRate, "max-rate", capacity.DefaultMaxRate, "highest rate to try")
+	fs.DurationVar(&o.Step, "step", capacity.DefaultStep, "measured duration of every step")
+	fs.DurationVar(&o.StepWarmup, "step-warmup", 3*time.Second, "warm-up of every step, at its rate, excluded")
+	fs.StringVar(&o.Precision, "precision", "5%", "stop bisecting when the first fail is within this of the last pass (and step down by it when a confirmation fails)")
+	fs.DurationVar(&o.Confirm, "confirm", 0, "measured duration of the confirmation run (default 2 × --step)")
+	fs.IntVar(&o.ConfirmRetries, "confirm-retries", 3, "after a failed confirmation, step down by --precision and confirm again at most this many times")
+	fs.IntVar(&o.HarnessRetries, "harness-retries", 1, "run a step again this many times when the harness fell behind before calling the harness the limit")
+	fs.DurationVar(&o.P99, "p99", 0, "objective: rtt p99 at most this (default: 10 × the rtt p50 of the first healthy step, at least 5ms)")
+	fs.StringVar(&o.MaxErrorRate, "max-error-rate", "0.1%", "objective: error rate, (failed + timed out + lost + dropped) ÷ due as in --slo error_rate, at most this (e.g. 0.1% or 0.001; 'off' to skip)")
 	c.runFlags.register(fs)
 	for _, n := range capStepFlags {
 		if fl := fs.Lookup(n); fl != nil {
@@ -157,9 +149,8 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capacity.Setup, error) {
 			return nil, fmt.Errorf("--%s cannot be used with fbench capacity: every step sets its own rate and duration (see --start, --step, --step-warmup)", n)
 		}
 	}
-	s, err := capacity.NewSetup(capacity.Options{Start: c.start, MaxRate: c.maxRate, Step: c.step, StepWarmup: c.stepWarmup,
-		Precision: c.precision, Confirm: c.confirm, ConfirmRetries: c.confirmRetries, HarnessRetries: c.harnessRetries,
-		P99: c.p99, MaxErrorRate: c.maxErrors, MaxErrorRateOn: fs.Changed("max-error-rate"), SLO: c.slo})
+	c.opt.MaxErrorRateOn, c.opt.SLO = fs.Changed("max-error-rate"), c.slo
+	s, err := capacity.NewSetup(c.opt)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +164,7 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capacity.Setup, error) {
 	if err := checkOutDir(s.Out); err != nil {
 		return nil, err
 	}
-	p, err := c.stepPlan(fs, capacity.StepSpec{Rate: capacity.Round(c.start), Duration: c.step, Warmup: c.stepWarmup, Dir: filepath.Join(os.TempDir(), "fbench-capacity-check-never-created")})
+	p, err := c.stepPlan(fs, capacity.StepSpec{Rate: capacity.Round(c.opt.Start), Duration: c.opt.Step, Warmup: c.opt.StepWarmup, Dir: filepath.Join(os.TempDir(), "fbench-capacity-check-never-created")})
 	if err != nil {
 		return nil, err
 	}

@@ -40,109 +40,63 @@ Examples:
 // coldstartFlags are the flags of fbench coldstart.
 type coldstartFlags struct {
 	workerFlags
-	count           int
-	pause           time.Duration
-	function        string
-	body, bodyFile  string
-	method          string
-	headers, query  []string
-	invocations     int
-	timeout         time.Duration
-	placeholder     bool
-	standbyDir      string
-	warmupRequest   bool
-	specializeAfter time.Duration
-	reloadTimeout   time.Duration
-	slo             []string
-	shareBudget     time.Duration
-	out             string
-	quiet           bool
+	plan                   coldstart.Plan
+	body, bodyFile, method string
+	headers, query, slo    []string
+	quiet                  bool
 }
 
 func (f *coldstartFlags) register(fs *pflag.FlagSet) {
-	fs.IntVarP(&f.count, "count", "n", 20, "cold starts, one fresh worker process after the other")
-	fs.DurationVar(&f.pause, "pause", 0, "wait between one start's end and the next start")
-	fs.StringVar(&f.function, "function", "", "the function invoked first (default: the first HTTP-triggered function loaded)")
+	p, c := &f.plan, &f.plan.Config
+	fs.IntVarP(&p.Count, "count", "n", 20, "cold starts, one fresh worker process after the other")
+	fs.DurationVar(&p.Pause, "pause", 0, "wait between one start's end and the next start")
+	fs.StringVar(&c.Function, "function", "", "the function invoked first (default: the first HTTP-triggered function loaded)")
 	fs.StringVar(&f.body, "body", "", "request body / trigger payload of the invocations")
 	fs.StringVar(&f.bodyFile, "body-file", "", "read the request body from `FILE`")
 	fs.StringVar(&f.method, "method", "", "HTTP method (default POST with a body, GET without)")
 	fs.StringArrayVar(&f.headers, "header", nil, "HTTP header `K:V` (repeatable)")
 	fs.StringArrayVar(&f.query, "query", nil, "query parameter `K=V` (repeatable)")
-	fs.IntVar(&f.invocations, "invocations", 0, "after the first invocation, send `K` more one after the other (the first-K latency curve)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-invocation timeout")
-	fs.BoolVar(&f.placeholder, "placeholder", false, "start each worker as a standby (placeholder) host does, then specialize it with FunctionEnvironmentReloadRequest")
-	fs.StringVar(&f.standbyDir, "standby-dir", host.StandbyDir(), "with --placeholder: the standby host's app `DIR` (created when missing)")
-	fs.BoolVar(&f.warmupRequest, "warmup-request", false, "with --placeholder: send WorkerWarmupRequest to a worker that advertises HandlesWorkerWarmupMessage")
-	fs.DurationVar(&f.specializeAfter, "specialize-after", 100*time.Millisecond, "with --placeholder: standby time before specialization")
-	fs.DurationVar(&f.reloadTimeout, "reload-timeout", 0, "with --placeholder: FunctionEnvironmentReloadRequest timeout (default: worker.config.json's environmentReloadTimeout, else 30s)")
+	fs.IntVar(&c.Invocations, "invocations", 0, "after the first invocation, send `K` more one after the other (the first-K latency curve)")
+	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "per-invocation timeout")
+	fs.BoolVar(&c.Placeholder, "placeholder", false, "start each worker as a standby (placeholder) host does, then specialize it with FunctionEnvironmentReloadRequest")
+	fs.StringVar(&c.StandbyDir, "standby-dir", host.StandbyDir(), "with --placeholder: the standby host's app `DIR` (created when missing)")
+	fs.BoolVar(&c.WarmupRequest, "warmup-request", false, "with --placeholder: send WorkerWarmupRequest to a worker that advertises HandlesWorkerWarmupMessage")
+	fs.DurationVar(&c.SpecializeAfter, "specialize-after", 100*time.Millisecond, "with --placeholder: standby time before specialization")
+	fs.DurationVar(&c.ReloadTimeout, "reload-timeout", 0, "with --placeholder: FunctionEnvironmentReloadRequest timeout (default: worker.config.json's environmentReloadTimeout, else 30s)")
 	fs.StringArrayVar(&f.slo, "slo", nil, "objective `EXPR`, e.g. coldstart.total.p99<2s, specialize.p50<200ms, coldstart.failed==0 (repeatable; exit 2 when one fails)")
-	fs.DurationVar(&f.shareBudget, "share-budget", 5*time.Millisecond, "fbench's own share of a phase (a worker's message → fbench's answer) with a p99 above this makes the run invalid (exit 3)")
-	fs.StringVar(&f.out, "out", "", "run directory (default fbench-results/<UTC timestamp>-coldstart)")
+	fs.DurationVar(&p.Budget, "share-budget", 5*time.Millisecond, "fbench's own share of a phase (a worker's message → fbench's answer) with a p99 above this makes the run invalid (exit 3)")
+	fs.StringVar(&p.Out, "out", "", "run directory (default fbench-results/<UTC timestamp>-coldstart)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines and no summary on stdout")
 	f.workerFlags.register(fs)
 }
 
-func (f *coldstartFlags) plan(fs *pflag.FlagSet) (*coldstart.Plan, error) {
-	if f.count < 1 {
-		return nil, fmt.Errorf("invalid -n %d: at least one start", f.count)
-	}
-	if f.pause < 0 || f.specializeAfter < 0 || f.reloadTimeout < 0 {
-		return nil, errors.New("invalid --pause, --specialize-after or --reload-timeout: must not be negative")
-	}
-	if f.invocations < 0 {
-		return nil, fmt.Errorf("invalid --invocations %d: must not be negative", f.invocations)
-	}
-	if f.timeout <= 0 {
-		return nil, fmt.Errorf("invalid --timeout %s: must be positive", f.timeout)
-	}
-	if f.shareBudget < 0 {
-		return nil, fmt.Errorf("invalid --share-budget %s: must not be negative", f.shareBudget)
-	}
-	if !f.placeholder {
-		for _, name := range []string{"warmup-request", "specialize-after", "standby-dir", "reload-timeout"} {
-			if fs.Changed(name) {
-				return nil, fmt.Errorf("--%s needs --placeholder", name)
-			}
-		}
+// setup completes the plan the flags filled: payload, objectives, worker, run directory.
+func (f *coldstartFlags) setup(fs *pflag.FlagSet) (p *coldstart.Plan, err error) {
+	p = &f.plan
+	if err := p.Check(fs.Changed); err != nil {
+		return nil, err
 	}
 	rf := runFlags{body: f.body, bodyFile: f.bodyFile, method: f.method, headers: f.headers, query: f.query}
-	payload, err := rf.payload()
-	if err != nil {
+	if p.Config.Payload, err = rf.payload(); err != nil {
 		return nil, err
 	}
-	slos, err := report.ParseColdstartSLOs(f.slo)
-	if err != nil {
+	if p.SLOs, err = report.ParseColdstartSLOs(f.slo); err != nil {
 		return nil, err
 	}
-	opt, err := f.workerFlags.options(fs.Args())
-	if err != nil {
+	if p.Config.Host, err = f.workerFlags.options(fs.Args()); err != nil {
 		return nil, err
 	}
-	if _, err := host.Resolve(opt.Launch, 1, "check", "check"); err != nil {
+	if _, err := host.Resolve(p.Config.Host.Launch, 1, "check", "check"); err != nil {
 		return nil, err
 	}
-	p := &coldstart.Plan{Count: f.count, Pause: f.pause, SLOs: slos, Budget: f.shareBudget, Worker: opt.Launch.Worker, Version: version, Env: environment()}
-	p.Config = coldstart.Config{Host: opt, Function: f.function, Payload: payload, Invocations: f.invocations, Timeout: f.timeout,
-		Placeholder: f.placeholder, StandbyDir: f.standbyDir, WarmupRequest: f.warmupRequest, SpecializeAfter: f.specializeAfter,
-		ReloadTimeout: f.reloadTimeout}
-	p.Out = f.out
 	if p.Out == "" {
 		p.Out = filepath.Join("fbench-results", time.Now().UTC().Format("20060102T150405Z")+"-coldstart")
 	}
 	if err := checkOutDir(p.Out); err != nil {
 		return nil, err
 	}
-	p.Record = map[string]any{
-		"args": os.Args[1:], "starts": f.count, "pause": f.pause.String(), "function": f.function, "invocations": f.invocations,
-		"timeout": f.timeout.String(), "body_bytes": len(payload.Body), "placeholder": f.placeholder,
-		"worker": opt.Launch.Worker, "worker_args": opt.Launch.Args, "app": f.app, "env": f.env, "indexing": string(opt.Indexing),
-		"host_version": f.hostVersion, "share_budget": f.shareBudget.String(), "slo": f.slo,
-	}
-	if f.placeholder {
-		p.Record["standby_dir"] = f.standbyDir
-		p.Record["warmup_request"] = f.warmupRequest
-		p.Record["specialize_after"] = f.specializeAfter.String()
-	}
+	p.Version, p.Env = version, environment()
+	p.SetRecord(map[string]any{"args": os.Args[1:], "app": f.app, "env": f.env, "host_version": f.hostVersion}, f.slo)
 	return p, nil
 }
 
@@ -153,7 +107,7 @@ func cmdColdstart(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	p, err := f.plan(fs)
+	p, err := f.setup(fs)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/fbench/fbench/report"
 )
 
-// Plan is a validated cold-start run: Count fresh starts one after the other, recorded in Out.
+// Plan is a cold-start run: Count fresh starts one after the other, recorded in Out.
 type Plan struct {
 	Config  Config
 	Count   int
@@ -23,9 +23,54 @@ type Plan struct {
 	Out     string
 	Budget  time.Duration  // fbench's share of a phase, at the p99, above which the run is invalid
 	Record  map[string]any // the run's configuration, as coldstart.json records it
-	Worker  string         // what is started, for the progress lines
 	Version string
 	Env     report.Environment
+}
+
+// Check validates the plan's settings; given says whether a flag was given (the placeholder's
+// own need Placeholder).
+func (p *Plan) Check(given func(flag string) bool) error {
+	c := &p.Config
+	switch {
+	case p.Count < 1:
+		return fmt.Errorf("invalid -n %d: at least one start", p.Count)
+	case p.Pause < 0 || c.SpecializeAfter < 0 || c.ReloadTimeout < 0:
+		return errors.New("invalid --pause, --specialize-after or --reload-timeout: must not be negative")
+	case c.Invocations < 0:
+		return fmt.Errorf("invalid --invocations %d: must not be negative", c.Invocations)
+	case c.Timeout <= 0:
+		return fmt.Errorf("invalid --timeout %s: must be positive", c.Timeout)
+	case p.Budget < 0:
+		return fmt.Errorf("invalid --share-budget %s: must not be negative", p.Budget)
+	}
+	if !c.Placeholder {
+		for _, name := range []string{"warmup-request", "specialize-after", "standby-dir", "reload-timeout"} {
+			if given(name) {
+				return fmt.Errorf("--%s needs --placeholder", name)
+			}
+		}
+	}
+	return nil
+}
+
+// SetRecord sets the configuration coldstart.json records: extra (what the caller knows of the
+// launch and its command line), the plan's settings and the objectives' expressions.
+func (p *Plan) SetRecord(extra map[string]any, sloExprs []string) {
+	c := &p.Config
+	p.Record = extra
+	for k, v := range map[string]any{
+		"starts": p.Count, "pause": p.Pause.String(), "function": c.Function, "invocations": c.Invocations,
+		"timeout": c.Timeout.String(), "body_bytes": len(c.Payload.Body), "placeholder": c.Placeholder,
+		"worker": c.Host.Launch.Worker, "worker_args": c.Host.Launch.Args, "indexing": string(c.Host.Indexing),
+		"share_budget": p.Budget.String(), "slo": sloExprs,
+	} {
+		p.Record[k] = v
+	}
+	if c.Placeholder {
+		p.Record["standby_dir"] = c.StandbyDir
+		p.Record["warmup_request"] = c.WarmupRequest
+		p.Record["specialize_after"] = c.SpecializeAfter.String()
+	}
 }
 
 // Mode is the kind of start and Phases its phases, in time order.
@@ -78,7 +123,7 @@ func Run(ctx context.Context, p Plan, pr Printer) (*Outcome, error) {
 		rep.Notices = append(rep.Notices, msg)
 		pr.Notice(msg)
 	}
-	pr.Progress(fmt.Sprintf("%d %s cold starts of %s; writing %s", p.Count, mode, p.Worker, p.Out))
+	pr.Progress(fmt.Sprintf("%d %s cold starts of %s; writing %s", p.Count, mode, p.Config.Host.Launch.Worker, p.Out))
 	out.starts(ctx, p, srv, logFile, pr.Progress, notice)
 	if ctx.Err() != nil {
 		rep.Interrupted = "signal"
