@@ -157,9 +157,8 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capacity.Setup, error) {
 	if c.seed == 0 {
 		c.seed = rand.Uint64()>>1 | 1
 	}
-	s.Out = c.out
-	if s.Out == "" {
-		s.Out = filepath.Join("fbench-results", "capacity-"+time.Now().UTC().Format("20060102T150405Z"))
+	if s.Out = c.out; s.Out == "" {
+		s.Out = capacity.DefaultOut(time.Now())
 	}
 	if err := checkOutDir(s.Out); err != nil {
 		return nil, err
@@ -168,17 +167,11 @@ func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capacity.Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Target = "the reference worker"
-	if fs.NArg() > 0 {
-		s.Target = fs.Arg(0)
-	}
 	var fns []string
 	for _, t := range p.cfg.Targets {
 		fns = append(fns, t.Function)
 	}
-	if len(fns) > 0 {
-		s.Target += " (" + strings.Join(fns, ", ") + ")"
-	}
+	s.Target = capacity.Target(fs.Arg(0), fns)
 	s.Version, s.Env = version, environment()
 	s.Config["args"], s.Config["seed"], s.Config["step_config"] = os.Args[1:], strconv.FormatUint(c.seed, 10), p.config
 	return s, nil
@@ -212,7 +205,7 @@ func capacityPools(c *capacityFlags, fs *pflag.FlagSet, stdout, stderr io.Writer
 	}
 	out := c.out
 	if out == "" {
-		out = filepath.Join("fbench-results", "capacity-"+time.Now().UTC().Format("20060102T150405Z"))
+		out = capacity.DefaultOut(time.Now())
 	}
 	if err := checkOutDir(out); err != nil {
 		return err

@@ -3,6 +3,7 @@ package capacity
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -151,4 +152,21 @@ func (s *Setup) Objectives() []string {
 		out = append(out, s.obj.Describe()...)
 	}
 	return out
+}
+
+// Target names what is searched: the worker ("": the reference worker) and the functions invoked.
+func Target(worker string, functions []string) string {
+	t := "the reference worker"
+	if worker != "" {
+		t = worker
+	}
+	if len(functions) > 0 {
+		t += " (" + strings.Join(functions, ", ") + ")"
+	}
+	return t
+}
+
+// DefaultOut is the capacity directory of a search started at now when none is given.
+func DefaultOut(now time.Time) string {
+	return filepath.Join("fbench-results", "capacity-"+now.UTC().Format("20060102T150405Z"))
 }
