@@ -92,40 +92,13 @@ func (s *Setup) Run(ctx context.Context, runStep StepRunner, o Output) (*Report,
 	if err := os.MkdirAll(filepath.Join(s.Out, "steps"), 0o750); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", s.Out, err)
 	}
-	tty := isTerminal(o.Stderr) && !o.Quiet
 	if !o.Quiet {
 		fmt.Fprintf(o.Stdout, "fbench capacity: %s; steps of %s after %s warm-up, confirmation %s; objectives: %s\n",
 			s.Target, s.Search.step, s.Warmup, s.Search.confirm, strings.Join(rep.Objectives, ", "))
 		fmt.Fprintln(o.Stdout, TableHeader)
 	}
-	probe := func(stage string, rate float64, d time.Duration) (*Step, error) {
-		n := len(rep.Steps) + 1
-		rel := filepath.Join("steps", fmt.Sprintf("%04d-%s", n, FormatRate(rate)))
-		st := &Step{N: n, Stage: stage, Rate: rate, DurationS: d.Seconds(), WarmupS: s.Warmup.Seconds(), Dir: rel}
-		if tty {
-			fmt.Fprintf(o.Stderr, "\r\033[K  step %d: %s/s for %s (+%s warm-up)…", n, FormatRate(rate), d, s.Warmup)
-		}
-		t0 := time.Now()
-		err := s.runStep(ctx, runStep, StepSpec{N: n, Rate: rate, Duration: d, Warmup: s.Warmup, Dir: filepath.Join(s.Out, rel)}, st)
-		st.ElapsedS = round2(time.Since(t0).Seconds())
-		if tty {
-			fmt.Fprint(o.Stderr, "\r\033[K")
-		}
-		if err != nil && ctx.Err() != nil {
-			st.Pass, st.Cause, st.Reasons = false, "interrupted", []string{"the search was interrupted"}
-		}
-		if err == nil || st.Cause != "" {
-			rep.Steps = append(rep.Steps, st)
-			if !o.Quiet {
-				fmt.Fprintln(o.Stdout, TableRow(st))
-			}
-		}
-		if serr := s.save(rep); serr != nil && err == nil {
-			err = serr
-		}
-		return st, err
-	}
-	res, err := s.Search.Run(probe)
+	sr := &searchRun{s: s, ctx: ctx, runner: runStep, rep: rep, o: o, tty: isTerminal(o.Stderr) && !o.Quiet}
+	res, err := s.Search.Run(sr.probe)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -146,6 +119,46 @@ func (s *Setup) Run(ctx context.Context, runStep StepRunner, o Output) (*Report,
 		return rep, nil
 	}
 	return rep, &CodeError{Code: res.ExitCode, Err: errors.New(res.Message)}
+}
+
+// searchRun is a search under way: its steps are run, printed and recorded as they finish.
+type searchRun struct {
+	s      *Setup
+	ctx    context.Context
+	runner StepRunner
+	rep    *Report
+	o      Output
+	tty    bool // the step in progress is shown on o.Stderr
+}
+
+// probe runs the next step, prints its row and saves the reports with it.
+func (r *searchRun) probe(stage string, rate float64, d time.Duration) (*Step, error) {
+	s, o := r.s, r.o
+	n := len(r.rep.Steps) + 1
+	rel := filepath.Join("steps", fmt.Sprintf("%04d-%s", n, FormatRate(rate)))
+	st := &Step{N: n, Stage: stage, Rate: rate, DurationS: d.Seconds(), WarmupS: s.Warmup.Seconds(), Dir: rel}
+	if r.tty {
+		fmt.Fprintf(o.Stderr, "\r\033[K  step %d: %s/s for %s (+%s warm-up)…", n, FormatRate(rate), d, s.Warmup)
+	}
+	t0 := time.Now()
+	err := s.runStep(r.ctx, r.runner, StepSpec{N: n, Rate: rate, Duration: d, Warmup: s.Warmup, Dir: filepath.Join(s.Out, rel)}, st)
+	st.ElapsedS = round2(time.Since(t0).Seconds())
+	if r.tty {
+		fmt.Fprint(o.Stderr, "\r\033[K")
+	}
+	if err != nil && r.ctx.Err() != nil {
+		st.Pass, st.Cause, st.Reasons = false, "interrupted", []string{"the search was interrupted"}
+	}
+	if err == nil || st.Cause != "" {
+		r.rep.Steps = append(r.rep.Steps, st)
+		if !o.Quiet {
+			fmt.Fprintln(o.Stdout, TableRow(st))
+		}
+	}
+	if serr := s.save(r.rep); serr != nil && err == nil {
+		err = serr
+	}
+	return st, err
 }
 
 // runStep runs one step with runStep and judges it from the summary evaluator, so the step's own
