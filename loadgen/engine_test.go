@@ -14,23 +14,12 @@ import (
 	"github.com/fbench/fbench/loadgen/dist"
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/loadgen/refworker"
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/report"
 )
 
-// The test binary doubles as the reference worker (FBENCH_TEST_WORKER=1), with its settings in
-// FBENCH_TEST_REFARGS and the host's arguments from --host on.
-func TestMain(m *testing.M) {
-	if os.Getenv("FBENCH_TEST_WORKER") == "1" {
-		args := os.Args[1:]
-		i := slices.Index(args, "--host")
-		if i < 0 {
-			i = len(args)
-		}
-		ref := strings.Fields(os.Getenv("FBENCH_TEST_REFARGS"))
-		os.Exit(refworker.Main(append(ref, args[i:]...), os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+// The test binary doubles as the reference worker (see workertest).
+func TestMain(m *testing.M) { workertest.Main(m, workertest.Worker(refworker.Main)) }
 
 // startWorker launches the reference worker with the given settings and completes the handshake.
 func startWorker(t *testing.T, refArgs string) *host.Worker { return startWorkerB(t, refArgs) }
@@ -42,16 +31,21 @@ func startWorkerB(t testing.TB, refArgs string) *host.Worker {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	exe, _ := os.Executable()
-	w, err := host.Start(context.Background(), srv, host.Options{
-		Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS=" + refArgs}},
-		Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
-	})
+	w, err := host.Start(context.Background(), srv, workerOptions(refArgs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Shutdown(time.Second) })
 	return w
+}
+
+// workerOptions launches the test binary as the reference worker with the given settings.
+func workerOptions(refArgs string) host.Options {
+	exe, _ := os.Executable()
+	return host.Options{
+		Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: workertest.Env(refArgs)},
+		Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
+	}
 }
 
 // collected is what a test sink gathered from the intervals.
@@ -374,7 +368,6 @@ func TestClosedLoopKeepsConcurrency(t *testing.T) {
 
 func TestRestartWorkerKeepsGoing(t *testing.T) {
 	w := startWorker(t, "--fault crash-after=300")
-	exe, _ := os.Executable()
 	var relaunched []*host.Worker
 	cfg := Config{Schedule: constant(t, 500, 3*time.Second), Targets: []Target{{"echo", 1}}, MaxRestarts: 1,
 		Relaunch: func(ctx context.Context, old *host.Worker) (*host.Worker, error) {
@@ -384,10 +377,7 @@ func TestRestartWorkerKeepsGoing(t *testing.T) {
 				return nil, err
 			}
 			t.Cleanup(srv.Close)
-			nw, err := host.Start(ctx, srv, host.Options{
-				Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS="}},
-				Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
-			})
+			nw, err := host.Start(ctx, srv, workerOptions(""))
 			if err == nil {
 				relaunched = append(relaunched, nw)
 			}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -271,11 +270,7 @@ func TestForwardedRequest(t *testing.T) {
 
 // startWorkerErr launches the reference worker on srv and returns the handshake's error.
 func startWorkerErr(srv *host.Server, refArgs string) (*host.Worker, error) {
-	exe, _ := os.Executable()
-	w, err := host.Start(context.Background(), srv, host.Options{
-		Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS=" + refArgs}},
-		Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
-	})
+	w, err := host.Start(context.Background(), srv, workerOptions(refArgs))
 	if w != nil {
 		w.Shutdown(time.Second)
 	}

@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,7 +141,6 @@ func TestPoolOneCrashesOthersContinue(t *testing.T) {
 // relaunched too, and once the budget is spent the run goes on without it.
 func TestPoolRelaunchesTheCrashedOne(t *testing.T) {
 	ws := startWorkers(t, "", "--fault crash-after=200", "", "")
-	exe, _ := os.Executable()
 	srv, err := host.NewServer()
 	if err != nil {
 		t.Fatal(err)
@@ -152,10 +150,7 @@ func TestPoolRelaunchesTheCrashedOne(t *testing.T) {
 	relaunch := func(ctx context.Context, old *host.Worker) (*host.Worker, error) {
 		old.Shutdown(time.Second)
 		// The relaunched process crashes again after 200: the budget (3 errors) allows one relaunch more.
-		nw, err := host.Start(ctx, srv, host.Options{
-			Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS=--fault crash-after=200"}},
-			Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
-		})
+		nw, err := host.Start(ctx, srv, workerOptions("--fault crash-after=200"))
 		if nw != nil {
 			started = append(started, nw)
 			t.Cleanup(func() { nw.Shutdown(time.Second) })
@@ -194,7 +189,6 @@ func TestPoolRelaunchesTheCrashedOne(t *testing.T) {
 // A process whose handshake failed (nil) starts down and is relaunched once the run begins.
 func TestPoolRelaunchesAProcessThatNeverStarted(t *testing.T) {
 	ws := startWorkers(t, "", "")
-	exe, _ := os.Executable()
 	srv, err := host.NewServer()
 	if err != nil {
 		t.Fatal(err)
@@ -204,10 +198,7 @@ func TestPoolRelaunchesAProcessThatNeverStarted(t *testing.T) {
 		if old != nil {
 			t.Errorf("relaunching a process that never started got an old worker")
 		}
-		nw, err := host.Start(ctx, srv, host.Options{
-			Launch:   host.Launch{Worker: exe, Language: "fbench-test", Env: []string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS="}},
-			Indexing: host.IndexingWorker, StartTimeout: 20 * time.Second,
-		})
+		nw, err := host.Start(ctx, srv, workerOptions(""))
 		if nw != nil {
 			t.Cleanup(func() { nw.Shutdown(time.Second) })
 		}

@@ -1,6 +1,3 @@
-// Package report holds the data model of one fbench run and the writers that turn it into files a
-// person or a machine reads: the HdrHistogram interval log (the source of truth), summary.json, the
-// text summary, intervals.csv, percentiles.csv and report.html. It knows nothing about gRPC or workers.
 package report
 
 import (

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/report"
 )
 
@@ -21,20 +22,13 @@ import (
 // variable and runs as 'fbench worker'. End-to-end tests thus exercise the real CLI in real
 // processes (signals, exit codes, stderr) without a separate build.
 func TestMain(m *testing.M) {
-	if os.Getenv("FBENCH_E2E_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
+	workertest.Main(m, workertest.Role{Env: "FBENCH_E2E_MAIN", Run: func(args []string) int { return run(args, os.Stdout, os.Stderr) }})
 }
 
 // fbenchBin is the executable that behaves as fbench (see TestMain).
 func fbenchBin(t testing.TB) string {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
+	return workertest.Executable(t)
 }
 
 // cliResult is what one fbench process did.

@@ -8,7 +8,9 @@
 // processes.html).
 //
 // Every step is a fresh benchmark run, made by a StepRunner the caller supplies: the package
-// decides the rates and judges each step, but never launches a worker itself. It must not import
-// cmd/fbench nor loadgen/runner (the runner is handed in as a function), so its search and judge
-// logic can be tested with a fake runner.
+// decides the rates and judges each step, but never launches a worker itself, so its search and
+// judge can be tested with a fake runner.
+//
+// It may import report and the packages below it; never loadgen/runner (the runner is handed in
+// as a function) nor cmd (scripts/layout checks this).
 package capacity

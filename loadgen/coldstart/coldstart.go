@@ -1,9 +1,3 @@
-// Package coldstart measures cold starts of a language worker as the Functions host sees them: a
-// fresh worker process, timed phase by phase from its spawn to the answer of its first invocation,
-// either started directly or through the host's placeholder path (a standby worker, specialized
-// with FunctionEnvironmentReloadRequest). Measure measures one start; Run makes a plan's starts
-// one after the other and writes their report (report.ColdstartReport), Judge says how the run
-// fared and Rebuild rewrites a run directory's files from its coldstart.json.
 package coldstart
 
 import (

@@ -2,40 +2,23 @@ package coldstart
 
 import (
 	"context"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/loadgen/refworker"
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/report"
 )
 
-// The test binary doubles as the reference worker: with FBENCH_TEST_WORKER=1 it runs it, with
-// the settings of FBENCH_TEST_REFARGS.
-func TestMain(m *testing.M) {
-	if os.Getenv("FBENCH_TEST_WORKER") == "1" {
-		args := os.Args[1:]
-		i := slices.Index(args, "--host")
-		if i < 0 {
-			i = len(args)
-		}
-		ref := strings.Fields(os.Getenv("FBENCH_TEST_REFARGS"))
-		os.Exit(refworker.Main(append(ref, args[i:]...), os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+// The test binary doubles as the reference worker (see workertest).
+func TestMain(m *testing.M) { workertest.Main(m, workertest.Worker(refworker.Main)) }
 
 func config(t testing.TB, refArgs string) Config {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FBENCH_TEST_WORKER", "1")
-	t.Setenv("FBENCH_TEST_REFARGS", refArgs)
+	exe := workertest.Executable(t)
+	workertest.Setenv(t, refArgs)
 	return Config{Host: host.Options{Launch: host.Launch{Worker: exe, Language: "fbench-reference"}, Indexing: host.IndexingWorker},
 		Timeout: 10 * time.Second}
 }

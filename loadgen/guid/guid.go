@@ -1,5 +1,3 @@
-// Package guid makes the GUID strings the Functions protocol uses for worker, request and
-// invocation ids: random (version 4) UUIDs in their canonical 36-character form.
 package guid
 
 import (

@@ -17,53 +17,23 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fbench/fbench/loadgen/refworker"
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/protos/rpc"
 )
 
-// The test binary doubles as the worker: launched with FBENCH_TEST_WORKER=1 it records how it was
-// started (FBENCH_TEST_DUMP) and runs the reference worker with the settings in FBENCH_TEST_REFARGS
-// and the host's arguments (everything from --host on).
+// The test binary doubles as the reference worker (see workertest), and, with
+// FBENCH_TEST_EMIT_LONG_LINES=1, as a program that writes a very long line (emitLongLines).
 func TestMain(m *testing.M) {
-	if os.Getenv("FBENCH_TEST_EMIT_LONG_LINES") == "1" {
-		emitLongLines()
-		os.Exit(0)
-	}
-	if os.Getenv("FBENCH_TEST_WORKER") == "1" {
-		args := os.Args[1:]
-		if path := os.Getenv("FBENCH_TEST_DUMP"); path != "" {
-			cwd, _ := os.Getwd()
-			b, _ := json.Marshal(launchDump{Args: os.Args, Env: os.Environ(), Cwd: cwd})
-			_ = os.WriteFile(path, b, 0o600)
-		}
-		i := slices.Index(args, "--host")
-		if i < 0 {
-			i = len(args)
-		}
-		var ref []string
-		if s := os.Getenv("FBENCH_TEST_REFARGS"); s != "" {
-			ref = strings.Fields(s)
-		}
-		os.Exit(refworker.Main(append(ref, args[i:]...), os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
-type launchDump struct {
-	Args []string
-	Env  []string
-	Cwd  string
+	workertest.Main(m, workertest.Role{Env: "FBENCH_TEST_EMIT_LONG_LINES", Run: func([]string) int { emitLongLines(); return 0 }},
+		workertest.Worker(refworker.Main))
 }
 
 // testWorker returns options that launch the test binary as a reference worker.
 func testWorker(t *testing.T, refArgs string, extraEnv ...string) Options {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append([]string{"FBENCH_TEST_WORKER=1", "FBENCH_TEST_REFARGS=" + refArgs}, extraEnv...)
+	env := append(workertest.Env(refArgs), extraEnv...)
 	return Options{
-		Launch:       Launch{Worker: exe, Language: "fbench-test", Env: env},
+		Launch:       Launch{Worker: workertest.Executable(t), Language: "fbench-test", Env: env},
 		Indexing:     IndexingWorker,
 		StartTimeout: 20 * time.Second,
 		InitTimeout:  10 * time.Second,
@@ -127,14 +97,14 @@ func TestLaunchArgumentsAndEnvironment(t *testing.T) {
 	srv := newServer(t)
 	dump := filepath.Join(t.TempDir(), "dump.json")
 	app := t.TempDir()
-	opt := testWorker(t, "", "FBENCH_TEST_DUMP="+dump, "EXTRA=1")
+	opt := testWorker(t, "", workertest.DumpTo(dump), "EXTRA=1")
 	opt.Launch.AppDir = app
 	w, err := Start(context.Background(), srv, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Shutdown(TerminateGrace)
-	var d launchDump
+	var d workertest.Launched
 	b, err := os.ReadFile(dump)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +158,7 @@ func TestWorkerConfigDirectoryLaunch(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(wdir, "worker.js"), "", 0o644)
 	dump := filepath.Join(t.TempDir(), "dump.json")
-	opt := testWorker(t, "", "FBENCH_TEST_DUMP="+dump, "FBENCH_TEST_EXE="+exe, "FBENCH_TEST_VAL=a b; rm -rf /")
+	opt := testWorker(t, "", workertest.DumpTo(dump), "FBENCH_TEST_EXE="+exe, "FBENCH_TEST_VAL=a b; rm -rf /")
 	opt.Launch.Worker = wdir
 	opt.Indexing = IndexingAuto
 	w, err := Start(context.Background(), srv, opt)
@@ -199,7 +169,7 @@ func TestWorkerConfigDirectoryLaunch(t *testing.T) {
 	if !w.Command.WorkerIndexing || w.Command.Language != "fbtest" {
 		t.Errorf("worker config not honoured: indexing %v language %q", w.Command.WorkerIndexing, w.Command.Language)
 	}
-	var d launchDump
+	var d workertest.Launched
 	b, _ := os.ReadFile(dump)
 	_ = json.Unmarshal(b, &d)
 	// As the host: %FBENCH_TEST_MISSING% disappears, the arguments are joined into one command line

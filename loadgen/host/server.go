@@ -1,7 +1,3 @@
-// Package host impersonates the Azure Functions host towards one language worker: it runs the gRPC
-// server (FunctionRpc.EventStream) on 127.0.0.1, launches the worker process exactly as the host
-// does, completes the handshake (StartStream, WorkerInitRequest, function discovery,
-// FunctionLoadRequest) and hands the ready stream to the load engine. It knows nothing about load.
 package host
 
 import (

@@ -1,11 +1,3 @@
-// Package refworker is fbench's built-in reference language worker: a careful,
-// cheap worker modelled on the .NET isolated worker that speaks the
-// AzureFunctionsRpcMessages.FunctionRpc protocol, serves a few built-in
-// functions (echo, work, fail, queue) and can misbehave on purpose (--fault)
-// so the harness's failure handling can be tested.
-//
-// It deliberately shares no code with the harness (only the generated
-// protocol package and loadgen/dist).
 package refworker
 
 import (

@@ -17,17 +17,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/protos/rpc"
 )
 
 // Re-executed test binary: run the worker as a real process (for faults that
-// call os.Exit or never return).
-func TestMain(m *testing.M) {
-	if os.Getenv("FBENCH_REFWORKER_HELPER") == "1" {
-		os.Exit(Main(strings.Split(os.Getenv("FBENCH_REFWORKER_ARGS"), "\x1f"), os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+// call os.Exit or never return), see workertest.
+func TestMain(m *testing.M) { workertest.Main(m, workertest.Worker(Main)) }
 
 const waitTimeout = 5 * time.Second
 
@@ -821,8 +817,7 @@ func TestCloseStream(t *testing.T) {
 func TestProcessFaults(t *testing.T) {
 	t.Parallel()
 	run := func(t *testing.T, args []string) (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "FBENCH_REFWORKER_HELPER=1", "FBENCH_REFWORKER_ARGS="+strings.Join(args, "\x1f"))
+		cmd := workertest.Command(args...)
 		stderr := &syncBuffer{}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {

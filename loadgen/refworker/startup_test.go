@@ -1,12 +1,11 @@
 package refworker
 
 import (
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/protos/rpc"
 )
 
@@ -27,9 +26,7 @@ func TestReloadAnswersPerMimic(t *testing.T) {
 	} {
 		t.Run(tc.mimic, func(t *testing.T) {
 			h := newHost(t)
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			args := h.args("w-"+tc.mimic, "--mimic="+tc.mimic, "--reload-delay=20ms")
-			cmd.Env = append(os.Environ(), "FBENCH_REFWORKER_HELPER=1", "FBENCH_REFWORKER_ARGS="+strings.Join(args, "\x1f"))
+			cmd := workertest.Command(h.args("w-"+tc.mimic, "--mimic="+tc.mimic, "--reload-delay=20ms")...)
 			stderr := &syncBuffer{}
 			cmd.Stderr = stderr
 			if err := cmd.Start(); err != nil {

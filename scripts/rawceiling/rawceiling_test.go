@@ -13,16 +13,14 @@ import (
 	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/loadgen/guid"
 	fhost "github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/loadgen/refworker/workertest"
 	"github.com/fbench/fbench/protos/rpc"
 )
 
 // TestMain lets the test binary stand in for the worker: the host re-executes os.Executable() (this
 // binary) as `worker --port P`, with RAWCEILING_CHILD=1 in its environment.
 func TestMain(m *testing.M) {
-	if os.Getenv("RAWCEILING_CHILD") == "1" && len(os.Args) > 1 && os.Args[1] == "worker" {
-		os.Exit(workerMain(os.Args[2:], os.Stderr))
-	}
-	os.Exit(m.Run())
+	workertest.Main(m, workertest.Role{Env: "RAWCEILING_CHILD", Verb: "worker", Run: func(args []string) int { return workerMain(args, os.Stderr) }})
 }
 
 func TestHostJSON(t *testing.T) {

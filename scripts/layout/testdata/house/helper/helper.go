@@ -1,0 +1,4 @@
+package helper
+
+// Help is for tests only.
+func Help() {}

@@ -1,0 +1,2 @@
+// Package stray is on no floor.
+package stray

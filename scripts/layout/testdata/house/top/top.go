@@ -1,0 +1,4 @@
+package top
+
+// Name is what the leaf wants.
+const Name = "top"
