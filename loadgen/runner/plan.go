@@ -28,7 +28,7 @@ type Plan struct {
 	LagBudget   time.Duration
 	CPUBudget   float64 // percent of one core; 0: none
 	Thresholds  report.VerdictThresholds
-	Objectives  Objectives
+	Objectives  report.SLOPlan
 	Restart     bool // relaunch a worker that ends mid-run
 	MaxRestarts int
 	Version     string
@@ -90,7 +90,7 @@ func NewPlan(s Settings) (*Plan, error) {
 	if p.Processes, err = ResolveProcesses(s.Processes, &p.Host); err != nil {
 		return nil, err
 	}
-	if p.Objectives, err = ParseObjectives(s.SLOs, s.SLOWindow, s.Interval); err != nil {
+	if p.Objectives, err = report.NewSLOPlan(s.SLOs, s.SLOWindow, s.Interval); err != nil {
 		return nil, err
 	}
 	p.Out = s.Out
@@ -251,17 +251,7 @@ func (s *Settings) record(p *Plan) map[string]any {
 		}
 		rec["targets"] = names
 	}
-	if len(p.Objectives.SLOs) == 0 {
-		return rec
-	}
-	exprs := make([]string, len(p.Objectives.SLOs))
-	for i, o := range p.Objectives.SLOs {
-		exprs[i] = o.Expr
-	}
-	rec["slo"] = exprs
-	if p.Objectives.Window > 0 {
-		rec["slo_window"] = p.Objectives.Window.String()
-	}
+	p.Objectives.Record(rec)
 	return rec
 }
 

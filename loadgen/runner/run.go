@@ -83,10 +83,7 @@ func Run(ctx context.Context, p *Plan, out Output) (*Outcome, error) {
 	if r.rw, err = report.CreateRun(p.Out, r.meta); err != nil {
 		return nil, err
 	}
-	if ev := p.Objectives.Evaluator(); ev != nil {
-		r.rw.Observe(ev)
-		r.rw.SetEvaluator(ev.Evaluate)
-	}
+	p.Objectives.Attach(r.rw)
 	pool, cleanup, err := StartWorkers(ctx, p, out.Progress)
 	defer cleanup()
 	if pool == nil {
