@@ -162,8 +162,10 @@ func (p *point) merge(o point) {
 	}
 }
 
-// responses is the number of invocations settled by a response from the worker.
-func responses(c Counts) int64 { return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel }
+// Responses is the number of invocations settled by a response from the worker.
+func (c Counts) Responses() int64 {
+	return c.Succeeded + c.Failed + c.Cancelled + c.CompletedAfterCancel
+}
 
 // newAggregator feeds intervals.csv to csvOut (nil: none); processes is the run's number of
 // worker processes (per-process columns and figures with more than one).
@@ -243,7 +245,7 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		loadLen = rec.LoadLength
 	}
 	p.Expected = rec.OfferedRPS * loadLen.Seconds()
-	p.Responses = responses(c)
+	p.Responses = c.Responses()
 	p.Sent = c.Sent
 	p.InFlight = rec.InFlight
 	p.Failed, p.TimedOut, p.Dropped, p.Lost = c.Failed, c.TimedOut, c.Dropped, c.Lost
@@ -361,7 +363,7 @@ func (a *aggregator) writeRow(rec *IntervalRecord, p *point, hists map[string]*h
 	}
 	row := []string{
 		strconv.Itoa(rec.Index), strconv.FormatFloat(rec.Start.Seconds(), 'f', 3, 64), rec.Phase, strconv.FormatBool(rec.Warmup),
-		fmtFloat(rec.OfferedRPS), fmtFloat(achieved), i64(rec.InFlight),
+		FormatFloat(rec.OfferedRPS), FormatFloat(achieved), i64(rec.InFlight),
 		i64(c.Sent), i64(c.Succeeded), i64(c.Failed), i64(c.Cancelled), i64(c.CompletedAfterCancel),
 		i64(c.TimedOut), i64(c.Dropped), i64(c.Lost), i64(c.Unmatched),
 	}
@@ -379,12 +381,12 @@ func (a *aggregator) writeRow(rec *IntervalRecord, p *point, hists map[string]*h
 	}
 	r := rec.Resources
 	if p.WCPUSec > 0 {
-		row = append(row, fmtFloat(r.WorkerCPUPct), i64(r.WorkerRSSBytes), i64(r.WorkerThreads), i64(r.WorkerFDs))
+		row = append(row, FormatFloat(r.WorkerCPUPct), i64(r.WorkerRSSBytes), i64(r.WorkerThreads), i64(r.WorkerFDs))
 	} else {
 		row = append(row, "", "", "", "")
 	}
 	if p.FCPUSec > 0 {
-		row = append(row, fmtFloat(r.FbenchCPUPct), i64(r.FbenchRSSBytes))
+		row = append(row, FormatFloat(r.FbenchCPUPct), i64(r.FbenchRSSBytes))
 	} else {
 		row = append(row, "", "")
 	}
@@ -406,30 +408,28 @@ func (a *aggregator) flushCSV() error {
 
 func i64(v int64) string { return strconv.FormatInt(v, 10) }
 
-// fmtFloat formats v rounded to 3 decimals, without trailing zeros.
-func fmtFloat(v float64) string { return strconv.FormatFloat(round3(v), 'f', -1, 64) }
-
-func round3(v float64) float64 {
+// Round3 rounds v to 3 decimals, as the summary's figures are (NaN and infinities: 0).
+func Round3(v float64) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0
 	}
 	return math.Round(v*1000) / 1000
 }
 
-// statsOf computes the figures of h (nil or empty: zero Stats).
-func statsOf(h *hdrhistogram.Histogram) Stats {
+// StatsOf computes the figures of h (nil or empty: zero Stats).
+func StatsOf(h *hdrhistogram.Histogram) Stats {
 	if h == nil || h.TotalCount() == 0 {
 		return Stats{}
 	}
 	v := h.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
 	return Stats{
-		Count: h.TotalCount(), Min: h.Min(), Mean: round3(h.Mean()),
+		Count: h.TotalCount(), Min: h.Min(), Mean: Round3(h.Mean()),
 		P50: v[0], P90: v[1], P99: v[2], P999: v[3], Max: h.Max(),
 	}
 }
 
-// splitTag splits "rtt.fn.echo" into ("rtt", "fn", "echo"); a main metric gives (tag, "", "").
-func splitTag(tag string) (metric, kind, name string) {
+// SplitTag splits "rtt.fn.echo" into ("rtt", "fn", "echo"); a main metric gives (tag, "", "").
+func SplitTag(tag string) (metric, kind, name string) {
 	i := strings.IndexByte(tag, '.')
 	if i < 0 {
 		return tag, "", ""
@@ -455,8 +455,8 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		IntervalS:       meta.Interval.Seconds(),
 		Intervals:       a.nMeasured,
 		WarmupIntervals: a.nWarm,
-		DurationS:       round3(a.measured.Seconds()),
-		WarmupS:         round3(a.warm.Seconds()),
+		DurationS:       Round3(a.measured.Seconds()),
+		WarmupS:         Round3(a.warm.Seconds()),
 		Counts:          a.counts,
 		Latency:         map[string]Stats{},
 		Functions:       map[string]map[string]Stats{},
@@ -489,23 +489,23 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 	// Rates are per second under load: the drain after the last arrival only settles what is in
 	// flight, so it adds time to neither rate and its responses to neither count of them.
 	if sec := a.loadTime.Seconds(); sec > 0 {
-		s.OfferedRPS = round3(a.expected / sec)
-		s.AchievedRPS = round3(float64(a.loadResp) / sec)
+		s.OfferedRPS = Round3(a.expected / sec)
+		s.AchievedRPS = Round3(float64(a.loadResp) / sec)
 	} else if sec := a.measured.Seconds(); sec > 0 {
-		s.OfferedRPS = round3(a.expected / sec)
-		s.AchievedRPS = round3(float64(responses(a.counts)) / sec)
+		s.OfferedRPS = Round3(a.expected / sec)
+		s.AchievedRPS = Round3(float64(a.counts.Responses()) / sec)
 	}
 	for _, m := range Metrics {
-		s.Latency[m] = statsOf(a.totals[m])
+		s.Latency[m] = StatsOf(a.totals[m])
 	}
 	fnNames := map[string]string{} // sanitized tag name → the worker's own name
 	for _, f := range meta.Worker.Functions {
-		if _, ok := fnNames[sanitizeTag(f.Name)]; !ok {
-			fnNames[sanitizeTag(f.Name)] = f.Name
+		if _, ok := fnNames[SanitizeTag(f.Name)]; !ok {
+			fnNames[SanitizeTag(f.Name)] = f.Name
 		}
 	}
 	for _, tag := range sortedTags(a.totals) {
-		metric, kind, name := splitTag(tag)
+		metric, kind, name := SplitTag(tag)
 		switch {
 		case kind == "fn":
 			if orig, ok := fnNames[name]; ok {
@@ -514,15 +514,15 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 			if s.Functions[name] == nil {
 				s.Functions[name] = map[string]Stats{}
 			}
-			s.Functions[name][metric] = statsOf(a.totals[tag])
+			s.Functions[name][metric] = StatsOf(a.totals[tag])
 		case kind == "status" && metric == MetricRTT:
-			s.Statuses[name] = statsOf(a.totals[tag])
+			s.Statuses[name] = StatsOf(a.totals[tag])
 		}
 	}
 
 	// Worker and harness peaks: the larger of what the engine recorded and what the intervals show.
 	w := &s.Worker
-	w.PeakCPUPct = round3(max(w.PeakCPUPct, a.worker.cpu))
+	w.PeakCPUPct = Round3(max(w.PeakCPUPct, a.worker.cpu))
 	w.PeakRSSBytes = max(w.PeakRSSBytes, int64(a.worker.rss))
 	w.PeakThreads = max(w.PeakThreads, int64(a.worker.threads))
 	w.PeakFDs = max(w.PeakFDs, int64(a.worker.fds))
@@ -531,7 +531,7 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 	}
 	h := &s.Harness
 	h.HarnessInfo = meta.Harness
-	h.PeakCPUPct = round3(max(h.PeakCPUPct, a.harness.cpu))
+	h.PeakCPUPct = Round3(max(h.PeakCPUPct, a.harness.cpu))
 	h.PeakRSSBytes = max(h.PeakRSSBytes, int64(a.harness.rss))
 	h.PeakGoroutines = max(h.PeakGoroutines, int64(a.harness.goroutines))
 	if h.FinalRSSBytes == 0 {
@@ -570,16 +570,16 @@ func (a *aggregator) footprint(h *HarnessSummary, cores int) {
 	if a.harnessCPUSec <= 0 {
 		return
 	}
-	h.MeanCPUPct = round3(a.harnessCPU / a.harnessCPUSec)
+	h.MeanCPUPct = Round3(a.harnessCPU / a.harnessCPUSec)
 	if cores > 0 {
-		h.MachineSharePct = round3(h.MeanCPUPct / float64(cores))
+		h.MachineSharePct = Round3(h.MeanCPUPct / float64(cores))
 	}
 	if a.harnessSent > 0 {
 		// Σ percent × seconds / 100 is CPU seconds.
-		h.CPUUsPerInvocation = round3(a.harnessCPU / 100 * 1e6 / float64(a.harnessSent))
+		h.CPUUsPerInvocation = Round3(a.harnessCPU / 100 * 1e6 / float64(a.harnessSent))
 	}
 	if a.workerCPUSec > 0 {
-		h.WorkerMeanCPUPct = round3(a.workerCPU / a.workerCPUSec)
+		h.WorkerMeanCPUPct = Round3(a.workerCPU / a.workerCPUSec)
 	}
 }
 
@@ -710,6 +710,19 @@ func fmtMicros(us int64) string {
 	case us < 1000_000:
 		return strconv.FormatFloat(float64(us)/1000, 'f', -1, 64) + "ms"
 	default:
-		return strconv.FormatFloat(round3(float64(us)/1e6), 'f', -1, 64) + "s"
+		return strconv.FormatFloat(Round3(float64(us)/1e6), 'f', -1, 64) + "s"
+	}
+}
+
+// FormatMicros formats a possibly fractional number of µs for people, as fmtMicros does whole ones:
+// 850µs, 1.5µs, 12.345ms, 1.234s.
+func FormatMicros(us float64) string {
+	switch {
+	case us < 1000:
+		return FormatFloat(us) + "µs"
+	case us < 1e6:
+		return strconv.FormatFloat(us/1000, 'f', -1, 64) + "ms"
+	default:
+		return FormatFloat(us/1e6) + "s"
 	}
 }

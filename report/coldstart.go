@@ -44,6 +44,10 @@ const (
 	ColdPhaseNextInvocations      = "next_invocations"
 )
 
+// ColdPhaseNames are the phases a cold-start run can measure.
+var ColdPhaseNames = []string{"spawn", "start_stream", "init", "placeholder_ready", "warmup", "specialize", "metadata", "load",
+	"first_invocation", ColdPhaseTotal, ColdPhaseTotalAfterSpecialize, ColdPhaseNextInvocations}
+
 // ColdPhase is one measured phase of a start. Phases are contiguous: each runs from the end of the
 // one before it (the worker's answer that ended it) to the worker's answer that ends it; the
 // totals span several.
@@ -156,8 +160,9 @@ func NewColdstartReport(mode string, phases []string, version string, config map
 // Add records one start.
 func (r *ColdstartReport) Add(s *ColdStart) { r.Runs = append(r.Runs, s) }
 
-// durUS is d in whole µs, at least 1 (the histograms' lowest value).
-func durUS(d time.Duration) int64 { return max(1, d.Microseconds()) }
+// PhaseMicros is a phase's duration d in whole µs, at least 1 (the histograms' lowest value), as
+// cold-start reports record it.
+func PhaseMicros(d time.Duration) int64 { return max(1, d.Microseconds()) }
 
 // histograms are the phase histograms over the succeeded starts, the next invocations among them.
 func (r *ColdstartReport) histograms() (phases, shares map[string]*hdrhistogram.Histogram) {
@@ -176,12 +181,12 @@ func (r *ColdstartReport) histograms() (phases, shares map[string]*hdrhistogram.
 				_ = hist(shares, p.Name).RecordValue(max(0, p.Share.Microseconds()))
 			}
 			if !s.Failed {
-				_ = hist(phases, p.Name).RecordValue(durUS(p.Dur))
+				_ = hist(phases, p.Name).RecordValue(PhaseMicros(p.Dur))
 			}
 		}
 		if !s.Failed && len(s.Invocations) > 1 {
 			for _, d := range s.Invocations[1:] {
-				_ = hist(phases, ColdPhaseNextInvocations).RecordValue(durUS(d))
+				_ = hist(phases, ColdPhaseNextInvocations).RecordValue(PhaseMicros(d))
 			}
 		}
 	}
@@ -210,10 +215,10 @@ func (r *ColdstartReport) Finish() {
 	phases, shares := r.histograms()
 	r.Stats, r.FbenchShare = map[string]Stats{}, map[string]Stats{}
 	for name, h := range phases {
-		r.Stats[name] = statsOf(h)
+		r.Stats[name] = StatsOf(h)
 	}
 	for name, h := range shares {
-		r.FbenchShare[name] = statsOf(h)
+		r.FbenchShare[name] = StatsOf(h)
 	}
 	if phases[ColdPhaseNextInvocations] != nil && !slices.Contains(r.Phases, ColdPhaseNextInvocations) {
 		r.Phases = append(r.Phases, ColdPhaseNextInvocations)
@@ -233,13 +238,13 @@ func (r *ColdstartReport) Finish() {
 		h := NewHistogram()
 		for _, s := range r.Runs {
 			if !s.Failed && i < len(s.Invocations) {
-				_ = h.RecordValue(durUS(s.Invocations[i]))
+				_ = h.RecordValue(PhaseMicros(s.Invocations[i]))
 			}
 		}
 		if h.TotalCount() == 0 {
 			break
 		}
-		st := statsOf(h)
+		st := StatsOf(h)
 		r.FirstK = append(r.FirstK, ColdFirstK{Invocation: i + 1, Count: st.Count, P50: st.P50, P90: st.P90, Max: st.Max})
 	}
 	if len(r.FirstK) < 2 {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,44 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-func TestParseColdstartSLO(t *testing.T) {
-	for _, tc := range []struct {
-		expr   string
-		metric string
-		kind   SLOKind
-		value  float64
-		pos    int // > 0: a syntax error at this position
-	}{
-		{"coldstart.total.p99<2s", "coldstart.total.p99", SLOLatency, 2e6, 0},
-		{"specialize.p50 < 200ms", "coldstart.specialize.p50", SLOLatency, 200e3, 0},
-		{"Coldstart.Total_After_Specialize.max<=1.5s", "coldstart.total_after_specialize.max", SLOLatency, 1.5e6, 0},
-		{"coldstart.failed==0", "coldstart.failed", SLOCount, 0, 0},
-		{"coldstart.succeeded>=19", "coldstart.succeeded", SLOCount, 19, 0},
-		{"coldstart.failure_rate<5%", "coldstart.failure_rate", SLORatio, 0.05, 0},
-		{"coldstart.totl.p99<2s", "", 0, 0, 1},
-		{"coldstart.total.p98<2s", "", 0, 0, 17},
-		{"coldstart.total.p99<2", "", 0, 0, 22},
-		{"specialize.p50<<2ms", "", 0, 0, 15},
-		{"coldstart.failed==0.5", "", 0, 0, 19},
-		{"", "", 0, 0, 1},
-	} {
-		o, err := ParseColdstartSLO(tc.expr)
-		if tc.pos > 0 {
-			var se *SLOSyntaxError
-			if !errors.As(err, &se) || se.Pos != tc.pos || se.Expr != strings.TrimSpace(tc.expr) {
-				t.Errorf("%q: error %v, want a syntax error at %d", tc.expr, err, tc.pos)
-			}
-			continue
-		}
-		if err != nil || o.Metric != tc.metric || o.Kind != tc.kind || o.Value != tc.value || o.Expr != tc.expr {
-			t.Errorf("%q: %+v, %v; want metric %s kind %d value %v", tc.expr, o, err, tc.metric, tc.kind, tc.value)
-		}
-	}
-	if !IsColdstartMetric("specialize.p50") || IsColdstartMetric("rtt.p99") || IsColdstartMetric("error_rate") {
-		t.Error("IsColdstartMetric misclassifies")
-	}
-}
 
 // synthColdstart is a direct cold-start run of 5 starts: 4 succeeded with totals 100, 110, 120 and
 // 400 ms, one failed in load.
@@ -111,22 +72,6 @@ func TestColdstartReportFigures(t *testing.T) {
 	if r.Resources.PeakRSSMax != 13<<20 || r.Resources.PeakRSSP50 != 11<<20 || r.Resources.CPUMax != 0.04 {
 		t.Errorf("resources %+v", r.Resources)
 	}
-	slos, err := ParseColdstartSLOs([]string{"coldstart.total.p50<200ms", "coldstart.total.max<200ms", "coldstart.failed==0",
-		"coldstart.failure_rate<=20%", "specialize.p50<1s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.EvaluateColdstartSLOs(slos)
-	var got []bool
-	for _, s := range r.SLOs {
-		got = append(got, s.Pass)
-	}
-	if want := []bool{true, false, false, true, false}; !equalBools(got, want) {
-		t.Errorf("SLO passes %v, want %v: %+v", got, want, r.SLOs)
-	}
-	if r.SLOs[4].Observed != "no data (no start measured specialize)" {
-		t.Errorf("specialize on a direct run: %q", r.SLOs[4].Observed)
-	}
 	// fbench's share over its budget makes the run invalid.
 	r.ShareBudgetUS = 60
 	r.Finish()
@@ -135,22 +80,19 @@ func TestColdstartReportFigures(t *testing.T) {
 	}
 }
 
-func equalBools(a, b []bool) bool {
-	if len(a) != len(b) {
-		return false
+// coldstartSLOResults are the results of coldstart.total.p99<2s and coldstart.failed==0 on
+// synthColdstart's run (report/slo checks that its evaluation gives these).
+func coldstartSLOResults() []SLOResult {
+	total, failed := 400127.0, 1.0
+	return []SLOResult{
+		{Expression: "coldstart.total.p99<2s", Metric: "coldstart.total.p99", Op: "<", Threshold: 2e6, Unit: "us", Value: &total, Observed: "400.127ms", Pass: true},
+		{Expression: "coldstart.failed==0", Metric: "coldstart.failed", Op: "==", Threshold: 0, Unit: "count", Value: &failed, Observed: "1", Pass: false},
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestColdstartTextGolden(t *testing.T) {
 	r := synthColdstart()
-	slos, _ := ParseColdstartSLOs([]string{"coldstart.total.p99<2s", "coldstart.failed==0"})
-	r.EvaluateColdstartSLOs(slos)
+	r.SLOs = coldstartSLOResults()
 	var b bytes.Buffer
 	if err := WriteColdstartText(&b, r); err != nil {
 		t.Fatal(err)
@@ -242,46 +184,3 @@ func TestColdstartHTMLRendersInChromium(t *testing.T) {
 	}
 	page.screenshot("FBENCH_COLDSTART_PNG", "1000,2200")
 }
-
-// Two cold-start runs compare start by start: a shift of the totals beyond the tolerance and the
-// start-to-start noise regresses, the same starts do not, and a noisy shift is within the noise.
-func TestCompareColdstartStarts(t *testing.T) {
-	mk := func(scale float64, spread float64) *ColdstartReport {
-		r := NewColdstartReport(ColdstartDirect, []string{"init", ColdPhaseTotal}, "test", map[string]any{}, Environment{}, 0)
-		for i := range 20 {
-			ms := scale * (100 + spread*float64(i%5-2))
-			d := time.Duration(ms * float64(time.Millisecond))
-			r.Add(&ColdStart{Index: i + 1, Phases: []ColdPhase{{Name: "init", Dur: d / 10}, {Name: ColdPhaseTotal, Dur: d}}})
-		}
-		r.Finish()
-		return r
-	}
-	set := func(r *ColdstartReport) *RunSet {
-		return &RunSet{Dir: "x", Runs: []RunEntry{{Name: ".", Dir: "x", Coldstart: r}}}
-	}
-	for _, tc := range []struct {
-		name   string
-		cur    *ColdstartReport
-		pass   *bool // nil: not checked (a noisy p50 does not say what p90 does)
-		status string
-	}{
-		{"same", mk(1, 5), boolPtr(true), StatusOK},
-		{"30% slower", mk(1.3, 5), boolPtr(false), StatusRegressed},
-		{"15% slower, very noisy", mk(1.15, 40), nil, StatusNoisy},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := Compare(set(mk(1, 5)), set(tc.cur), CompareOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Noise != NoiseStarts || c.Metrics[0].Metric != "coldstart.total.p50" || c.Metrics[0].CILow == nil {
-				t.Fatalf("noise %s, first metric %+v", c.Noise, c.Metrics[0])
-			}
-			if got := c.Metrics[0].Status; got != tc.status || tc.pass != nil && c.Pass != *tc.pass {
-				t.Errorf("total p50 %s (change %.3f, CI %.3f…%.3f), pass %v", got, c.Metrics[0].Change, *c.Metrics[0].CILow, *c.Metrics[0].CIHigh, c.Pass)
-			}
-		})
-	}
-}
-
-func boolPtr(v bool) *bool { return &v }

@@ -28,8 +28,8 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 		return fmtMicros(int64(math.Round(v)))
 	},
 	"num":   fmtInt,
-	"secs":  func(d time.Duration) string { return fmtSeconds(round3(d.Seconds())) },
-	"float": func(v float64) string { return trimFloat(v) },
+	"secs":  func(d time.Duration) string { return fmtSeconds(Round3(d.Seconds())) },
+	"float": func(v float64) string { return FormatFloat(v) },
 	"bytes": func(v int64) string {
 		if v == 0 {
 			return "–"
@@ -40,7 +40,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 		if v == 0 {
 			return "–"
 		}
-		return trimFloat(v) + "%"
+		return FormatFloat(v) + "%"
 	},
 }).Parse(reportTemplateText))
 
@@ -131,12 +131,12 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	errRate := "–"
 	if c.Settled() > 0 {
 		bad := c.Failed + c.TimedOut + c.Dropped + c.Lost + c.Unsent
-		errRate = trimFloat(100*float64(bad)/float64(c.Settled())) + "%"
+		errRate = FormatFloat(100*float64(bad)/float64(c.Settled())) + "%"
 	}
 	rtt := s.Latency[MetricRTT]
 	d.Headline = []kv{
-		{K: "Offered", V: trimFloat(s.OfferedRPS) + " rps"},
-		{K: "Achieved", V: trimFloat(s.AchievedRPS) + " rps"},
+		{K: "Offered", V: FormatFloat(s.OfferedRPS) + " rps"},
+		{K: "Achieved", V: FormatFloat(s.AchievedRPS) + " rps"},
 		{K: "RTT p50", V: fmtMicrosHTML(rtt.P50)},
 		{K: "RTT p99", V: fmtMicrosHTML(rtt.P99)},
 		{K: "RTT p99.9", V: fmtMicrosHTML(rtt.P999)},
@@ -149,11 +149,11 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	}
 	d.Counts = []kv{
 		{K: "mode", V: s.Mode},
-		{K: "measured duration", V: trimFloat(s.DurationS) + " s (" + strconv.Itoa(s.Intervals) + " intervals)"},
-		{K: "warm-up (excluded)", V: trimFloat(s.WarmupS) + " s (" + strconv.Itoa(s.WarmupIntervals) + " intervals), " +
+		{K: "measured duration", V: FormatFloat(s.DurationS) + " s (" + strconv.Itoa(s.Intervals) + " intervals)"},
+		{K: "warm-up (excluded)", V: FormatFloat(s.WarmupS) + " s (" + strconv.Itoa(s.WarmupIntervals) + " intervals), " +
 			fmtInt(c.WarmupSettled) + " warm-up invocations settled after it"},
-		{K: "offered rate", V: trimFloat(s.OfferedRPS) + " rps"},
-		{K: "achieved rate", V: trimFloat(s.AchievedRPS) + " rps"},
+		{K: "offered rate", V: FormatFloat(s.OfferedRPS) + " rps"},
+		{K: "achieved rate", V: FormatFloat(s.AchievedRPS) + " rps"},
 		{K: "due", V: fmtInt(c.Due)},
 		{K: "sent", V: fmtInt(c.Sent)},
 		{K: "succeeded", V: fmtInt(c.Succeeded)},
@@ -233,10 +233,10 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 	}
 	d.Loaded = wk.Functions
 	for _, ev := range s.Events {
-		d.Events = append(d.Events, eventRow{At: fmtSeconds(round3(ev.At.Seconds())), Kind: ev.Kind, Detail: ev.Detail})
+		d.Events = append(d.Events, eventRow{At: fmtSeconds(Round3(ev.At.Seconds())), Kind: ev.Kind, Detail: ev.Detail})
 	}
 	for _, p := range s.Phases {
-		d.Phases = append(d.Phases, phaseRow{Name: p.Name, Start: fmtSeconds(round3(p.Start.Seconds())), End: fmtSeconds(round3(p.End.Seconds()))})
+		d.Phases = append(d.Phases, phaseRow{Name: p.Name, Start: fmtSeconds(Round3(p.Start.Seconds())), End: fmtSeconds(Round3(p.End.Seconds()))})
 	}
 	d.StderrTail = strings.Join(wk.StderrTail, "\n")
 	return reportTemplate.Execute(w, d)
@@ -255,7 +255,7 @@ func pctOrDash(v float64) string {
 	if v == 0 {
 		return "–"
 	}
-	return trimFloat(v) + "%"
+	return FormatFloat(v) + "%"
 }
 
 func bytesOrDash(v int64) string {
@@ -370,7 +370,7 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 				case "worker_restart":
 					col = colAmber
 				}
-				c.markX(ev.At.Seconds(), col, ev.Kind, ev.Kind+" at "+fmtSeconds(round3(ev.At.Seconds()))+": "+ev.Detail)
+				c.markX(ev.At.Seconds(), col, ev.Kind, ev.Kind+" at "+fmtSeconds(Round3(ev.At.Seconds()))+": "+ev.Detail)
 			}
 		}
 		lat := func(mi, qi int) []float64 {

@@ -10,23 +10,6 @@ import (
 // HTTP functions in reports: the mode they were driven in, the statuses callers got, and the
 // failure reasons.
 
-func init() {
-	// Counts of HTTP statuses by class, and the share of them in a class, as SLO metrics.
-	for class, get := range map[string]func(c Counts) int64{
-		"http_1xx": func(c Counts) int64 { return c.HTTP1xx },
-		"http_2xx": func(c Counts) int64 { return c.HTTP2xx },
-		"http_3xx": func(c Counts) int64 { return c.HTTP3xx },
-		"http_4xx": func(c Counts) int64 { return c.HTTP4xx },
-		"http_5xx": func(c Counts) int64 { return c.HTTP5xx },
-	} {
-		sloCounts[class] = get
-		sloRatios[class+"_rate"] = func(c Counts) (int64, int64) { return get(c), httpStatuses(c) }
-	}
-}
-
-// httpStatuses is the number of HTTP statuses counted (every class).
-func httpStatuses(c Counts) int64 { return c.HTTP1xx + c.HTTP2xx + c.HTTP3xx + c.HTTP4xx + c.HTTP5xx }
-
 // httpModeText describes an HTTP mode for people.
 func httpModeText(mode string) string {
 	switch mode {
@@ -82,30 +65,4 @@ func reasonLines(fs map[string]int64) []string {
 		out[i] = fmt.Sprintf("%d × %s", fs[r], oneLine(r))
 	}
 	return out
-}
-
-// httpCompareMetrics are the proxied HTTP clocks compare adds to its defaults when every usable
-// run of both sides has them (runs in HTTP proxying mode).
-func httpCompareMetrics(base, cur *RunSet) []string {
-	runs := append(base.Usable(), cur.Usable()...)
-	if len(runs) == 0 {
-		return nil
-	}
-	for _, r := range runs {
-		if r.Summary == nil || r.Summary.Latency[MetricHTTPTotal].Count == 0 {
-			return nil
-		}
-	}
-	return []string{"http_ttfb.p50", "http_ttfb.p99", "http_total.p50", "http_total.p99"}
-}
-
-// httpModeName names an HTTP mode in one or two words.
-func httpModeName(mode string) string {
-	switch mode {
-	case "proxy":
-		return "proxied (HttpUri)"
-	case "rpc":
-		return "RpcHttp over the stream"
-	}
-	return "none invoked"
 }

@@ -186,7 +186,7 @@ func Merge(dirs []string, opt MergeOptions) (*MergeResult, error) {
 		res.Notes = append(res.Notes, s.notes...)
 		if s.meta.EndedAt.IsZero() {
 			res.Notes = append(res.Notes, fmt.Sprintf("%s: the run never finished (run.json has no end: killed?): its %d whole intervals, to %ss, were merged",
-				s.dir, s.yielded, trimFloat(s.lastEnd.Seconds())))
+				s.dir, s.yielded, FormatFloat(s.lastEnd.Seconds())))
 		}
 	}
 	if m.skew > time.Millisecond {
@@ -468,7 +468,7 @@ func (s *mergeSource) advance() error {
 			}
 			s.leftOut += n
 			s.notes = append(s.notes, fmt.Sprintf("%s: %s was cut short (run killed?) in the interval at %ss: %d interval(s) from there on were left out, the %d before it merged",
-				s.dir, HlogFile, trimFloat(rec.Start.Seconds()), n, s.yielded))
+				s.dir, HlogFile, FormatFloat(rec.Start.Seconds()), n, s.yielded))
 			s.finish()
 			return nil
 		}
@@ -499,16 +499,16 @@ func (s *mergeSource) figures() MergedRun {
 	t := &s.totals
 	r := MergedRun{
 		Dir: s.dir, Hostname: s.label(), StartedAt: s.meta.StartedAt, TimeZero: timeZero(s.meta),
-		OffsetS: round3(s.offset.Seconds()), Intervals: t.n, LeftOut: s.leftOut,
-		DurationS: round3(t.measured.Seconds()), Counts: t.counts, Latency: map[string]Stats{},
+		OffsetS: Round3(s.offset.Seconds()), Intervals: t.n, LeftOut: s.leftOut,
+		DurationS: Round3(t.measured.Seconds()), Counts: t.counts, Latency: map[string]Stats{},
 		Crashed: s.meta.Worker.Crashed, Interrupted: s.meta.Interrupted, Valid: true,
 	}
 	if sec := t.loadTime.Seconds(); sec > 0 {
-		r.OfferedRPS, r.AchievedRPS = round3(t.expected/sec), round3(float64(t.loadResp)/sec)
+		r.OfferedRPS, r.AchievedRPS = Round3(t.expected/sec), Round3(float64(t.loadResp)/sec)
 	}
 	for _, m := range Metrics {
 		if h := t.hists[m]; h != nil && h.TotalCount() > 0 {
-			r.Latency[m] = statsOf(h)
+			r.Latency[m] = StatsOf(h)
 		}
 	}
 	judged, what := r.Latency[MetricLag].P99, "lag"
@@ -545,7 +545,7 @@ func (t *runTotals) add(rec *IntervalRecord, hists map[string]*hdrhistogram.Hist
 	t.expected += rec.OfferedRPS * loadLen.Seconds()
 	if rec.Phase != PhaseDrain {
 		t.loadTime += loadLen
-		t.loadResp += responses(rec.Counts)
+		t.loadResp += rec.Counts.Responses()
 	}
 	t.counts.Add(rec.Counts)
 	if r := rec.Resources; r.FbenchRSSBytes > 0 || r.FbenchCPUPct > 0 {

@@ -202,8 +202,8 @@ func TestMergeIsExact(t *testing.T) {
 		want := oneHistogram(parts...)
 		sameBuckets(t, tag, got[tag], want)
 		if tag == MetricRTT || tag == MetricService || tag == MetricLag {
-			if st := s.Latency[tag]; st != statsOf(want) {
-				t.Errorf("%s: merged stats %+v, one histogram of every sample %+v", tag, st, statsOf(want))
+			if st := s.Latency[tag]; st != StatsOf(want) {
+				t.Errorf("%s: merged stats %+v, one histogram of every sample %+v", tag, st, StatsOf(want))
 			}
 		}
 	}

@@ -59,7 +59,7 @@ func writeRuns(p func(format string, args ...any), s *Summary) {
 		if o := outlier(s.Runs, r); o != "" {
 			flags += " (" + o + ")"
 		}
-		p("  %-3d %-24s %10s %10s %10s %10s %10d  %s%s\n", i+1, r.Hostname, trimFloat(r.AchievedRPS), ms(rtt.P50), ms(rtt.P99), ms(rtt.Max), r.Counts.Due, r.Dir, flags)
+		p("  %-3d %-24s %10s %10s %10s %10s %10d  %s%s\n", i+1, r.Hostname, FormatFloat(r.AchievedRPS), ms(rtt.P50), ms(rtt.P99), ms(rtt.Max), r.Counts.Due, r.Dir, flags)
 	}
 }
 
@@ -92,9 +92,9 @@ func runRows(s *Summary) []runRow {
 			bad = append(bad, o)
 		}
 		rows = append(rows, runRow{
-			N: i + 1, Host: r.Hostname, Dir: r.Dir, Achieved: trimFloat(r.AchievedRPS) + " rps",
+			N: i + 1, Host: r.Hostname, Dir: r.Dir, Achieved: FormatFloat(r.AchievedRPS) + " rps",
 			P50: fmtMicrosHTML(rtt.P50), P99: fmtMicrosHTML(rtt.P99), Max: fmtMicrosHTML(rtt.Max),
-			Due: fmtInt(r.Counts.Due), Offset: trimFloat(r.OffsetS) + " s", Bad: strings.Join(bad, "; "),
+			Due: fmtInt(r.Counts.Due), Offset: FormatFloat(r.OffsetS) + " s", Bad: strings.Join(bad, "; "),
 		})
 	}
 	return rows

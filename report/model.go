@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -43,13 +44,13 @@ const (
 var Metrics = []string{MetricRTT, MetricService, MetricLag, MetricCancelSettle, MetricStatusRTT, MetricHarnessLag, MetricHTTPTTFB, MetricHTTPTotal}
 
 // FunctionTag is the hlog tag of a metric restricted to one function, e.g. "rtt.fn.echo".
-func FunctionTag(metric, function string) string { return metric + ".fn." + sanitizeTag(function) }
+func FunctionTag(metric, function string) string { return metric + ".fn." + SanitizeTag(function) }
 
 // StatusTag is the hlog tag of a metric restricted to one outcome, e.g. "rtt.status.failed".
-func StatusTag(metric, status string) string { return metric + ".status." + sanitizeTag(status) }
+func StatusTag(metric, status string) string { return metric + ".status." + SanitizeTag(status) }
 
-// sanitizeTag keeps a tag within what HdrHistogram log readers accept: no commas, spaces or '='.
-func sanitizeTag(s string) string {
+// SanitizeTag keeps a tag within what HdrHistogram log readers accept: no commas, spaces or '='.
+func SanitizeTag(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if c == ',' || c == '=' || c == ' ' || c == '\t' || c == '\n' || c == '\r' {
@@ -442,4 +443,36 @@ type Verdict struct {
 	Name   string `json:"name"`
 	Status string `json:"status"` // VerdictPass, VerdictWarn, VerdictFail or VerdictSkip
 	Detail string `json:"detail"`
+}
+
+// SingleFunction is the one function a run invoked, or "" when it invoked several or it cannot
+// tell. Runs of one function record no per-function histograms: {fn=NAME} then reads the run's
+// own. It looks at the recorded configuration (targets, function, mix) and the loaded functions.
+func SingleFunction(s *Summary) string {
+	if list, ok := s.Config["targets"].([]any); ok {
+		if len(list) == 1 {
+			name, _ := list[0].(string)
+			return name
+		}
+		if len(list) > 1 {
+			return ""
+		}
+	}
+	if list, ok := s.Config["targets"].([]string); ok && len(list) == 1 {
+		return list[0]
+	}
+	if fn, ok := s.Config["function"].(string); ok && fn != "" {
+		return fn
+	}
+	if mix, ok := s.Config["mix"].(string); ok && mix != "" {
+		if strings.Contains(mix, ",") {
+			return ""
+		}
+		name, _, _ := strings.Cut(mix, "=")
+		return strings.TrimSpace(name)
+	}
+	if len(s.Worker.Functions) == 1 {
+		return s.Worker.Functions[0].Name
+	}
+	return ""
 }

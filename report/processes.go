@@ -164,15 +164,15 @@ func (pa *processAgg) summaries(infos []ProcessInfo, totals map[string]*hdrhisto
 		ps.Counts = pa.counts[i]
 		ps.Invocations = ps.Counts.Responses()
 		if sent > 0 {
-			ps.Share = round3(float64(ps.Counts.Sent) / float64(sent))
+			ps.Share = Round3(float64(ps.Counts.Sent) / float64(sent))
 		}
-		ps.RTT = statsOf(totals[ProcessTag(MetricRTT, i+1)])
-		ps.Service = statsOf(totals[ProcessTag(MetricService, i+1)])
+		ps.RTT = StatsOf(totals[ProcessTag(MetricRTT, i+1)])
+		ps.Service = StatsOf(totals[ProcessTag(MetricService, i+1)])
 		if pa.cpuSec[i] > 0 {
-			ps.MeanCPUPct = round3(pa.cpu[i] / pa.cpuSec[i])
+			ps.MeanCPUPct = Round3(pa.cpu[i] / pa.cpuSec[i])
 		}
 		pk := pa.peaks[i]
-		ps.PeakCPUPct = round3(pk.cpu)
+		ps.PeakCPUPct = Round3(pk.cpu)
 		ps.PeakRSS, ps.FinalRSS, ps.PeakThreads = int64(pk.rss), int64(pk.finalRSS), int64(pk.threads)
 	}
 	return out
@@ -215,7 +215,7 @@ func (pa *processAgg) appendRow(row []string, rec *IntervalRecord, hists map[str
 		}
 		cpu, rss, thr := "", "", ""
 		if p.RSSBytes > 0 || p.CPUPct > 0 {
-			cpu, rss, thr = fmtFloat(p.CPUPct), i64(p.RSSBytes), i64(p.Threads)
+			cpu, rss, thr = FormatFloat(p.CPUPct), i64(p.RSSBytes), i64(p.Threads)
 		}
 		row = append(row, strconv.FormatBool(p.Up), i64(c.Sent), i64(c.Succeeded), i64(c.Failed), i64(c.TimedOut), i64(c.Lost),
 			p50, p99, cpu, rss, thr)
@@ -252,7 +252,7 @@ func processRows(s *Summary) []processRow {
 		for i, pid := range p.Pids {
 			pids[i] = strconv.Itoa(pid)
 		}
-		r := processRow{P: p, Pids: strings.Join(pids, " → "), Share: trimFloat(100*p.Share) + "%",
+		r := processRow{P: p, Pids: strings.Join(pids, " → "), Share: FormatFloat(100*p.Share) + "%",
 			CPU: pctOrDash(p.MeanCPUPct), RSS: bytesOrDash(p.PeakRSS)}
 		switch {
 		case p.Crashes > 0 || p.Error != "":

@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,9 +13,9 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/fbench/fbench/report/internal/goldenfile"
+)
 
 func TestMain(m *testing.M) {
 	fixed := time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
@@ -24,45 +23,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// golden compares got with testdata/name (go test -update rewrites it).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./report -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./report -update to accept):\n%s", name, firstDiff(string(want), string(got)))
-	}
+	goldenfile.Check(t, name, got)
 }
 
-func firstDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(wl), len(gl)); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return "line " + itoa(i+1) + ":\n want: " + w + "\n  got: " + g
-		}
-	}
-	return "(same lines, different bytes)"
-}
-
-func itoa(i int) string { return i64(int64(i)) }
+func firstDiff(want, got string) string { return goldenfile.FirstDiff(want, got) }
 
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
@@ -125,7 +92,7 @@ func TestSyntheticRunFiles(t *testing.T) {
 	if s.OfferedRPS != 200 {
 		t.Errorf("offered_rps %v, want 200", s.OfferedRPS)
 	}
-	if want := round3(float64(responses(s.Counts)) / 8); s.AchievedRPS != want {
+	if want := Round3(float64(s.Counts.Responses()) / 8); s.AchievedRPS != want {
 		t.Errorf("achieved_rps %v, want %v", s.AchievedRPS, want)
 	}
 	if _, ok := s.Functions["slow work"]; !ok {
@@ -225,7 +192,7 @@ func TestHlogRoundTrip(t *testing.T) {
 	for _, r := range recs {
 		want[intervalKey(r.Start)] = map[string]*hdrhistogram.Histogram{}
 		for tag, h := range r.Histograms {
-			want[intervalKey(r.Start)][sanitizeTag(tag)] = h
+			want[intervalKey(r.Start)][SanitizeTag(tag)] = h
 		}
 	}
 	raw := readFile(t, filepath.Join(dir, "latency.hlog"))
@@ -404,8 +371,8 @@ func TestRebuildWindow(t *testing.T) {
 					rtt.Merge(r.Histograms[MetricRTT])
 				}
 			}
-			if s.Intervals != tc.measured || s.Counts != c || s.Latency[MetricRTT] != statsOf(rtt) {
-				t.Errorf("intervals %d counts %+v rtt %+v; want %d %+v %+v", s.Intervals, s.Counts, s.Latency[MetricRTT], tc.measured, c, statsOf(rtt))
+			if s.Intervals != tc.measured || s.Counts != c || s.Latency[MetricRTT] != StatsOf(rtt) {
+				t.Errorf("intervals %d counts %+v rtt %+v; want %d %+v %+v", s.Intervals, s.Counts, s.Latency[MetricRTT], tc.measured, c, StatsOf(rtt))
 			}
 			if (tc.from != 0 || tc.to != 0) != (s.Window != nil) {
 				t.Errorf("window %+v", s.Window)

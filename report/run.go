@@ -18,6 +18,13 @@ import (
 // now stamps Summary.GeneratedAt; tests replace it.
 var now = func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
+// IntervalObserver sees every interval fed to a run's aggregate, warm-up included (rec.Warmup),
+// in order, live (RunWriter.Observe) or replayed (RebuildOptions.Observers). hists are the
+// interval's non-empty histograms keyed by hlog tag; rec and hists are only valid during the call.
+type IntervalObserver interface {
+	ObserveInterval(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram)
+}
+
 // Evaluator adds judgements (SLOs, verdicts, warnings) to a summary before the report files are
 // written from it.
 type Evaluator func(*Summary)
@@ -153,7 +160,7 @@ func normalizeHistograms(rec *IntervalRecord) (map[string]*hdrhistogram.Histogra
 			empty++
 			continue
 		}
-		t := sanitizeTag(tag)
+		t := SanitizeTag(tag)
 		if prev, ok := out[t]; ok {
 			m := NewHistogram()
 			m.Merge(prev)

@@ -331,30 +331,31 @@ func fmtSeconds(sec float64) string {
 func fmtLatencyTick(us float64) string {
 	switch {
 	case us < 1000:
-		return trimFloat(us) + "µs"
+		return FormatFloat(us) + "µs"
 	case us < 1e6:
-		return trimFloat(us/1000) + "ms"
+		return FormatFloat(us/1000) + "ms"
 	default:
-		return trimFloat(us/1e6) + "s"
+		return FormatFloat(us/1e6) + "s"
 	}
 }
 
-func trimFloat(v float64) string { return strconv.FormatFloat(round3(v), 'f', -1, 64) }
+// FormatFloat formats v rounded to 3 decimals, without trailing zeros.
+func FormatFloat(v float64) string { return strconv.FormatFloat(Round3(v), 'f', -1, 64) }
 
 // fmtCount labels a count or rate compactly: 950, 1.2k, 3.4M.
 func fmtCount(v float64) string {
 	a := math.Abs(v)
 	switch {
 	case a >= 1e9:
-		return trimFloat(math.Round(v/1e7)/100) + "G"
+		return FormatFloat(math.Round(v/1e7)/100) + "G"
 	case a >= 1e6:
-		return trimFloat(math.Round(v/1e4)/100) + "M"
+		return FormatFloat(math.Round(v/1e4)/100) + "M"
 	case a >= 1e4:
-		return trimFloat(math.Round(v/100)/10) + "k"
+		return FormatFloat(math.Round(v/100)/10) + "k"
 	case a >= 100:
-		return trimFloat(math.Round(v))
+		return FormatFloat(math.Round(v))
 	}
-	return trimFloat(math.Round(v*100) / 100)
+	return FormatFloat(math.Round(v*100) / 100)
 }
 
 // fmtBytes formats a byte count with binary units: 512 KiB, 1.5 GiB.
@@ -366,9 +367,9 @@ func fmtBytes(v float64) string {
 		i++
 	}
 	if i == 0 {
-		return trimFloat(v) + " B"
+		return FormatFloat(v) + " B"
 	}
-	return trimFloat(math.Round(v*10)/10) + " " + units[i]
+	return FormatFloat(math.Round(v*10)/10) + " " + units[i]
 }
 
-func fmtPctTick(v float64) string { return trimFloat(v) + "%" }
+func fmtPctTick(v float64) string { return FormatFloat(v) + "%" }

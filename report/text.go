@@ -19,13 +19,13 @@ func WriteText(w io.Writer, s *Summary) error {
 		mode = "unknown"
 	}
 	p("fbench %s · %s loop · %s s measured (%d intervals) · %s s warm-up excluded (%d intervals)\n",
-		s.FbenchVersion, mode, trimFloat(s.DurationS), s.Intervals, trimFloat(s.WarmupS), s.WarmupIntervals)
+		s.FbenchVersion, mode, FormatFloat(s.DurationS), s.Intervals, FormatFloat(s.WarmupS), s.WarmupIntervals)
 	if s.Window != nil {
 		to := "end"
 		if s.Window.ToS != 0 {
-			to = trimFloat(s.Window.ToS) + " s"
+			to = FormatFloat(s.Window.ToS) + " s"
 		}
-		p("window: %s s – %s\n", trimFloat(s.Window.FromS), to)
+		p("window: %s s – %s\n", FormatFloat(s.Window.FromS), to)
 	}
 	if !s.Harness.Valid {
 		p("\n*** HARNESS INVALID: %s ***\n", s.Harness.InvalidReason)
@@ -35,9 +35,9 @@ func WriteText(w io.Writer, s *Summary) error {
 	}
 	c := s.Counts
 	if s.Mode == "closed" {
-		p("\nrate: closed loop (no offered rate), achieved %s rps (responses ÷ time under load, drain excluded)\n", trimFloat(s.AchievedRPS))
+		p("\nrate: closed loop (no offered rate), achieved %s rps (responses ÷ time under load, drain excluded)\n", FormatFloat(s.AchievedRPS))
 	} else {
-		p("\nrate: offered %s rps, achieved %s rps (responses ÷ time under load, drain excluded)\n", trimFloat(s.OfferedRPS), trimFloat(s.AchievedRPS))
+		p("\nrate: offered %s rps, achieved %s rps (responses ÷ time under load, drain excluded)\n", FormatFloat(s.OfferedRPS), FormatFloat(s.AchievedRPS))
 	}
 	p("invocations: due %d, sent %d, succeeded %d, failed %d, timed out %d, dropped %d, lost %d",
 		c.Due, c.Sent, c.Succeeded, c.Failed, c.TimedOut, c.Dropped, c.Lost)
@@ -69,7 +69,7 @@ func WriteText(w io.Writer, s *Summary) error {
 		p("\n")
 		if len(l.FirstErrors) > 0 {
 			e := l.FirstErrors[0]
-			p("first worker error (worker.log): at %s [%s] %s\n", fmtSeconds(round3(e.At.Seconds())), e.Category, oneLineText(e.Message, 160))
+			p("first worker error (worker.log): at %s [%s] %s\n", fmtSeconds(Round3(e.At.Seconds())), e.Category, oneLineText(e.Message, 160))
 		}
 	}
 	if f := s.Failures; f != nil {
@@ -145,7 +145,7 @@ func WriteText(w io.Writer, s *Summary) error {
 	p("\nworker: pid %d, exit code %s, restarts %d, crashed %t", wk.Pid, exit, wk.Restarts, wk.Crashed)
 	if wk.PeakRSSBytes > 0 || wk.PeakCPUPct > 0 {
 		p(", peak CPU %s%%, peak RSS %d B, final RSS %d B, peak threads %d, peak FDs %d",
-			trimFloat(wk.PeakCPUPct), wk.PeakRSSBytes, wk.FinalRSSBytes, wk.PeakThreads, wk.PeakFDs)
+			FormatFloat(wk.PeakCPUPct), wk.PeakRSSBytes, wk.FinalRSSBytes, wk.PeakThreads, wk.PeakFDs)
 	}
 	p("\n")
 	if wk.Ended != "" {
@@ -153,8 +153,8 @@ func WriteText(w io.Writer, s *Summary) error {
 	}
 	for _, pr := range s.Processes {
 		p("  process %d: pids %v, restarts %d, crashes %d, sent %d (%s%%), answered %d, lost %d, rtt p50 %s p99 %s ms, service p99 %s ms, mean CPU %s%%, peak RSS %d B\n",
-			pr.Process, pr.Pids, pr.Restarts, pr.Crashes, pr.Counts.Sent, trimFloat(100*pr.Share), pr.Invocations, pr.Counts.Lost,
-			ms(pr.RTT.P50), ms(pr.RTT.P99), ms(pr.Service.P99), trimFloat(pr.MeanCPUPct), pr.PeakRSS)
+			pr.Process, pr.Pids, pr.Restarts, pr.Crashes, pr.Counts.Sent, FormatFloat(100*pr.Share), pr.Invocations, pr.Counts.Lost,
+			ms(pr.RTT.P50), ms(pr.RTT.P99), ms(pr.Service.P99), FormatFloat(pr.MeanCPUPct), pr.PeakRSS)
 	}
 	h := s.Harness
 	valid := "valid"
@@ -167,7 +167,7 @@ func WriteText(w io.Writer, s *Summary) error {
 	}
 	p("harness: %s, lag p99 %s ms, harness_lag p99 %s ms (budget %s)", valid, ms(h.LagP99US), ms(s.Latency[MetricHarnessLag].P99), budget)
 	if h.PeakRSSBytes > 0 || h.PeakCPUPct > 0 {
-		p(", peak CPU %s%%, peak RSS %d B", trimFloat(h.PeakCPUPct), h.PeakRSSBytes)
+		p(", peak CPU %s%%, peak RSS %d B", FormatFloat(h.PeakCPUPct), h.PeakRSSBytes)
 	}
 	p("\n")
 	if h.MeanCPUPct > 0 {
@@ -179,7 +179,7 @@ func WriteText(w io.Writer, s *Summary) error {
 		p("\n")
 	}
 	for _, ev := range s.Events {
-		p("event %s s: %s %s\n", trimFloat(ev.At.Seconds()), ev.Kind, oneLine(ev.Detail))
+		p("event %s s: %s %s\n", FormatFloat(ev.At.Seconds()), ev.Kind, oneLine(ev.Detail))
 	}
 	if len(s.SLOs) > 0 {
 		p("\nSLOs:\n")
@@ -190,7 +190,7 @@ func WriteText(w io.Writer, s *Summary) error {
 			}
 			scope := ""
 			if o.WindowS > 0 {
-				scope = " in every " + trimFloat(o.WindowS) + " s window"
+				scope = " in every " + FormatFloat(o.WindowS) + " s window"
 			}
 			p("  %-4s %s%s (observed %s)\n", res, o.Expression, scope, o.Observed)
 		}

@@ -222,7 +222,7 @@ func driftVerdict(pts []point, th VerdictThresholds) Verdict {
 	}
 	slope, _, _ := procstat.RobustSlope(x, y)
 	v.Detail = fmt.Sprintf("rtt p99 first quarter %s, last quarter %s; trend %s/h; limit +%.0f%%",
-		fmtMicrosF(a), fmtMicrosF(b), fmtMicrosF(slope), th.P99Drift*100)
+		FormatMicros(a), FormatMicros(b), FormatMicros(slope), th.P99Drift*100)
 	floor := float64(th.P99DriftFloor.Microseconds())
 	switch {
 	case a > 0 && b > a*(1+th.P99Drift) && b-a > floor:
@@ -311,8 +311,8 @@ func harnessVerdict(pts []point, s *Summary, th VerdictThresholds) Verdict {
 		}
 	}
 	v.Detail = fmt.Sprintf("lag p99 %s, harness_lag p99 %s (budget %s); fbench CPU peak %.0f%% of a core",
-		fmtMicrosF(float64(s.Latency[MetricLag].P99)), fmtMicrosF(float64(s.Latency[MetricHarnessLag].P99)),
-		fmtMicrosF(float64(s.Harness.LagBudgetUS)), peak)
+		FormatMicros(float64(s.Latency[MetricLag].P99)), FormatMicros(float64(s.Latency[MetricHarnessLag].P99)),
+		FormatMicros(float64(s.Harness.LagBudgetUS)), peak)
 	switch {
 	case !s.Harness.Valid:
 		v.Status = VerdictFail

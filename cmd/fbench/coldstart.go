@@ -17,6 +17,7 @@ import (
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 const coldstartUsage = `Usage: fbench coldstart [flags] [WORKER [-- ARGS...]]
@@ -80,7 +81,7 @@ func (f *coldstartFlags) setup(fs *pflag.FlagSet) (p *coldstart.Plan, err error)
 	if p.Config.Payload, err = (runner.Request{Method: f.method, Body: f.body, BodyFile: f.bodyFile, Headers: f.headers, Query: f.query}).Payload(); err != nil {
 		return nil, err
 	}
-	if p.SLOs, err = report.ParseColdstartSLOs(f.slo); err != nil {
+	if p.SLOs, err = slo.ParseColdstartAll(f.slo); err != nil {
 		return nil, err
 	}
 	if p.Config.Host, err = f.workerFlags.options(fs.Args()); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/compare"
 )
 
 // coldstartRun runs fbench coldstart -q into a fresh directory and returns the result and the
@@ -124,7 +125,7 @@ func TestColdstartPhasesReflectDelays(t *testing.T) {
 		t.Errorf("coldstart.csv: %d rows, %v", len(rows), err)
 	}
 	hlog, _ := os.ReadFile(filepath.Join(dir, report.ColdstartHlog))
-	for _, phase := range report.ColdstartCompareMetrics(report.ColdstartDirect)[3:9] {
+	for _, phase := range compare.ColdstartMetrics(report.ColdstartDirect)[3:9] {
 		tag := "Tag=" + strings.TrimSuffix(strings.TrimPrefix(phase, "coldstart."), ".p50") + ","
 		if !strings.Contains(string(hlog), tag) {
 			t.Errorf("coldstart.hlog lacks %s", tag)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/compare"
 )
 
 const compareUsage = `Usage: fbench compare [flags] BASELINE CURRENT
@@ -48,7 +48,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if *format != "text" && *format != "md" && *format != "json" {
 		return fmt.Errorf("invalid --format %q: want text, md or json", *format)
 	}
-	c, err := report.CompareDirs(fs.Arg(0), fs.Arg(1), *tols, *extra, *force)
+	c, err := compare.Dirs(fs.Arg(0), fs.Arg(1), *tols, *extra, *force)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 // compareVerdict turns a comparison into an exit code: 4 when a run crashed, 3 when a run was
 // invalid (either side: a crashed or invalid run cannot pass), 1 when the runs cannot be
 // compared, 2 on a regression.
-func compareVerdict(c *report.Comparison) error {
+func compareVerdict(c *compare.Comparison) error {
 	var code int
 	switch {
 	case c.CrashedRuns > 0:

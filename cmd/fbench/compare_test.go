@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/compare"
 )
 
 func TestCompareRepeatedRuns(t *testing.T) {
@@ -83,7 +84,7 @@ func TestCompareRepeatedRuns(t *testing.T) {
 	// JSON, for machines.
 	r = fbench(t, hang, "compare", "--json", base, slow)
 	expectExit(t, r, exitFailed)
-	var c report.Comparison
+	var c compare.Comparison
 	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
 		t.Fatalf("compare --json: %v\n%s", err, r.stdout)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/compare"
 )
 
 // Distinct exceptions are kept and grouped by reason in summary.json, the text summary and the
@@ -72,7 +73,7 @@ func TestFailuresTable(t *testing.T) {
 	// Compare with a baseline that failed one way only: the new reasons are noted.
 	expectExit(t, fbench(t, time.Minute, "--out", base, "--lag-budget", "10s", "--cpu-budget", "400", "-rps", "300", "-d", "1s", "--function", "fail"), 0, 3)
 	cr := fbench(t, time.Minute, "compare", "--json", base, cur)
-	var c report.Comparison
+	var c compare.Comparison
 	if err := json.Unmarshal([]byte(cr.stdout), &c); err != nil {
 		t.Fatalf("compare (exit %d): %v\n%s%s", cr.code, err, cr.stdout, cr.stderr)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 const mergeUsage = `Usage: fbench merge [flags] RUN...
@@ -52,14 +53,14 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	exprs, window, interval := report.RecordedSLOs(runs[0])
+	exprs, window, interval := slo.Recorded(runs[0])
 	if fs.Changed("slo") {
 		exprs, window = *slos, 0
 	}
 	if fs.Changed("slo-window") {
 		window = *sloWindow
 	}
-	sp, err := report.NewSLOPlan(exprs, window, interval)
+	sp, err := slo.NewPlan(exprs, window, interval)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/loadgen/runner"
-	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/compare"
 )
 
 // runRepeat is fbench run --repeat N (see runner.Repeat): a line per run, then each metric's median
@@ -33,11 +33,11 @@ func runRepeat(f *runFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
 	if dir == "" || f.quiet {
 		return err
 	}
-	if rs, lerr := report.LoadRunSet(dir); lerr != nil {
+	if rs, lerr := compare.LoadRunSet(dir); lerr != nil {
 		fmt.Fprintf(stderr, "fbench: %v\n", lerr)
 	} else {
 		fmt.Fprintln(stdout)
-		_ = report.WriteRunSetText(stdout, rs, nil)
+		_ = compare.WriteRunSetText(stdout, rs, nil)
 		fmt.Fprintf(stdout, "Reports: %s (compare with: fbench compare BASELINE %s)\n", dir, dir)
 	}
 	return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 // Plan is a cold-start run: Count fresh starts one after the other, recorded in Out.
@@ -19,7 +20,7 @@ type Plan struct {
 	Config  Config
 	Count   int
 	Pause   time.Duration // between one start's end and the next start
-	SLOs    []report.SLO
+	SLOs    []slo.Objective
 	Out     string
 	Budget  time.Duration  // fbench's share of a phase, at the p99, above which the run is invalid
 	Record  map[string]any // the run's configuration, as coldstart.json records it
@@ -135,7 +136,7 @@ func Run(ctx context.Context, p Plan, pr Printer) (*Outcome, error) {
 		notice(fmt.Sprintf("%d EventStream(s) refused: not opened by a worker fbench launched, or a second one", n))
 	}
 	rep.Finish()
-	rep.EvaluateColdstartSLOs(p.SLOs)
+	slo.EvaluateColdstart(rep, p.SLOs)
 	if err := report.WriteColdstart(p.Out, rep); err != nil {
 		return out, fmt.Errorf("writing reports: %w", err)
 	}
@@ -249,14 +250,14 @@ func Rebuild(dir string, exprs []string, replace bool) (*report.ColdstartReport,
 			}
 		}
 	}
-	slos, err := report.ParseColdstartSLOs(exprs)
+	slos, err := slo.ParseColdstartAll(exprs)
 	if err != nil {
 		return nil, err
 	}
 	ended := rep.EndedAt
 	rep.Finish()
 	rep.EndedAt = ended
-	rep.EvaluateColdstartSLOs(slos)
+	slo.EvaluateColdstart(rep, slos)
 	if err := report.WriteColdstart(dir, rep); err != nil {
 		return nil, fmt.Errorf("writing reports: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/profiles"
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 // Plan is a validated run: everything decided before anything starts.
@@ -28,7 +29,7 @@ type Plan struct {
 	LagBudget   time.Duration
 	CPUBudget   float64 // percent of one core; 0: none
 	Thresholds  report.VerdictThresholds
-	Objectives  report.SLOPlan
+	Objectives  slo.Plan
 	Restart     bool // relaunch a worker that ends mid-run
 	MaxRestarts int
 	Version     string
@@ -90,7 +91,7 @@ func NewPlan(s Settings) (*Plan, error) {
 	if p.Processes, err = ResolveProcesses(s.Processes, &p.Host); err != nil {
 		return nil, err
 	}
-	if p.Objectives, err = report.NewSLOPlan(s.SLOs, s.SLOWindow, s.Interval); err != nil {
+	if p.Objectives, err = slo.NewPlan(s.SLOs, s.SLOWindow, s.Interval); err != nil {
 		return nil, err
 	}
 	p.Out = s.Out

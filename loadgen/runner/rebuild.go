@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 // Rebuild says how to rebuild a run directory's reports: the time range (To 0: the end), and the
@@ -23,14 +24,14 @@ func (r Rebuild) Run(dir string) (*report.Summary, error) {
 	if r.From < 0 || r.To < 0 || (r.To > 0 && r.To <= r.From) {
 		return nil, fmt.Errorf("invalid range --from %s --to %s", r.From, r.To)
 	}
-	exprs, window, interval := report.RecordedSLOs(dir)
+	exprs, window, interval := slo.Recorded(dir)
 	if r.SLOsSet {
 		exprs, window = r.SLOs, 0
 	}
 	if r.WindowSet {
 		window = r.Window
 	}
-	o, err := report.NewSLOPlan(exprs, window, interval)
+	o, err := slo.NewPlan(exprs, window, interval)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ var floors = map[string]int{
 	"loadgen/procstat": 0,
 	// How a test binary stands in for a worker (tests only, see testOnly).
 	"loadgen/refworker/workertest": 0,
+	// The golden-file check of report's, report/slo's and report/compare's tests (tests only).
+	"report/internal/goldenfile": 0,
 
 	// Host impersonation, the reference worker, the run's data model and its writers.
 	"loadgen/host":      1,
@@ -43,9 +45,13 @@ var floors = map[string]int{
 }
 
 // sameFloor lists the imports allowed between two packages on one floor, as {importer, imported}.
-var sameFloor = map[[2]string]bool{}
+var sameFloor = map[[2]string]bool{
+	// compare names, parses and measures a metric as an objective's (slo.Parse, Objective.Measure).
+	{"report/compare", "report/slo"}: true,
+}
 
 // testOnly lists the packages that only tests may import.
 var testOnly = map[string]bool{
 	"loadgen/refworker/workertest": true,
+	"report/internal/goldenfile":   true,
 }

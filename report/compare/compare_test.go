@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"bytes"
@@ -9,23 +9,26 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/internal/goldenfile"
 )
 
 // cmpRun is a synthetic run: rtt percentiles from p50 (µs; p90 = 1.5×, p99 = 3×, p999 = 5×),
 // service = 0.9 × rtt, the given achieved rate and failures out of 10000.
 func cmpRun(name string, p50 float64, rps float64, failed int64) RunEntry {
-	lat := func(f float64) Stats {
-		return Stats{Count: 10000, Min: int64(f / 4), Mean: f * 1.2, P50: int64(f), P90: int64(1.5 * f), P99: int64(3 * f), P999: int64(5 * f), Max: int64(6 * f)}
+	lat := func(f float64) report.Stats {
+		return report.Stats{Count: 10000, Min: int64(f / 4), Mean: f * 1.2, P50: int64(f), P90: int64(1.5 * f), P99: int64(3 * f), P999: int64(5 * f), Max: int64(6 * f)}
 	}
-	s := &Summary{
-		Schema: SummarySchema, FbenchVersion: "test", Mode: "open", Intervals: 10, DurationS: 10,
+	s := &report.Summary{
+		Schema: report.SummarySchema, FbenchVersion: "test", Mode: "open", Intervals: 10, DurationS: 10,
 		OfferedRPS: 1000, AchievedRPS: rps,
-		Counts: Counts{Due: 10000, Sent: 10000, Succeeded: 10000 - failed, Failed: failed},
-		Latency: map[string]Stats{MetricRTT: lat(p50), MetricService: lat(0.9 * p50),
-			MetricLag: {Count: 10000, P50: 20, P90: 40, P99: 100, P999: 300, Max: 500}},
-		Functions: map[string]map[string]Stats{},
+		Counts: report.Counts{Due: 10000, Sent: 10000, Succeeded: 10000 - failed, Failed: failed},
+		Latency: map[string]report.Stats{report.MetricRTT: lat(p50), report.MetricService: lat(0.9 * p50),
+			report.MetricLag: {Count: 10000, P50: 20, P90: 40, P99: 100, P999: 300, Max: 500}},
+		Functions: map[string]map[string]report.Stats{},
 		Config:    map[string]any{"rps": 1000.0, "targets": []any{"work"}},
-		Harness:   HarnessSummary{Valid: true},
+		Harness:   report.HarnessSummary{Valid: true},
 	}
 	return RunEntry{Name: name, Dir: name, Summary: s}
 }
@@ -90,7 +93,7 @@ func TestCompare(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		cur   *RunSet
-		opt   CompareOptions
+		opt   Options
 		pass  bool
 		noise string
 		want  map[string]string // metric → status (others: ok or info)
@@ -128,7 +131,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "tolerances",
 			cur:  runSet("cur", cmpRun("run-1", 20100, 999, 0), cmpRun("run-2", 19800, 1000, 0), cmpRun("run-3", 20500, 1000, 0)),
-			opt: CompareOptions{Tolerances: map[string]Tolerance{"rtt": {Value: 1.5}, "service": {Off: true}, "rtt.p50": {Value: 0.5}},
+			opt: Options{Tolerances: map[string]Tolerance{"rtt": {Value: 1.5}, "service": {Off: true}, "rtt.p50": {Value: 0.5}},
 				Metrics: []string{"rtt.p50", "rtt.p99", "service.p99"}},
 			want:  map[string]string{"rtt.p50": StatusRegressed, "rtt.p99": StatusOK, "service.p99": StatusInfo},
 			noise: "measured",
@@ -142,7 +145,7 @@ func TestCompare(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Compare(base, tc.cur, tc.opt)
+			c, err := Runs(base, tc.cur, tc.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +179,7 @@ func TestCompareSingleRuns(t *testing.T) {
 		{11030, StatusRegressed}, // +10.3%: beyond both
 		{8970, StatusImproved},
 	} {
-		c, err := Compare(base, runSet("cur", cmpRun(".", tc.p50, 1000, 0)), CompareOptions{Metrics: []string{"rtt.p50"}})
+		c, err := Runs(base, runSet("cur", cmpRun(".", tc.p50, 1000, 0)), Options{Metrics: []string{"rtt.p50"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +216,7 @@ func TestCompareIncompatible(t *testing.T) {
 	other.Summary.Config["targets"] = []any{"echo"}
 	closed := cmpRun("run-2", 10000, 1000, 0)
 	closed.Summary.Mode = "closed"
-	c, _ := Compare(base, runSet("cur", other, closed), CompareOptions{})
+	c, _ := Runs(base, runSet("cur", other, closed), Options{})
 	want := []string{
 		"current run-1 invoked functions [echo], baseline run-1 [work]",
 		"current run-2 runs a closed loop, baseline run-1 a open loop",
@@ -224,7 +227,7 @@ func TestCompareIncompatible(t *testing.T) {
 	if !strings.HasPrefix(c.Verdict(), "cannot compare: current run-1 invoked functions") {
 		t.Errorf("verdict %q", c.Verdict())
 	}
-	c, _ = Compare(base, runSet("cur", other, closed), CompareOptions{Force: true})
+	c, _ = Runs(base, runSet("cur", other, closed), Options{Force: true})
 	if len(c.Metrics) == 0 || !c.Pass {
 		t.Errorf("--force: %d metrics, pass %t; want a comparison", len(c.Metrics), c.Pass)
 	}
@@ -234,14 +237,14 @@ func TestCompareIncompatible(t *testing.T) {
 	crashed.Problem, crashed.Detail = ProblemCrashed, "the worker crashed"
 	invalid := cmpRun("run-3", 10000, 1000, 0)
 	invalid.Problem, invalid.Detail = ProblemInvalid, "run invalid: lag"
-	c, _ = Compare(base, runSet("cur", crashed, cmpRun("run-2", 10000, 1000, 0), invalid), CompareOptions{})
+	c, _ = Runs(base, runSet("cur", crashed, cmpRun("run-2", 10000, 1000, 0), invalid), Options{})
 	if c.Pass || c.CrashedRuns != 1 || c.InvalidRuns != 1 || len(c.Metrics) == 0 || !reflect.DeepEqual(c.Current.Runs, []string{"run-2"}) {
 		t.Errorf("crashed+invalid: pass %t, crashed %d, invalid %d, %d metrics, runs %v", c.Pass, c.CrashedRuns, c.InvalidRuns, len(c.Metrics), c.Current.Runs)
 	}
 	if v := c.Verdict(); v != "FAIL: a crashed or invalid run cannot pass (current run-1: crashed; current run-3: invalid)" {
 		t.Errorf("verdict %q", v)
 	}
-	c, _ = Compare(base, runSet("cur", crashed), CompareOptions{})
+	c, _ = Runs(base, runSet("cur", crashed), Options{})
 	if c.Pass || len(c.Metrics) != 0 || c.Incompatible[0] != "the current has no usable run" {
 		t.Errorf("nothing usable: %+v", c)
 	}
@@ -255,7 +258,7 @@ func TestLoadRunSet(t *testing.T) {
 			t.Fatal(err)
 		}
 		if e.Summary != nil {
-			if err := WriteSummaryFile(filepath.Join(d, SummaryFile), e.Summary); err != nil {
+			if err := report.WriteSummaryFile(filepath.Join(d, report.SummaryFile), e.Summary); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -266,7 +269,7 @@ func TestLoadRunSet(t *testing.T) {
 	crashed.Summary.Worker.Crashed = true
 	write("run-1", crashed)
 	invalid := cmpRun("", 1, 1, 0)
-	invalid.Summary.Harness = HarnessSummary{Valid: false, InvalidReason: "lag p99 too high"}
+	invalid.Summary.Harness = report.HarnessSummary{Valid: false, InvalidReason: "lag p99 too high"}
 	write("run-3", invalid)
 	intr := cmpRun("", 1, 1, 0)
 	intr.Summary.Interrupted = "signal"
@@ -307,7 +310,7 @@ func TestCompareOutputs(t *testing.T) {
 	base := runSet("base", cmpRun("run-1", 10000, 1000, 0), cmpRun("run-2", 10300, 998, 0), cmpRun("run-3", 9800, 1001, 1))
 	cur := runSet("cur", cmpRun("run-1", 20100, 999, 0), cmpRun("run-2", 19800, 1000, 0), cmpRun("run-3", 10200, 1000, 3), cmpRun("run-4", 20500, 990, 0))
 	cur.Runs[2].Problem, cur.Runs[2].Detail = ProblemInterrupted, "interrupted (signal)"
-	c, err := Compare(base, cur, CompareOptions{Metrics: append(CompareMetrics, "timeout_rate")})
+	c, err := Runs(base, cur, Options{Metrics: append(DefaultMetrics, "timeout_rate")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,32 +318,32 @@ func TestCompareOutputs(t *testing.T) {
 	if err := c.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "compare.txt", text.Bytes())
+	goldenfile.Check(t, "compare.txt", text.Bytes())
 	if err := c.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "compare.md", md.Bytes())
+	goldenfile.Check(t, "compare.md", md.Bytes())
 	js, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "compare.json", append(js, '\n'))
+	goldenfile.Check(t, "compare.json", append(js, '\n'))
 	var back Comparison
-	if err := json.Unmarshal(js, &back); err != nil || back.Schema != CompareSchema || len(back.Metrics) != len(c.Metrics) {
+	if err := json.Unmarshal(js, &back); err != nil || back.Schema != Schema || len(back.Metrics) != len(c.Metrics) {
 		t.Errorf("the JSON does not read back: %v", err)
 	}
 
-	single, err := Compare(runSet("base", cmpRun(".", 10000, 1000, 0)), runSet("cur", cmpRun(".", 10500, 1000, 0)), CompareOptions{})
+	single, err := Runs(runSet("base", cmpRun(".", 10000, 1000, 0)), runSet("cur", cmpRun(".", 10500, 1000, 0)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	text.Reset()
 	_ = single.WriteText(&text)
-	golden(t, "compare_single.txt", text.Bytes())
+	goldenfile.Check(t, "compare_single.txt", text.Bytes())
 
 	var rs bytes.Buffer
 	if err := WriteRunSetText(&rs, cur, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "repeat.txt", rs.Bytes())
+	goldenfile.Check(t, "repeat.txt", rs.Bytes())
 }

@@ -1,4 +1,4 @@
-package report
+package slo
 
 import (
 	"bytes"
@@ -10,38 +10,41 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/internal/goldenfile"
 )
 
 func TestParseSLO(t *testing.T) {
 	valid := []struct {
 		in   string
-		want SLO
+		want Objective
 		str  string // String()
 	}{
-		{"rtt.p99<50ms", SLO{Metric: "rtt.p99", Kind: SLOLatency, Clock: "rtt", Stat: "p99", Op: "<", Value: 50000}, "rtt.p99<50ms"},
-		{" rtt.p999 < 200 ms ", SLO{Metric: "rtt.p999", Kind: SLOLatency, Clock: "rtt", Stat: "p999", Op: "<", Value: 200000}, "rtt.p999<200ms"},
-		{"service.p50<=5ms", SLO{Metric: "service.p50", Kind: SLOLatency, Clock: "service", Stat: "p50", Op: "<=", Value: 5000}, "service.p50<=5ms"},
-		{"lag.max<10ms", SLO{Metric: "lag.max", Kind: SLOLatency, Clock: "lag", Stat: "max", Op: "<", Value: 10000}, "lag.max<10ms"},
-		{"cancel_settle.mean<800us", SLO{Metric: "cancel_settle.mean", Kind: SLOLatency, Clock: "cancel_settle", Stat: "mean", Op: "<", Value: 800}, "cancel_settle.mean<800µs"},
-		{"status_rtt.p90<1.5µs", SLO{Metric: "status_rtt.p90", Kind: SLOLatency, Clock: "status_rtt", Stat: "p90", Op: "<", Value: 1.5}, "status_rtt.p90<1.5µs"},
-		{"rtt.min>=0", SLO{Metric: "rtt.min", Kind: SLOLatency, Clock: "rtt", Stat: "min", Op: ">=", Value: 0}, "rtt.min>=0µs"},
-		{"rtt.p99<2s", SLO{Metric: "rtt.p99", Kind: SLOLatency, Clock: "rtt", Stat: "p99", Op: "<", Value: 2e6}, "rtt.p99<2s"},
-		{"RTT.P99<1ms", SLO{Metric: "rtt.p99", Kind: SLOLatency, Clock: "rtt", Stat: "p99", Op: "<", Value: 1000}, "rtt.p99<1ms"},
-		{"rtt.p99{fn=echo}<20ms", SLO{Metric: "rtt.p99{fn=echo}", Kind: SLOLatency, Clock: "rtt", Stat: "p99", Function: "echo", Op: "<", Value: 20000}, "rtt.p99{fn=echo}<20ms"},
-		{"service.p50{ fn = slow work }<5ms", SLO{Metric: "service.p50{fn=slow work}", Kind: SLOLatency, Clock: "service", Stat: "p50", Function: "slow work", Op: "<", Value: 5000}, "service.p50{fn=slow work}<5ms"},
-		{"error_rate<0.1%", SLO{Metric: "error_rate", Kind: SLORatio, Op: "<", Value: 0.001}, "error_rate<0.1%"},
-		{"error_rate<0.001", SLO{Metric: "error_rate", Kind: SLORatio, Op: "<", Value: 0.001}, "error_rate<0.1%"},
-		{"cancelled_ratio>0.9", SLO{Metric: "cancelled_ratio", Kind: SLORatio, Op: ">", Value: 0.9}, "cancelled_ratio>90%"},
-		{"timeout_rate==0", SLO{Metric: "timeout_rate", Kind: SLORatio, Op: "==", Value: 0}, "timeout_rate==0%"},
-		{"success_rate!=100%", SLO{Metric: "success_rate", Kind: SLORatio, Op: "!=", Value: 1}, "success_rate!=100%"},
-		{"achieved_rps>=4900", SLO{Metric: "achieved_rps", Kind: SLORate, Op: ">=", Value: 4900}, "achieved_rps>=4900"},
-		{"achieved_rps>=98%", SLO{Metric: "achieved_rps", Kind: SLORate, Op: ">=", Value: 0.98, Relative: true}, "achieved_rps>=98%"},
-		{"offered_rps>100rps", SLO{Metric: "offered_rps", Kind: SLORate, Op: ">", Value: 100}, "offered_rps>100"},
-		{"lost==0", SLO{Metric: "lost", Kind: SLOCount, Op: "==", Value: 0}, "lost==0"},
-		{"unmatched <= 3", SLO{Metric: "unmatched", Kind: SLOCount, Op: "<=", Value: 3}, "unmatched<=3"},
+		{"rtt.p99<50ms", Objective{Metric: "rtt.p99", Kind: Latency, Clock: "rtt", Stat: "p99", Op: "<", Value: 50000}, "rtt.p99<50ms"},
+		{" rtt.p999 < 200 ms ", Objective{Metric: "rtt.p999", Kind: Latency, Clock: "rtt", Stat: "p999", Op: "<", Value: 200000}, "rtt.p999<200ms"},
+		{"service.p50<=5ms", Objective{Metric: "service.p50", Kind: Latency, Clock: "service", Stat: "p50", Op: "<=", Value: 5000}, "service.p50<=5ms"},
+		{"lag.max<10ms", Objective{Metric: "lag.max", Kind: Latency, Clock: "lag", Stat: "max", Op: "<", Value: 10000}, "lag.max<10ms"},
+		{"cancel_settle.mean<800us", Objective{Metric: "cancel_settle.mean", Kind: Latency, Clock: "cancel_settle", Stat: "mean", Op: "<", Value: 800}, "cancel_settle.mean<800µs"},
+		{"status_rtt.p90<1.5µs", Objective{Metric: "status_rtt.p90", Kind: Latency, Clock: "status_rtt", Stat: "p90", Op: "<", Value: 1.5}, "status_rtt.p90<1.5µs"},
+		{"rtt.min>=0", Objective{Metric: "rtt.min", Kind: Latency, Clock: "rtt", Stat: "min", Op: ">=", Value: 0}, "rtt.min>=0µs"},
+		{"rtt.p99<2s", Objective{Metric: "rtt.p99", Kind: Latency, Clock: "rtt", Stat: "p99", Op: "<", Value: 2e6}, "rtt.p99<2s"},
+		{"RTT.P99<1ms", Objective{Metric: "rtt.p99", Kind: Latency, Clock: "rtt", Stat: "p99", Op: "<", Value: 1000}, "rtt.p99<1ms"},
+		{"rtt.p99{fn=echo}<20ms", Objective{Metric: "rtt.p99{fn=echo}", Kind: Latency, Clock: "rtt", Stat: "p99", Function: "echo", Op: "<", Value: 20000}, "rtt.p99{fn=echo}<20ms"},
+		{"service.p50{ fn = slow work }<5ms", Objective{Metric: "service.p50{fn=slow work}", Kind: Latency, Clock: "service", Stat: "p50", Function: "slow work", Op: "<", Value: 5000}, "service.p50{fn=slow work}<5ms"},
+		{"error_rate<0.1%", Objective{Metric: "error_rate", Kind: Ratio, Op: "<", Value: 0.001}, "error_rate<0.1%"},
+		{"error_rate<0.001", Objective{Metric: "error_rate", Kind: Ratio, Op: "<", Value: 0.001}, "error_rate<0.1%"},
+		{"cancelled_ratio>0.9", Objective{Metric: "cancelled_ratio", Kind: Ratio, Op: ">", Value: 0.9}, "cancelled_ratio>90%"},
+		{"timeout_rate==0", Objective{Metric: "timeout_rate", Kind: Ratio, Op: "==", Value: 0}, "timeout_rate==0%"},
+		{"success_rate!=100%", Objective{Metric: "success_rate", Kind: Ratio, Op: "!=", Value: 1}, "success_rate!=100%"},
+		{"achieved_rps>=4900", Objective{Metric: "achieved_rps", Kind: Rate, Op: ">=", Value: 4900}, "achieved_rps>=4900"},
+		{"achieved_rps>=98%", Objective{Metric: "achieved_rps", Kind: Rate, Op: ">=", Value: 0.98, Relative: true}, "achieved_rps>=98%"},
+		{"offered_rps>100rps", Objective{Metric: "offered_rps", Kind: Rate, Op: ">", Value: 100}, "offered_rps>100"},
+		{"lost==0", Objective{Metric: "lost", Kind: Count, Op: "==", Value: 0}, "lost==0"},
+		{"unmatched <= 3", Objective{Metric: "unmatched", Kind: Count, Op: "<=", Value: 3}, "unmatched<=3"},
 	}
 	for _, tc := range valid {
-		got, err := ParseSLO(tc.in)
+		got, err := Parse(tc.in)
 		if err != nil {
 			t.Errorf("ParseSLO(%q): %v", tc.in, err)
 			continue
@@ -59,7 +62,7 @@ func TestParseSLO(t *testing.T) {
 		{"", `invalid SLO "" at position 1: empty expression; want METRIC OP VALUE, e.g. rtt.p99<50ms`},
 		{"foo<1", `invalid SLO "foo<1" at position 1: unknown metric "foo" (want CLOCK.STAT such as rtt.p99, a ratio such as error_rate, a rate such as achieved_rps, or a count such as lost)`},
 		{"<5ms", `invalid SLO "<5ms" at position 1: want a metric name (e.g. rtt.p99, error_rate, achieved_rps), found "<"`},
-		{"xyz.p99<1ms", `invalid SLO "xyz.p99<1ms" at position 1: unknown latency clock "xyz" (want ` + strings.Join(Metrics, ", ") + `)`},
+		{"xyz.p99<1ms", `invalid SLO "xyz.p99<1ms" at position 1: unknown latency clock "xyz" (want ` + strings.Join(report.Metrics, ", ") + `)`},
 		{"rtt.p98<1ms", `invalid SLO "rtt.p98<1ms" at position 5: unknown statistic "p98" (want min, mean, p50, p90, p99, p999, max)`},
 		{"rtt<1ms", `invalid SLO "rtt<1ms" at position 4: rtt needs a statistic, e.g. rtt.p99`},
 		{"rtt.p99", `invalid SLO "rtt.p99" at position 8: missing operator after rtt.p99 (want <, <=, >, >=, == or !=)`},
@@ -87,7 +90,7 @@ func TestParseSLO(t *testing.T) {
 		{"rtt.p99{fn=é}<1µx", `invalid SLO "rtt.p99{fn=é}<1µx" at position 16: unknown unit "µx" for a latency (want µs, us, ms or s)`},
 	}
 	for _, tc := range invalid {
-		_, err := ParseSLO(tc.in)
+		_, err := Parse(tc.in)
 		if err == nil {
 			t.Errorf("ParseSLO(%q): no error, want %s", tc.in, tc.msg)
 			continue
@@ -95,38 +98,38 @@ func TestParseSLO(t *testing.T) {
 		if err.Error() != tc.msg {
 			t.Errorf("ParseSLO(%q):\n got: %s\nwant: %s", tc.in, err, tc.msg)
 		}
-		var se *SLOSyntaxError
+		var se *SyntaxError
 		if !asSyntax(err, &se) || se.Expr != strings.TrimSpace(tc.in) {
 			t.Errorf("ParseSLO(%q): error %T is not an *SLOSyntaxError naming the expression", tc.in, err)
 		}
 	}
 
-	if _, err := ParseSLOs([]string{"rtt.p99<1ms", "bogus<1"}); err == nil || !strings.Contains(err.Error(), `"bogus<1"`) {
+	if _, err := ParseAll([]string{"rtt.p99<1ms", "bogus<1"}); err == nil || !strings.Contains(err.Error(), `"bogus<1"`) {
 		t.Errorf("ParseSLOs: %v, want the error of the second expression", err)
 	}
 }
 
-func asSyntax(err error, target **SLOSyntaxError) bool {
-	se, ok := err.(*SLOSyntaxError)
+func asSyntax(err error, target **SyntaxError) bool {
+	se, ok := err.(*SyntaxError)
 	*target = se
 	return ok
 }
 
 // sloSummary is a summary with round figures to check objectives against.
-func sloSummary() *Summary {
-	return &Summary{
-		Schema: SummarySchema, DurationS: 10, OfferedRPS: 1000, AchievedRPS: 990,
-		Counts: Counts{Due: 10000, Sent: 9990, Succeeded: 9900, Failed: 50, TimedOut: 20, Lost: 5, Dropped: 5,
+func sloSummary() *report.Summary {
+	return &report.Summary{
+		Schema: report.SummarySchema, DurationS: 10, OfferedRPS: 1000, AchievedRPS: 990,
+		Counts: report.Counts{Due: 10000, Sent: 9990, Succeeded: 9900, Failed: 50, TimedOut: 20, Lost: 5, Dropped: 5,
 			CancelSent: 100, Cancelled: 90, CompletedAfterCancel: 10, StatusSent: 10, StatusAnswered: 10},
-		Latency: map[string]Stats{
-			MetricRTT:          {Count: 9990, Min: 100, Mean: 2500.5, P50: 2000, P90: 5000, P99: 40000, P999: 90000, Max: 120000},
-			MetricService:      {Count: 9990, Min: 80, Mean: 2000, P50: 1500, P90: 4500, P99: 30000, P999: 80000, Max: 110000},
-			MetricLag:          {Count: 9990, Min: 1, Mean: 50, P50: 40, P90: 100, P99: 900, P999: 5000, Max: 12000},
-			MetricCancelSettle: {},
+		Latency: map[string]report.Stats{
+			report.MetricRTT:          {Count: 9990, Min: 100, Mean: 2500.5, P50: 2000, P90: 5000, P99: 40000, P999: 90000, Max: 120000},
+			report.MetricService:      {Count: 9990, Min: 80, Mean: 2000, P50: 1500, P90: 4500, P99: 30000, P999: 80000, Max: 110000},
+			report.MetricLag:          {Count: 9990, Min: 1, Mean: 50, P50: 40, P90: 100, P99: 900, P999: 5000, Max: 12000},
+			report.MetricCancelSettle: {},
 		},
-		Functions: map[string]map[string]Stats{
-			"echo":      {MetricRTT: {Count: 5000, P99: 15000}},
-			"slow work": {MetricRTT: {Count: 4990, P99: 60000}},
+		Functions: map[string]map[string]report.Stats{
+			"echo":      {report.MetricRTT: {Count: 5000, P99: 15000}},
+			"slow work": {report.MetricRTT: {Count: 4990, P99: 60000}},
 		},
 		Config: map[string]any{},
 	}
@@ -171,7 +174,7 @@ func TestEvaluateSLOs(t *testing.T) {
 		{"lost==0", false, "5", 5},
 		{"unmatched==0", true, "0", 0},
 	} {
-		o, err := ParseSLO(tc.expr)
+		o, err := Parse(tc.expr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,44 +195,44 @@ func TestEvaluateSLOs(t *testing.T) {
 
 	// A run of one function has no per-function figures: {fn=NAME} of that function reads the run's.
 	one := sloSummary()
-	one.Functions = map[string]map[string]Stats{}
+	one.Functions = map[string]map[string]report.Stats{}
 	one.Config = map[string]any{"targets": []any{"echo"}}
 	for expr, want := range map[string]string{"rtt.p99{fn=echo}<50ms": "40ms", "rtt.p99{fn=work}<50ms": "no data (no rtt of function work recorded)"} {
-		o, _ := ParseSLO(expr)
+		o, _ := Parse(expr)
 		if r := o.Check(one); r.Observed != want {
 			t.Errorf("one function: %s observed %q, want %q", expr, r.Observed, want)
 		}
 	}
 	for _, tc := range []struct {
 		config map[string]any
-		fns    []FunctionInfo
+		fns    []report.FunctionInfo
 		want   string
 	}{
 		{map[string]any{"targets": []any{"a", "b"}, "function": "a"}, nil, ""},
 		{map[string]any{"function": "a"}, nil, "a"},
 		{map[string]any{"mix": "b=3"}, nil, "b"},
 		{map[string]any{"mix": "b=3,c=1"}, nil, ""},
-		{map[string]any{}, []FunctionInfo{{Name: "only"}}, "only"},
-		{map[string]any{}, []FunctionInfo{{Name: "x"}, {Name: "y"}}, ""},
+		{map[string]any{}, []report.FunctionInfo{{Name: "only"}}, "only"},
+		{map[string]any{}, []report.FunctionInfo{{Name: "x"}, {Name: "y"}}, ""},
 	} {
-		s := &Summary{Config: tc.config, Worker: WorkerInfo{Functions: tc.fns}}
-		if got := SingleFunction(s); got != tc.want {
+		s := &report.Summary{Config: tc.config, Worker: report.WorkerInfo{Functions: tc.fns}}
+		if got := report.SingleFunction(s); got != tc.want {
 			t.Errorf("SingleFunction(%v, %v) = %q, want %q", tc.config, tc.fns, got, tc.want)
 		}
 	}
 
-	results := EvaluateSLOs(s, mustSLOs(t, "rtt.p99<50ms", "error_rate<1%"))
-	if len(results) != 2 || !SLOsPass(results) {
+	results := Evaluate(s, mustSLOs(t, "rtt.p99<50ms", "error_rate<1%"))
+	if len(results) != 2 || !Pass(results) {
 		t.Errorf("EvaluateSLOs: %+v, want two passing results", results)
 	}
-	if SLOsPass(EvaluateSLOs(s, mustSLOs(t, "rtt.p99<50ms", "lost==0"))) {
+	if Pass(Evaluate(s, mustSLOs(t, "rtt.p99<50ms", "lost==0"))) {
 		t.Error("SLOsPass: true with a failing objective")
 	}
 }
 
-func mustSLOs(t testing.TB, exprs ...string) []SLO {
+func mustSLOs(t testing.TB, exprs ...string) []Objective {
 	t.Helper()
-	slos, err := ParseSLOs(exprs)
+	slos, err := ParseAll(exprs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,11 +242,11 @@ func mustSLOs(t testing.TB, exprs ...string) []SLO {
 // spikeIntervals are n one-second intervals of 1000 invocations each at 1–2 ms (rtt), except
 // interval spike, where 50 take 100 ms and 30 fail; the first warm intervals are warm-up with 500 ms
 // latencies (excluded).
-func spikeIntervals(t testing.TB, n, spike, warm int) []*IntervalRecord {
-	var recs []*IntervalRecord
+func spikeIntervals(t testing.TB, n, spike, warm int) []*report.IntervalRecord {
+	var recs []*report.IntervalRecord
 	for i := 0; i < n; i++ {
-		h, svc := NewHistogram(), NewHistogram()
-		c := Counts{Due: 1000, Sent: 1000, Succeeded: 1000, StatusSent: 1, StatusAnswered: 1}
+		h, svc := report.NewHistogram(), report.NewHistogram()
+		c := report.Counts{Due: 1000, Sent: 1000, Succeeded: 1000, StatusSent: 1, StatusAnswered: 1}
 		for j := 0; j < 1000; j++ {
 			v := int64(1000 + j)
 			switch {
@@ -260,10 +263,10 @@ func spikeIntervals(t testing.TB, n, spike, warm int) []*IntervalRecord {
 		if i == spike {
 			c.Succeeded, c.Failed = 970, 30
 		}
-		recs = append(recs, &IntervalRecord{
+		recs = append(recs, &report.IntervalRecord{
 			Index: i, Start: time.Duration(i) * time.Second, Length: time.Second, Warmup: i < warm,
 			OfferedRPS: 1000, Counts: c,
-			Histograms: map[string]*hdrhistogram.Histogram{MetricRTT: h, MetricService: svc, FunctionTag(MetricRTT, "echo"): h},
+			Histograms: map[string]*hdrhistogram.Histogram{report.MetricRTT: h, report.MetricService: svc, report.FunctionTag(report.MetricRTT, "echo"): h},
 		})
 	}
 	return recs
@@ -281,7 +284,7 @@ func TestSLOWindows(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		window time.Duration
-		recs   func() []*IntervalRecord
+		recs   func() []*report.IntervalRecord
 		total  []bool // per objective, on the whole run
 		win    []want // per objective, over windows
 	}{
@@ -289,7 +292,7 @@ func TestSLOWindows(t *testing.T) {
 			// 12 intervals, 2 of them warm-up; the spike is at 6 s: rtt p99 over the run is 2 ms, over
 			// a 2 s window 100 ms; errors over the run 0.3%, over a window 1.5%.
 			name: "spike in one window", window: 2 * time.Second,
-			recs:  func() []*IntervalRecord { return spikeIntervals(t, 12, 6, 2) },
+			recs:  func() []*report.IntervalRecord { return spikeIntervals(t, 12, 6, 2) },
 			total: []bool{true, true, true, true, true, false},
 			win: []want{
 				{false, 100031, 5, 9, 2}, // windows at 2..10 s; those at 5 and 6 s hold the spike
@@ -302,7 +305,7 @@ func TestSLOWindows(t *testing.T) {
 		},
 		{
 			name: "window longer than the run", window: 30 * time.Second,
-			recs:  func() []*IntervalRecord { return spikeIntervals(t, 5, 3, 0) },
+			recs:  func() []*report.IntervalRecord { return spikeIntervals(t, 5, 3, 0) },
 			total: []bool{true, true, true, true, true, false},
 			win: []want{
 				{true, 1999, 0, 1, 0},
@@ -316,7 +319,7 @@ func TestSLOWindows(t *testing.T) {
 		{
 			// A gap (interval 7 missing) restarts the windows: no window spans it.
 			name: "gap", window: 3 * time.Second,
-			recs: func() []*IntervalRecord {
+			recs: func() []*report.IntervalRecord {
 				r := spikeIntervals(t, 10, 8, 0)
 				return append(r[:7], r[8:]...)
 			},
@@ -337,13 +340,12 @@ func TestSLOWindows(t *testing.T) {
 			slos := mustSLOs(t, exprs...)
 			// Live: through a RunWriter.
 			dir := filepath.Join(t.TempDir(), "run")
-			meta := synthMeta()
-			meta.Warmup = 0
-			rw, err := CreateRun(dir, meta)
+			meta := windowMeta()
+			rw, err := report.CreateRun(dir, meta)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := NewSLOEvaluator(slos, tc.window)
+			ev := NewEvaluator(slos, tc.window)
 			rw.Observe(ev)
 			rw.SetEvaluator(ev.Evaluate)
 			for _, rec := range tc.recs() {
@@ -382,16 +384,18 @@ func TestSLOWindows(t *testing.T) {
 				}
 			}
 			// Rebuilt: the same results from the files.
-			ev2 := NewSLOEvaluator(slos, tc.window)
-			s2, err := RebuildWith(dir, RebuildOptions{Evaluate: ev2.Evaluate, Observers: []IntervalObserver{ev2}})
+			ev2 := NewEvaluator(slos, tc.window)
+			s2, err := report.RebuildWith(dir, report.RebuildOptions{Evaluate: ev2.Evaluate, Observers: []report.IntervalObserver{ev2}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a, b := mustJSON(t, s.SLOs), mustJSON(t, s2.SLOs); a != b {
+			a, _ := json.Marshal(s.SLOs)
+			b, _ := json.Marshal(s2.SLOs)
+			if a, b := string(a), string(b); a != b {
 				t.Errorf("rebuilt SLO results differ from the live ones:\nlive:    %s\nrebuilt: %s", a, b)
 			}
 			// summary.json carries them.
-			f, err := LoadSummary(filepath.Join(dir, SummaryFile))
+			f, err := report.LoadSummary(filepath.Join(dir, report.SummaryFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -400,6 +404,11 @@ func TestSLOWindows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// windowMeta is the plan of an open-loop run of one-second intervals without warm-up.
+func windowMeta() report.Meta {
+	return report.Meta{Mode: "open", Interval: time.Second}
 }
 
 func ptr(p *float64) any {
@@ -411,22 +420,30 @@ func ptr(p *float64) any {
 
 func TestSLOWindowObservedText(t *testing.T) {
 	slos := mustSLOs(t, "rtt.p99<50ms", "error_rate<1%")
-	ev := NewSLOEvaluator(slos, 2*time.Second)
-	agg := newAggregator(nil, 0)
-	agg.observers = []IntervalObserver{ev}
-	for _, rec := range spikeIntervals(t, 8, 4, 0) {
-		hists, _ := normalizeHistograms(rec)
-		agg.add(rec, hists)
+	ev := NewEvaluator(slos, 2*time.Second)
+	meta := windowMeta()
+	rw, err := report.CreateRun(filepath.Join(t.TempDir(), "run"), meta)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := agg.summary(Meta{Mode: "open", Interval: time.Second}, time.Unix(0, 0).UTC())
+	rw.Observe(ev)
+	for _, rec := range spikeIntervals(t, 8, 4, 0) {
+		if err := rw.WriteInterval(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := rw.Finish(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev.Evaluate(s)
 	var buf bytes.Buffer
-	if err := WriteText(&buf, s); err != nil {
+	if err := report.WriteText(&buf, s); err != nil {
 		t.Fatal(err)
 	}
 	_, section, _ := strings.Cut(buf.String(), "SLOs:\n")
 	section, _, _ = strings.Cut(section, "\n\n")
-	golden(t, "slo_section.txt", []byte(section+"\n"))
+	goldenfile.Check(t, "slo_section.txt", []byte(section+"\n"))
 
 	// The JSON of a windowed result.
 	b, _ := json.Marshal(s.SLOs[1])

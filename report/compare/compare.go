@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"cmp"
@@ -13,6 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 // Comparing runs: a baseline and a current set of runs (one run, or repetitions of it), metric by
@@ -32,11 +35,11 @@ import (
 // is compared with the tolerance alone, widened by the latency histograms' resolution (3
 // significant digits: ±0.1% per value, so 0.2% for a change).
 
-// CompareSchema identifies the layout of compare's JSON output.
-const CompareSchema = "fbench.compare/v1"
+// Schema identifies the layout of compare's JSON output.
+const Schema = "fbench.compare/v1"
 
-// CompareMetrics are the metrics compare reports by default, in order.
-var CompareMetrics = []string{
+// DefaultMetrics are the metrics compare reports by default, in order.
+var DefaultMetrics = []string{
 	"rtt.p50", "rtt.p90", "rtt.p99", "rtt.p999",
 	"service.p50", "service.p90", "service.p99", "service.p999",
 	"achieved_rps", "error_rate", "lag.p99",
@@ -63,9 +66,9 @@ func (t Tolerance) String() string {
 	case t.Off:
 		return "off"
 	case t.Absolute:
-		return trimFloat4(100*t.Value) + "pp"
+		return slo.Percent(t.Value) + "pp"
 	default:
-		return trimFloat4(100*t.Value) + "%"
+		return slo.Percent(t.Value) + "%"
 	}
 }
 
@@ -78,12 +81,12 @@ func DefaultTolerance(metric string) Tolerance {
 	if err != nil {
 		return Tolerance{Off: true}
 	}
-	if strings.HasPrefix(m.Metric, coldPrefix) {
+	if strings.HasPrefix(m.Metric, slo.ColdstartPrefix) {
 		return coldstartTolerance(m)
 	}
 	switch m.Kind {
-	case SLOLatency:
-		if m.Clock != MetricRTT && m.Clock != MetricService && m.Clock != MetricHTTPTTFB && m.Clock != MetricHTTPTotal {
+	case slo.Latency:
+		if m.Clock != report.MetricRTT && m.Clock != report.MetricService && m.Clock != report.MetricHTTPTTFB && m.Clock != report.MetricHTTPTotal {
 			return Tolerance{Off: true}
 		}
 		switch m.Stat {
@@ -93,38 +96,38 @@ func DefaultTolerance(metric string) Tolerance {
 			return Tolerance{Off: true}
 		}
 		return Tolerance{Value: 0.10}
-	case SLORate:
+	case slo.Rate:
 		if m.Metric == "achieved_rps" {
 			return Tolerance{Value: 0.05}
 		}
-	case SLORatio:
+	case slo.Ratio:
 		return Tolerance{Value: 0.001, Absolute: true}
 	}
 	return Tolerance{Off: true}
 }
 
 // metricOf parses a metric name (the left side of an SLO) for compare: latencies, ratios and rates.
-func metricOf(name string) (SLO, error) {
-	parse := ParseSLO
-	if IsColdstartMetric(name) {
-		parse = ParseColdstartSLO
+func metricOf(name string) (slo.Objective, error) {
+	parse := slo.Parse
+	if slo.IsColdstart(name) {
+		parse = slo.ParseColdstart
 	}
 	m, err := parse(name + ">=0")
 	if err != nil {
-		var se *SLOSyntaxError
+		var se *slo.SyntaxError
 		if errors.As(err, &se) {
-			return SLO{}, fmt.Errorf("unknown metric %q: %s", name, se.Msg)
+			return slo.Objective{}, fmt.Errorf("unknown metric %q: %s", name, se.Msg)
 		}
-		return SLO{}, err
+		return slo.Objective{}, err
 	}
-	if m.Kind == SLOCount {
-		return SLO{}, fmt.Errorf("metric %q is a count: compare takes latencies, ratios and rates", name)
+	if m.Kind == slo.Count {
+		return slo.Objective{}, fmt.Errorf("metric %q is a count: compare takes latencies, ratios and rates", name)
 	}
 	return m, nil
 }
 
 // higherIsBetter tells the metric's good direction.
-func higherIsBetter(m SLO) bool {
+func higherIsBetter(m slo.Objective) bool {
 	switch m.Metric {
 	case "achieved_rps", "offered_rps", "success_rate", "cancelled_ratio", "status_answered_ratio":
 		return true
@@ -147,9 +150,9 @@ func ParseTolerance(spec string) (string, Tolerance, error) {
 	if !ok || name == "" || val == "" {
 		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: want METRIC=VALUE, e.g. rtt.p99=10%%", spec)
 	}
-	var kind SLOKind
-	if slices.Contains(Metrics, name) {
-		kind = SLOLatency
+	var kind slo.Kind
+	if slices.Contains(report.Metrics, name) {
+		kind = slo.Latency
 	} else {
 		m, err := metricOf(name)
 		if err != nil {
@@ -172,9 +175,9 @@ func ParseTolerance(spec string) (string, Tolerance, error) {
 		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: want a non-negative percentage such as 10%%", spec)
 	}
 	switch {
-	case kind == SLORatio && (unit == "pp" || unit == "%"):
+	case kind == slo.Ratio && (unit == "pp" || unit == "%"):
 		return name, Tolerance{Value: v / 100, Absolute: true}, nil
-	case kind == SLORatio:
+	case kind == slo.Ratio:
 		return "", Tolerance{}, fmt.Errorf("invalid --max-regression %q: a ratio's tolerance is in percentage points, e.g. %s=0.1pp", spec, name)
 	case unit == "%":
 		return name, Tolerance{Value: v / 100}, nil
@@ -194,14 +197,14 @@ const (
 
 // RunEntry is one run of a RunSet.
 type RunEntry struct {
-	Name    string   `json:"name"` // "." for a single run, else the subdirectory (run-1...)
-	Dir     string   `json:"dir"`
-	Summary *Summary `json:"-"`
-	Problem string   `json:"problem,omitempty"` // one of the Problem constants; "" = usable
-	Detail  string   `json:"detail,omitempty"`
+	Name    string          `json:"name"` // "." for a single run, else the subdirectory (run-1...)
+	Dir     string          `json:"dir"`
+	Summary *report.Summary `json:"-"`
+	Problem string          `json:"problem,omitempty"` // one of the Problem constants; "" = usable
+	Detail  string          `json:"detail,omitempty"`
 
 	// Coldstart is set instead of Summary for a cold-start run (coldstart.json).
-	Coldstart *ColdstartReport `json:"-"`
+	Coldstart *report.ColdstartReport `json:"-"`
 }
 
 // RunSet is one side of a comparison: a run directory, or a directory of repeated runs.
@@ -255,7 +258,7 @@ func LoadRunSet(dir string) (*RunSet, error) {
 		subs = append(subs, sub{e.Name(), n})
 	}
 	if len(subs) == 0 {
-		return nil, fmt.Errorf("%s: no %s and no run-N/ directories of repeated runs", dir, SummaryFile)
+		return nil, fmt.Errorf("%s: no %s and no run-N/ directories of repeated runs", dir, report.SummaryFile)
 	}
 	slices.SortFunc(subs, func(a, b sub) int {
 		if a.num >= 0 && b.num >= 0 {
@@ -274,12 +277,12 @@ func LoadRunSet(dir string) (*RunSet, error) {
 
 func loadEntry(name, dir string) RunEntry {
 	e := RunEntry{Name: name, Dir: dir}
-	if _, err := os.Stat(filepath.Join(dir, ColdstartFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, report.ColdstartFile)); err == nil {
 		return loadColdstartEntry(e)
 	}
-	s, err := LoadSummary(filepath.Join(dir, SummaryFile))
+	s, err := report.LoadSummary(filepath.Join(dir, report.SummaryFile))
 	if err != nil {
-		e.Problem, e.Detail = ProblemMissing, "no readable "+SummaryFile+" (the run did not finish?)"
+		e.Problem, e.Detail = ProblemMissing, "no readable "+report.SummaryFile+" (the run did not finish?)"
 		if !errors.Is(err, os.ErrNotExist) {
 			e.Detail = err.Error()
 		}
@@ -299,14 +302,14 @@ func loadEntry(name, dir string) RunEntry {
 	return e
 }
 
-// CompareOptions tune Compare.
-type CompareOptions struct {
-	Metrics    []string             // metrics to compare (default CompareMetrics)
+// Options tune Runs.
+type Options struct {
+	Metrics    []string             // metrics to compare (default DefaultMetrics)
 	Tolerances map[string]Tolerance // by metric, or by clock (rtt: all rtt percentiles); else DefaultTolerance
 	Force      bool                 // compare even when the runs are incompatible
 }
 
-// Comparison is the outcome of Compare (compare's --json output).
+// Comparison is the outcome of Runs (compare's --json output).
 type Comparison struct {
 	Schema       string             `json:"schema"`
 	Baseline     SideInfo           `json:"baseline"`
@@ -367,16 +370,48 @@ type MetricComparison struct {
 	Status    string    `json:"status"`
 }
 
-// Compare compares the usable runs of current with those of base.
-func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
-	names := opt.Metrics
-	if len(names) == 0 {
-		names = slices.Concat(CompareMetrics, httpCompareMetrics(base, cur))
-		if r := firstColdstart(base, cur); r != nil {
-			names = ColdstartCompareMetrics(r.Mode)
+// Runs compares the usable runs of current with those of base.
+func Runs(base, cur *RunSet, opt Options) (*Comparison, error) {
+	metrics, err := metricsOf(opt.Metrics, base, cur)
+	if err != nil {
+		return nil, err
+	}
+	c := &Comparison{Schema: Schema, Incompatible: []string{}, Notes: []string{}, Regressions: []string{}, Problems: []string{}}
+	c.Baseline = c.side("baseline", base)
+	c.Current = c.side("current", cur)
+	bu, cu := base.Usable(), cur.Usable()
+	c.checkCompatible(bu, cu)
+	startLevel := len(bu) == 1 && len(cu) == 1 && bu[0].Coldstart != nil && cu[0].Coldstart != nil
+	c.describeNoise(len(bu), len(cu), startLevel)
+	if len(c.Incompatible) == 0 || opt.Force && len(bu) > 0 && len(cu) > 0 {
+		for i, m := range metrics {
+			mc := compareMetric(m, bu, cu, tolerance(opt.Tolerances, m), uint64(i))
+			if startLevel && m.Kind == slo.Latency {
+				mc = compareStarts(m, bu[0].Coldstart, cu[0].Coldstart, tolerance(opt.Tolerances, m), uint64(i))
+			}
+			if mc.Status == StatusRegressed {
+				c.Regressions = append(c.Regressions, mc.Metric)
+			}
+			c.Metrics = append(c.Metrics, mc)
 		}
 	}
-	metrics := make([]SLO, 0, len(names))
+	if c.Metrics == nil {
+		c.Metrics = []MetricComparison{}
+	}
+	c.Pass = len(c.Regressions) == 0 && len(c.Problems) == 0 && (len(c.Incompatible) == 0 || opt.Force && len(c.Metrics) > 0)
+	return c, nil
+}
+
+// metricsOf parses the metrics to compare: names, or by default those of the runs' kind
+// (DefaultMetrics, with the HTTP clocks of proxied runs, or ColdstartMetrics).
+func metricsOf(names []string, base, cur *RunSet) ([]slo.Objective, error) {
+	if len(names) == 0 {
+		names = slices.Concat(DefaultMetrics, httpCompareMetrics(base, cur))
+		if r := firstColdstart(base, cur); r != nil {
+			names = ColdstartMetrics(r.Mode)
+		}
+	}
+	metrics := make([]slo.Objective, 0, len(names))
 	for _, n := range names {
 		m, err := metricOf(n)
 		if err != nil {
@@ -384,51 +419,56 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 		}
 		metrics = append(metrics, m)
 	}
-	c := &Comparison{Schema: CompareSchema, Incompatible: []string{}, Notes: []string{}, Regressions: []string{}, Problems: []string{}}
-	bu, cu := base.Usable(), cur.Usable()
-	for _, side := range []struct {
-		label string
-		rs    *RunSet
-		info  *SideInfo
-	}{{"baseline", base, &c.Baseline}, {"current", cur, &c.Current}} {
-		side.info.Dir = side.rs.Dir
-		side.info.Runs = []string{}
-		side.info.Excluded = []RunEntry{}
-		for _, r := range side.rs.Runs {
-			if r.Problem == "" {
-				side.info.Runs = append(side.info.Runs, r.Name)
-				continue
-			}
-			side.info.Excluded = append(side.info.Excluded, r)
-			c.Notes = append(c.Notes, fmt.Sprintf("%s %s left out: %s", side.label, runLabel(r), r.Detail))
-			switch r.Problem {
-			case ProblemCrashed:
-				c.CrashedRuns++
-			case ProblemInvalid:
-				c.InvalidRuns++
-			default:
-				continue
-			}
-			c.Problems = append(c.Problems, fmt.Sprintf("%s %s: %s", side.label, runLabel(r), r.Problem))
+	return metrics, nil
+}
+
+// side describes one side (label: baseline or current): the runs used and those left out, with a
+// note on each left out, and a problem for each that crashed or was invalid.
+func (c *Comparison) side(label string, rs *RunSet) SideInfo {
+	info := SideInfo{Dir: rs.Dir, Runs: []string{}, Excluded: []RunEntry{}}
+	for _, r := range rs.Runs {
+		if r.Problem == "" {
+			info.Runs = append(info.Runs, r.Name)
+			continue
 		}
+		info.Excluded = append(info.Excluded, r)
+		c.Notes = append(c.Notes, fmt.Sprintf("%s %s left out: %s", label, runLabel(r), r.Detail))
+		switch r.Problem {
+		case ProblemCrashed:
+			c.CrashedRuns++
+		case ProblemInvalid:
+			c.InvalidRuns++
+		default:
+			continue
+		}
+		c.Problems = append(c.Problems, fmt.Sprintf("%s %s: %s", label, runLabel(r), r.Problem))
 	}
+	return info
+}
+
+// checkCompatible notes why the usable runs cannot be compared (none on a side, different
+// kinds of run, loops or functions), and how their load and setup differ.
+func (c *Comparison) checkCompatible(bu, cu []RunEntry) {
 	if len(bu) == 0 || len(cu) == 0 {
 		which := "baseline"
 		if len(bu) > 0 {
 			which = "current"
 		}
 		c.Incompatible = append(c.Incompatible, fmt.Sprintf("the %s has no usable run", which))
-	} else {
-		if cold, ok := coldstartIncompatibilities(bu, cu); ok {
-			c.Incompatible = append(c.Incompatible, cold...)
-		} else {
-			c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
-			c.Notes = append(c.Notes, differences(bu, cu)...)
-			c.Notes = append(c.Notes, newFailureReasons(bu, cu)...)
-		}
+		return
 	}
-	nb, nc := len(bu), len(cu)
-	startLevel := nb == 1 && nc == 1 && bu[0].Coldstart != nil && cu[0].Coldstart != nil
+	if cold, ok := coldstartIncompatibilities(bu, cu); ok {
+		c.Incompatible = append(c.Incompatible, cold...)
+		return
+	}
+	c.Incompatible = append(c.Incompatible, incompatibilities(bu, cu)...)
+	c.Notes = append(c.Notes, differences(bu, cu)...)
+	c.Notes = append(c.Notes, newFailureReasons(bu, cu)...)
+}
+
+// describeNoise sets where the noise comes from and the method, from the usable runs per side
+// (startLevel: one cold-start run each, compared start by start), and notes a noise not measured.
+func (c *Comparison) describeNoise(nb, nc int, startLevel bool) {
 	switch {
 	case startLevel:
 		c.Noise = NoiseStarts
@@ -450,23 +490,6 @@ func Compare(base, cur *RunSet, opt CompareOptions) (*Comparison, error) {
 	} else if c.Noise != "measured" && c.Noise != NoiseStarts && nb > 0 && nc > 0 {
 		c.Notes = append(c.Notes, fmt.Sprintf("noise measured on the %s alone (the other side has one run)", strings.TrimSuffix(c.Noise, " only")))
 	}
-	if len(c.Incompatible) == 0 || opt.Force && len(bu) > 0 && len(cu) > 0 {
-		for i, m := range metrics {
-			mc := compareMetric(m, bu, cu, tolerance(opt.Tolerances, m), uint64(i))
-			if startLevel && m.Kind == SLOLatency {
-				mc = compareStarts(m, bu[0].Coldstart, cu[0].Coldstart, tolerance(opt.Tolerances, m), uint64(i))
-			}
-			if mc.Status == StatusRegressed {
-				c.Regressions = append(c.Regressions, mc.Metric)
-			}
-			c.Metrics = append(c.Metrics, mc)
-		}
-	}
-	if c.Metrics == nil {
-		c.Metrics = []MetricComparison{}
-	}
-	c.Pass = len(c.Regressions) == 0 && len(c.Problems) == 0 && (len(c.Incompatible) == 0 || opt.Force && len(c.Metrics) > 0)
-	return c, nil
 }
 
 func runLabel(r RunEntry) string {
@@ -485,11 +508,11 @@ func methodText(nb, nc int) string {
 }
 
 // tolerance finds the metric's tolerance: by metric name, then by clock, then the default.
-func tolerance(t map[string]Tolerance, m SLO) Tolerance {
+func tolerance(t map[string]Tolerance, m slo.Objective) Tolerance {
 	if v, ok := t[m.Metric]; ok {
 		return v
 	}
-	if m.Kind == SLOLatency {
+	if m.Kind == slo.Latency {
 		if v, ok := t[m.Clock]; ok {
 			return v
 		}
@@ -517,9 +540,9 @@ func incompatibilities(base, cur []RunEntry) []string {
 }
 
 // functionsOf names the functions a run invoked ("" when it cannot tell).
-func functionsOf(s *Summary) string {
+func functionsOf(s *report.Summary) string {
 	if len(s.Functions) == 0 {
-		return SingleFunction(s)
+		return report.SingleFunction(s)
 	}
 	names := make([]string, 0, len(s.Functions))
 	for n := range s.Functions {
@@ -617,16 +640,16 @@ func dedupe(s []string) []string {
 	return out
 }
 
-func sideStats(m SLO, runs []RunEntry) SideStats {
+func sideStats(m slo.Objective, runs []RunEntry) SideStats {
 	var st SideStats
 	for _, r := range runs {
 		var v float64
 		var ok bool
 		switch {
-		case r.Coldstart != nil && strings.HasPrefix(m.Metric, coldPrefix):
-			v, _, ok = measureColdstart(m, r.Coldstart)
-		case r.Summary != nil && !strings.HasPrefix(m.Metric, coldPrefix):
-			v, _, ok = m.measure(summaryData(r.Summary))
+		case r.Coldstart != nil && strings.HasPrefix(m.Metric, slo.ColdstartPrefix):
+			v, _, ok = m.MeasureColdstart(r.Coldstart)
+		case r.Summary != nil && !strings.HasPrefix(m.Metric, slo.ColdstartPrefix):
+			v, _, ok = m.Measure(r.Summary)
 		}
 		if ok {
 			st.Values = append(st.Values, v)
@@ -653,9 +676,9 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func compareMetric(m SLO, base, cur []RunEntry, tol Tolerance, seed uint64) MetricComparison {
+func compareMetric(m slo.Objective, base, cur []RunEntry, tol Tolerance, seed uint64) MetricComparison {
 	mc := MetricComparison{Metric: m.Metric, Unit: m.Kind.Unit(), Better: "lower", Tolerance: tol,
-		Absolute: m.Kind == SLORatio}
+		Absolute: m.Kind == slo.Ratio}
 	sign := 1.0 // +1: higher is worse
 	if higherIsBetter(m) {
 		mc.Better, sign = "higher", -1
@@ -680,7 +703,7 @@ func compareMetric(m SLO, base, cur []RunEntry, tol Tolerance, seed uint64) Metr
 		worseLo, worseHi = min(sign*lo, sign*hi), max(sign*lo, sign*hi)
 		mc.Noise = max(spread(mc.Baseline, mc.Absolute), spread(mc.Current, mc.Absolute))
 	} else {
-		if m.Kind == SLOLatency {
+		if m.Kind == slo.Latency {
 			mc.Margin = 2 * histResolution
 		}
 		worseLo, worseHi = worse-mc.Margin, worse+mc.Margin
@@ -862,31 +885,12 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "incompatible: %s\n", s)
 	}
 	if len(c.Metrics) > 0 {
-		rows := [][]string{c.header()}
+		t := table{rows: [][]string{c.header()}, right: func(col int) bool { return col >= 1 && col <= 3 }} // numbers
 		for _, mc := range c.Metrics {
-			rows = append(rows, mc.cells())
-		}
-		widths := make([]int, len(rows[0]))
-		for _, r := range rows {
-			for i, cell := range r {
-				widths[i] = max(widths[i], len([]rune(cell)))
-			}
+			t.rows = append(t.rows, mc.cells())
 		}
 		b.WriteString("\n")
-		for _, r := range rows {
-			for i, cell := range r {
-				pad := widths[i] - len([]rune(cell))
-				switch {
-				case i == len(r)-1:
-					b.WriteString(cell)
-				case i >= 1 && i <= 3: // numbers: right-aligned
-					b.WriteString(strings.Repeat(" ", pad) + cell + "  ")
-				default:
-					b.WriteString(cell + strings.Repeat(" ", pad) + "  ")
-				}
-			}
-			b.WriteString("\n")
-		}
+		t.write(&b)
 	}
 	if len(c.Notes) > 0 {
 		b.WriteString("\n")
@@ -948,7 +952,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 // range and spread, and its value in every run.
 func WriteRunSetText(w io.Writer, rs *RunSet, metrics []string) error {
 	if len(metrics) == 0 {
-		metrics = CompareMetrics
+		metrics = DefaultMetrics
 	}
 	usable := rs.Usable()
 	var b strings.Builder
@@ -984,7 +988,7 @@ func WriteRunSetText(w io.Writer, rs *RunSet, metrics []string) error {
 		}
 		row := []string{m.Metric, fmtValue(unit, st.Median), fmtValue(unit, st.Min), fmtValue(unit, st.Max), spread}
 		for _, r := range usable {
-			if v, _, ok := m.measure(summaryData(r.Summary)); ok {
+			if v, _, ok := m.Measure(r.Summary); ok {
 				row = append(row, fmtValue(unit, v))
 			} else {
 				row = append(row, "–")
@@ -992,31 +996,15 @@ func WriteRunSetText(w io.Writer, rs *RunSet, metrics []string) error {
 		}
 		rows = append(rows, row)
 	}
-	widths := map[int]int{}
-	for _, r := range rows {
-		for i, cell := range r {
-			widths[i] = max(widths[i], len([]rune(cell)))
-		}
-	}
 	b.WriteString("\n")
-	for _, r := range rows {
-		for i, cell := range r {
-			pad := strings.Repeat(" ", widths[i]-len([]rune(cell)))
-			if i == 0 {
-				b.WriteString(cell + pad)
-			} else {
-				b.WriteString("  " + pad + cell)
-			}
-		}
-		b.WriteString("\n")
-	}
+	table{rows: rows, right: func(col int) bool { return col > 0 }}.write(&b) // the metric's name, then numbers
 	b.WriteString("(spread: ± half the range of the runs, relative to the median; percentage points for ratios)\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // firstColdstart is the first cold-start run of either side, or nil.
-func firstColdstart(sets ...*RunSet) *ColdstartReport {
+func firstColdstart(sets ...*RunSet) *report.ColdstartReport {
 	for _, rs := range sets {
 		for _, r := range rs.Runs {
 			if r.Coldstart != nil {
@@ -1025,4 +1013,41 @@ func firstColdstart(sets ...*RunSet) *ColdstartReport {
 		}
 	}
 	return nil
+}
+
+// table is rows of cells for a terminal: columns two blanks apart, each as wide as its widest cell.
+// Right-aligned columns are padded on the left, the others on the right, except a row's last cell
+// when it is left-aligned (no blanks at the end of a line). Rows may have fewer cells than others.
+type table struct {
+	rows  [][]string
+	right func(col int) bool // whether a column is right-aligned
+}
+
+func (t table) write(b *strings.Builder) {
+	var widths []int
+	for _, r := range t.rows {
+		for i, cell := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], len([]rune(cell)))
+		}
+	}
+	for _, r := range t.rows {
+		for i, cell := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", widths[i]-len([]rune(cell)))
+			switch {
+			case t.right(i):
+				b.WriteString(pad + cell)
+			case i == len(r)-1:
+				b.WriteString(cell)
+			default:
+				b.WriteString(cell + pad)
+			}
+		}
+		b.WriteString("\n")
+	}
 }

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"encoding/json"
@@ -6,11 +6,11 @@ import (
 	"io"
 )
 
-// CompareDirs compares the runs in the directories base and cur (run directories, or
+// Dirs compares the runs in the directories base and cur (run directories, or
 // directories of repeated runs) with the tolerances given as METRIC=VALUE and the extra metrics
 // beside the default ones.
-func CompareDirs(base, cur string, tolerances, extra []string, force bool) (*Comparison, error) {
-	opt := CompareOptions{Tolerances: map[string]Tolerance{}, Force: force}
+func Dirs(base, cur string, tolerances, extra []string, force bool) (*Comparison, error) {
+	opt := Options{Tolerances: map[string]Tolerance{}, Force: force}
 	for _, t := range tolerances {
 		name, tol, err := ParseTolerance(t)
 		if err != nil {
@@ -19,7 +19,7 @@ func CompareDirs(base, cur string, tolerances, extra []string, force bool) (*Com
 		opt.Tolerances[name] = tol
 	}
 	if len(extra) > 0 {
-		opt.Metrics = append(append([]string{}, CompareMetrics...), extra...)
+		opt.Metrics = append(append([]string{}, DefaultMetrics...), extra...)
 	}
 	b, err := LoadRunSet(base)
 	if err != nil {
@@ -29,7 +29,7 @@ func CompareDirs(base, cur string, tolerances, extra []string, force bool) (*Com
 	if err != nil {
 		return nil, fmt.Errorf("current: %w", err)
 	}
-	return Compare(b, c, opt)
+	return Runs(b, c, opt)
 }
 
 // Write writes the comparison as format says: text, md (Markdown) or json.
