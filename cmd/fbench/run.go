@@ -175,7 +175,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 // Helpers the other commands share.
 func checkOutDir(dir string) error    { return runner.CheckOutDir(dir) }
 func environment() report.Environment { return runner.Environment(version) }
-func fmtDur(d time.Duration) string   { return runner.FormatDuration(d) }
+func fmtDur(d time.Duration) string   { return report.FormatDuration(d) }
 
 // verdictFlags set the soak verdicts' thresholds (worker memory growth, latency drift, throughput
 // held, error-rate drift, harness health) and whether a failed verdict fails the run.

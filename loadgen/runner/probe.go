@@ -11,6 +11,7 @@ import (
 
 	"github.com/fbench/fbench/loadgen"
 	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/report"
 )
 
 // ProbeFunction is one function of a probed worker.
@@ -200,14 +201,14 @@ func (pr *ProbeReport) WriteText(w io.Writer) {
 	}
 	procs := pr.Processes
 	fmt.Fprintf(w, "%d worker processes (%s; maxProcessCount %d), started %s after the previous one's WorkerInitResponse\n",
-		procs.Count, procs.Source, procs.Max, FormatDuration(procs.StartInterval))
+		procs.Count, procs.Source, procs.Max, report.FormatDuration(procs.StartInterval))
 	for _, p := range pr.Each {
 		fmt.Fprintf(w, "\n== process %d", p.Process)
 		if p.ProbeResult == nil {
 			fmt.Fprintf(w, ": FAILED: %s\n", p.Error)
 			continue
 		}
-		fmt.Fprintf(w, ", spawned at +%s\n", FormatDuration(p.SpawnedAt))
+		fmt.Fprintf(w, ", spawned at +%s\n", report.FormatDuration(p.SpawnedAt))
 		p.ProbeResult.WriteText(w)
 	}
 }
@@ -232,10 +233,10 @@ func (r *ProbeResult) WriteText(w io.Writer) {
 	}
 	fmt.Fprintln(w, "Time line")
 	for _, s := range r.Timeline {
-		fmt.Fprintf(w, "  %10s  +%-10s %-16s %s\n", FormatDuration(s.At), FormatDuration(s.Took), s.Name, s.Detail)
+		fmt.Fprintf(w, "  %10s  +%-10s %-16s %s\n", report.FormatDuration(s.At), report.FormatDuration(s.Took), s.Name, s.Detail)
 	}
 	if r.PingRTT > 0 {
-		fmt.Fprintf(w, "  status ping round trip: %s\n", FormatDuration(r.PingRTT))
+		fmt.Fprintf(w, "  status ping round trip: %s\n", report.FormatDuration(r.PingRTT))
 	}
 	fmt.Fprintf(w, "HTTP: %s\n", r.HTTP)
 	fmt.Fprintln(w, "Capabilities")

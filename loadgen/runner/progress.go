@@ -62,7 +62,7 @@ func (p *progress) interval(rec *report.IntervalRecord) {
 	}
 	line := fmt.Sprintf("%6s/%-6s %8.0f rps  in-flight %-6d rtt p50 %-8s p99 %-8s errors %d  cancelled %d  [%s]",
 		elapsed.Round(time.Second), total, achieved, rec.InFlight,
-		FormatDuration(time.Duration(p50)*time.Microsecond), FormatDuration(time.Duration(p99)*time.Microsecond), p.errors, p.cancels, rec.Phase)
+		report.FormatDuration(time.Duration(p50)*time.Microsecond), report.FormatDuration(time.Duration(p99)*time.Microsecond), p.errors, p.cancels, rec.Phase)
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.wrote = true
@@ -104,18 +104,4 @@ func startAtLine(w io.Writer, p *Plan, now time.Time) {
 	}
 	fmt.Fprintf(w, "fbench: the measured phase starts at %s (--start-at), the warm-up at %s: waiting %s with the worker ready\n",
 		at.UTC().Format(stampMs), at.Add(-warm).UTC().Format(stampMs), at.Add(-warm).Sub(now).Round(time.Millisecond))
-}
-
-// FormatDuration prints a duration with 3 significant figures (850ns, 1.25ms, 3.2s).
-func FormatDuration(d time.Duration) string {
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%dns", d.Nanoseconds())
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.3gms", float64(d)/1e6)
-	default:
-		return fmt.Sprintf("%.3gs", d.Seconds())
-	}
 }
