@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,41 +48,11 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if *format != "text" && *format != "md" && *format != "json" {
 		return fmt.Errorf("invalid --format %q: want text, md or json", *format)
 	}
-	opt := compare.Options{Tolerances: map[string]compare.Tolerance{}, Force: *force}
-	for _, t := range *tols {
-		name, tol, err := compare.ParseTolerance(t)
-		if err != nil {
-			return err
-		}
-		opt.Tolerances[name] = tol
-	}
-	if len(*extra) > 0 {
-		opt.Metrics = append(append([]string{}, compare.DefaultMetrics...), *extra...)
-	}
-	base, err := compare.LoadRunSet(fs.Arg(0))
-	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
-	}
-	cur, err := compare.LoadRunSet(fs.Arg(1))
-	if err != nil {
-		return fmt.Errorf("current: %w", err)
-	}
-	c, err := compare.Runs(base, cur, opt)
+	c, err := compare.Dirs(fs.Arg(0), fs.Arg(1), *tols, *extra, *force)
 	if err != nil {
 		return err
 	}
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		err = enc.Encode(c)
-	case "md":
-		err = c.WriteMarkdown(stdout)
-	default:
-		err = c.WriteText(stdout)
-	}
-	if err != nil {
+	if err := c.Write(stdout, *format); err != nil {
 		return err
 	}
 	return compareVerdict(c)

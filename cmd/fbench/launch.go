@@ -1,114 +1,59 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/loadgen/runner"
 )
 
 // workerFlags are the flags of every verb that launches a worker.
-type workerFlags struct {
-	app          string
-	env          []string
-	envUnset     []string
-	envClean     bool
-	indexing     string
-	startTimeout time.Duration
-	initTimeout  time.Duration
-	language     string
-	hostVersion  string
-	ref          []string
-}
+type workerFlags struct{ runner.WorkerSettings }
 
 func (wf *workerFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&wf.app, "app", "", "function app `DIR` (the worker's cwd; default: the worker directory)")
-	fs.StringArrayVar(&wf.env, "env", nil, "extra environment `KEY=VALUE` for the worker (repeatable)")
-	fs.StringArrayVar(&wf.envUnset, "env-unset", nil, "remove `KEY` from the environment the worker inherits from fbench (repeatable)")
-	fs.BoolVar(&wf.envClean, "env-clean", false, "the worker inherits nothing from fbench: only what the host sets, plus --env")
-	fs.StringVar(&wf.indexing, "indexing", "auto", "function discovery: auto (as worker.config.json says), worker, or host (function.json)")
-	fs.DurationVar(&wf.startTimeout, "start-timeout", host.DefaultStartTimeout, "how long the worker may take to open its stream")
-	fs.DurationVar(&wf.initTimeout, "init-timeout", 0, "how long WorkerInitRequest may take (default: worker.config.json's, else 10s)")
-	fs.StringVar(&wf.language, "language", "", "FUNCTIONS_WORKER_RUNTIME for an executable WORKER")
-	fs.StringVar(&wf.hostVersion, "host-version", host.DefaultHostVersion, "host version announced in WorkerInitRequest")
-	fs.StringArrayVar(&wf.ref, "ref", nil, "reference worker setting `KEY=VALUE` (repeatable; see 'fbench worker --help')")
+	d := runner.Defaults().Worker
+	fs.StringVar(&wf.App, "app", "", "function app `DIR` (the worker's cwd; default: the worker directory)")
+	fs.StringArrayVar(&wf.Env, "env", nil, "extra environment `KEY=VALUE` for the worker (repeatable)")
+	fs.StringArrayVar(&wf.EnvUnset, "env-unset", nil, "remove `KEY` from the environment the worker inherits from fbench (repeatable)")
+	fs.BoolVar(&wf.EnvClean, "env-clean", false, "the worker inherits nothing from fbench: only what the host sets, plus --env")
+	fs.StringVar(&wf.Indexing, "indexing", d.Indexing, "function discovery: auto (as worker.config.json says), worker, or host (function.json)")
+	fs.DurationVar(&wf.StartTimeout, "start-timeout", d.StartTimeout, "how long the worker may take to open its stream")
+	fs.DurationVar(&wf.InitTimeout, "init-timeout", 0, "how long WorkerInitRequest may take (default: worker.config.json's, else 10s)")
+	fs.StringVar(&wf.Language, "language", "", "FUNCTIONS_WORKER_RUNTIME for an executable WORKER")
+	fs.StringVar(&wf.HostVersion, "host-version", d.HostVersion, "host version announced in WorkerInitRequest")
+	fs.StringArrayVar(&wf.Ref, "ref", nil, "reference worker setting `KEY=VALUE` (repeatable; see 'fbench worker --help')")
 }
 
-// options turns the flags and the WORKER argument (and what follows "--") into host options.
-// It starts nothing.
+// settings are the worker's settings: the flags, and the WORKER argument and what follows "--".
+func (wf *workerFlags) settings(positional []string) runner.WorkerSettings {
+	s := wf.WorkerSettings
+	s.Command = positional
+	return s
+}
+
+// options turns the flags and the WORKER argument into host options. It starts nothing.
 func (wf *workerFlags) options(positional []string) (host.Options, error) {
-	var opt host.Options
-	ix, err := host.ParseIndexing(wf.indexing)
-	if err != nil {
-		return opt, err
-	}
-	for _, kv := range wf.env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return opt, fmt.Errorf("invalid --env %q: want KEY=VALUE", kv)
-		}
-	}
-	for _, k := range wf.envUnset {
-		if k == "" || strings.Contains(k, "=") {
-			return opt, fmt.Errorf("invalid --env-unset %q: want a variable name", k)
-		}
-	}
-	if wf.startTimeout <= 0 {
-		return opt, fmt.Errorf("invalid --start-timeout %s: must be positive", wf.startTimeout)
-	}
-	if wf.initTimeout < 0 {
-		return opt, fmt.Errorf("invalid --init-timeout %s: must be positive", wf.initTimeout)
-	}
-	if wf.hostVersion == "" {
-		return opt, fmt.Errorf("--host-version must not be empty")
-	}
-	opt = host.Options{
-		Indexing: ix, HostVersion: wf.hostVersion, StartTimeout: wf.startTimeout, InitTimeout: wf.initTimeout,
-		Launch: host.Launch{AppDir: wf.app, Env: wf.env, EnvUnset: wf.envUnset, EnvClean: wf.envClean, Language: wf.language},
-	}
-	switch {
-	case len(positional) == 0:
-		// The built-in reference worker: this binary, verb "worker", its settings from --ref.
-		exe, err := os.Executable()
-		if err != nil {
-			return opt, fmt.Errorf("finding fbench's own executable for the reference worker: %w", err)
-		}
-		opt.Launch.Worker = exe
-		opt.Launch.Args = append([]string{"worker"}, refArgs(wf.ref)...)
-		if opt.Launch.Language == "" {
-			opt.Launch.Language = "fbench-reference"
-		}
-		if ix == host.IndexingAuto {
-			opt.Indexing = host.IndexingWorker
-		}
-	default:
-		if len(wf.ref) > 0 {
-			return opt, fmt.Errorf("--ref configures the built-in reference worker; it cannot be used with WORKER %s", positional[0])
-		}
-		opt.Launch.Worker = positional[0]
-		opt.Launch.Args = positional[1:]
-	}
-	return opt, nil
+	return runner.HostOptions(wf.settings(positional))
 }
 
-// refArgs turns --ref KEY=VALUE settings into the reference worker's flags (--KEY=VALUE).
-func refArgs(ref []string) []string {
-	out := make([]string, 0, len(ref))
-	for _, r := range ref {
-		r = strings.TrimLeft(r, "-")
-		out = append(out, "--"+r)
-	}
-	return out
+// processFlags are the flags of every verb that can launch several worker processes.
+type processFlags struct {
+	processes       string // a count (run, probe) or a list (capacity)
+	startInterval   time.Duration
+	restartInterval time.Duration
 }
 
-// launchNotices are the lines fbench says about how it launched the worker, before measuring.
-func launchNotices(c *host.Command) []string {
-	out := append([]string(nil), c.Notices...)
-	if c.IndexingRule != "" {
-		out = append(out, c.IndexingRule)
-	}
-	return out
+func (pf *processFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&pf.processes, "processes", "", "worker processes `N` to run, as the host's FUNCTIONS_WORKER_PROCESS_COUNT (default: that setting from --env or the environment, else worker.config.json's processOptions, else 1)")
+	fs.DurationVar(&pf.startInterval, "process-start-interval", 0, "time between one process's WorkerInitResponse and the next process's start (default: processOptions.processStartupInterval, else the host's 10s; 5s for an executable without worker.config.json)")
+	fs.DurationVar(&pf.restartInterval, "process-restart-interval", 0, "with --restart-worker: time after one relaunch before the next (default: processOptions.processRestartInterval, else the host's 10s; 5s without worker.config.json)")
+}
+
+// settings are the processes asked for (a flag counts only when it was given).
+func (pf *processFlags) settings(fs *pflag.FlagSet) runner.ProcessSettings {
+	return runner.ProcessSettings{Count: pf.processes, CountSet: fs.Changed("processes"),
+		StartInterval: pf.startInterval, StartIntervalSet: fs.Changed("process-start-interval"),
+		RestartInterval: pf.restartInterval, RestartIntervalSet: fs.Changed("process-restart-interval")}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/fbench/fbench/loadgen/refworker"
 )
 
 // Exit codes, documented in the README and --help.
@@ -44,59 +46,38 @@ func withCode(code int, err error) error { return &codeError{code, err} }
 
 // run dispatches the verb and turns errors into one line on stderr and an exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{"run": cmdRun, "probe": cmdProbe, "report": cmdReport,
+		"compare": cmdCompare, "capacity": cmdCapacity, "coldstart": cmdColdstart, "merge": cmdMerge}
 	verb := "run"
 	if len(args) > 0 {
-		switch args[0] {
-		case "run", "probe", "report", "compare", "capacity", "coldstart", "merge", "worker":
-			verb, args = args[0], args[1:]
-		case "help", "-h", "--help", "-help":
+		switch a := args[0]; {
+		case a == "worker":
+			return refworker.Main(args[1:], stdout, stderr) // the built-in reference worker, launched by fbench
+		case cmds[a] != nil:
+			verb, args = a, args[1:]
+		case a == "help" || a == "-h" || a == "--help" || a == "-help":
 			fmt.Fprint(stdout, mainUsage)
 			return exitOK
-		case "version", "--version", "-version":
+		case a == "version" || a == "--version" || a == "-version":
 			fmt.Fprintln(stdout, "fbench", version)
 			return exitOK
 		}
 	}
-	if verb != "worker" && os.Getenv("GOMAXPROCS") == "" {
+	if os.Getenv("GOMAXPROCS") == "" {
 		// Spare Ps: the sender's wake-ups then compete for a core in the kernel's fine-grained
 		// scheduler instead of waiting for a busy P in Go's (measured: harness lag p99 at 1000/s on
 		// a loaded 2-core machine 23 ms with 2 Ps, 4 ms with 4).
 		runtime.GOMAXPROCS(runtime.NumCPU() + 2)
 	}
-	if verb != "worker" && os.Getenv("GOGC") == "" {
+	if os.Getenv("GOGC") == "" {
 		// fbench's heap is small and flat (histograms, the in-flight table): collecting it a quarter
 		// as often costs a few MiB and saves 15–25% of CPU per invocation at saturation.
 		debug.SetGCPercent(400)
 	}
-	var err error
-	switch verb {
-	case "run":
-		err = cmdRun(args, stdout, stderr)
-	case "probe":
-		err = cmdProbe(args, stdout, stderr)
-	case "report":
-		err = cmdReport(args, stdout, stderr)
-	case "compare":
-		err = cmdCompare(args, stdout, stderr)
-	case "capacity":
-		err = cmdCapacity(args, stdout, stderr)
-	case "coldstart":
-		err = cmdColdstart(args, stdout, stderr)
-	case "merge":
-		err = cmdMerge(args, stdout, stderr)
-	case "worker":
-		return cmdWorker(args, stdout, stderr)
-	}
-	if err == nil {
-		return exitOK
-	}
-	if errors.Is(err, pflag.ErrHelp) {
-		return exitOK
-	}
-	code := exitError
-	var ce *codeError
-	if errors.As(err, &ce) {
-		code = ce.code
+	err := cmds[verb](args, stdout, stderr)
+	code := exitCodeOf(err)
+	if code == exitOK {
+		return code
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintf(stderr, "fbench: %s\n", oneLine(msg))

@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 const mergeUsage = `Usage: fbench merge [flags] RUN...
@@ -50,23 +49,23 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutDir(dir); err != nil {
 		return err
 	}
-	runs, err := expandRuns(fs.Args())
+	runs, err := report.ExpandRuns(fs.Args())
 	if err != nil {
 		return err
 	}
-	exprs, window, interval := recordedSLOs(runs[0])
+	exprs, window, interval := slo.Recorded(runs[0])
 	if fs.Changed("slo") {
 		exprs, window = *slos, 0
 	}
 	if fs.Changed("slo-window") {
 		window = *sloWindow
 	}
-	sp, err := sloPlanOf(exprs, window, interval)
+	sp, err := slo.NewPlan(exprs, window, interval)
 	if err != nil {
 		return err
 	}
 	var ro report.RebuildOptions
-	sp.rebuildOptions(&ro)
+	sp.AddTo(&ro)
 	res, err := report.Merge(runs, report.MergeOptions{Out: dir, Force: *force, Version: version, Observers: ro.Observers, Evaluate: ro.Evaluate})
 	if res != nil {
 		for _, n := range res.Notes {
@@ -95,35 +94,4 @@ func mergeVerdict(s *report.Summary) error {
 		return withCode(exitInvalid, fmt.Errorf("merged run invalid: %s", s.Harness.InvalidReason))
 	}
 	return sloVerdict(s)
-}
-
-// expandRuns replaces an argument that is a directory of runs (no run.json of its own, but
-// subdirectories with one) by those runs, in name order. Anything else stays, for Merge to judge.
-func expandRuns(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		if _, err := os.Stat(filepath.Join(a, report.RunFile)); err == nil {
-			out = append(out, a)
-			continue
-		}
-		entries, err := os.ReadDir(a)
-		if err != nil {
-			out = append(out, a)
-			continue
-		}
-		var subs []string
-		for _, e := range entries {
-			if _, err := os.Stat(filepath.Join(a, e.Name(), report.RunFile)); e.IsDir() && err == nil {
-				subs = append(subs, filepath.Join(a, e.Name()))
-			}
-		}
-		if len(subs) == 0 {
-			out = append(out, a)
-		}
-		out = append(out, subs...)
-	}
-	if len(out) < 2 {
-		return nil, fmt.Errorf("merge needs two or more runs, found %d in %s", len(out), strings.Join(args, " "))
-	}
-	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fbench/fbench/loadgen/capacity"
 	"github.com/fbench/fbench/report"
 )
 
@@ -266,11 +267,11 @@ func capacityByProcesses(t *testing.T) (problems []string, skip string) {
 	if code != exitOK {
 		return []string{fmt.Sprintf("exit %d, want 0", code)}, ""
 	}
-	if !strings.Contains(stdout.String(), capPoolsHeader) {
+	if !strings.Contains(stdout.String(), capacity.PoolsHeader) {
 		problems = append(problems, "stdout lacks the table")
 	}
-	var rep capPoolsReport
-	b, err := os.ReadFile(filepath.Join(out, capPoolsJSONFile))
+	var rep capacity.PoolsReport
+	b, err := os.ReadFile(filepath.Join(out, capacity.PoolsJSONFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,11 +291,11 @@ func capacityByProcesses(t *testing.T) (problems []string, skip string) {
 				sz.Processes, sz.SustainableRPS, 0.5*top, 1.1*top, prev))
 		}
 		prev = sz.SustainableRPS
-		if _, err := os.Stat(filepath.Join(out, sz.Dir, capJSONFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(out, sz.Dir, capacity.JSONFile)); err != nil {
 			problems = append(problems, fmt.Sprintf("%d processes: %v", sz.Processes, err))
 		}
 	}
-	html, _ := os.ReadFile(filepath.Join(out, capPoolsHTMLFile))
+	html, _ := os.ReadFile(filepath.Join(out, capacity.PoolsHTMLFile))
 	for _, want := range []string{`data-chart="processes"`, "ideal (linear)", "processes-4/capacity.html"} {
 		if !bytes.Contains(html, []byte(want)) {
 			problems = append(problems, fmt.Sprintf("processes.html lacks %q", want))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 )
 
@@ -40,23 +41,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 		return reportColdstart(fs.Arg(0), exprs, fs.Changed("slo"), *quiet, stdout)
 	}
-	if *from < 0 || *to < 0 || (*to > 0 && *to <= *from) {
-		return fmt.Errorf("invalid range --from %s --to %s", *from, *to)
-	}
-	exprs, window, interval := recordedSLOs(fs.Arg(0))
-	if fs.Changed("slo") {
-		exprs, window = *slos, 0
-	}
-	if fs.Changed("slo-window") {
-		window = *sloWindow
-	}
-	sp, err := sloPlanOf(exprs, window, interval)
-	if err != nil {
-		return err
-	}
-	opt := report.RebuildOptions{From: *from, To: *to}
-	sp.rebuildOptions(&opt)
-	s, err := report.RebuildWith(fs.Arg(0), opt)
+	s, err := runner.Rebuild{From: *from, To: *to, SLOs: *slos, SLOsSet: fs.Changed("slo"), Window: *sloWindow, WindowSet: fs.Changed("slo-window")}.Run(fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"runtime"
@@ -65,5 +65,38 @@ func (s *sampler) sample(w *host.Worker) report.Resources {
 		s.prevS, s.haveS = cur, true
 	}
 	r.Goroutines = int64(runtime.NumGoroutine())
+	return r
+}
+
+// processSampler samples each worker process's tree; a relaunched process (new pid) starts afresh.
+type processSampler struct {
+	pids []int
+	s    []*procstat.Sampler
+	prev []procstat.Sample
+	have []bool
+}
+
+func newProcessSampler(n int) *processSampler {
+	return &processSampler{pids: make([]int, n), s: make([]*procstat.Sampler, n), prev: make([]procstat.Sample, n), have: make([]bool, n)}
+}
+
+// sample is loadgen.Config.SampleProcess.
+func (ps *processSampler) sample(i int, w *host.Worker) report.ProcessResources {
+	var r report.ProcessResources
+	if i < 0 || i >= len(ps.s) || w == nil {
+		return r
+	}
+	if ps.s[i] == nil || ps.pids[i] != w.Pid {
+		ps.pids[i], ps.s[i], ps.have[i] = w.Pid, procstat.NewSampler(w.Pid), false
+	}
+	cur, err := ps.s[i].Sample()
+	if err != nil {
+		return r
+	}
+	if ps.have[i] {
+		r.CPUPct = procstat.CPUPercent(ps.prev[i], cur)
+	}
+	r.RSSBytes, r.Threads, r.FDs = cur.RSSBytes, cur.Threads, cur.FDs
+	ps.prev[i], ps.have[i] = cur, true
 	return r
 }

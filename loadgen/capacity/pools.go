@@ -1,4 +1,4 @@
-package main
+package capacity
 
 import (
 	"bytes"
@@ -9,16 +9,9 @@ import (
 	"html/template"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
-
-	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/report"
 )
 
@@ -26,13 +19,13 @@ import (
 // the number of processes.
 
 const (
-	capPoolsSchema   = "fbench.capacity-processes/v1"
-	capPoolsJSONFile = "processes.json"
-	capPoolsHTMLFile = "processes.html"
+	poolsSchema   = "fbench.capacity-processes/v1"
+	PoolsJSONFile = "processes.json"
+	PoolsHTMLFile = "processes.html"
 )
 
-// capPoolSize is one pool size's search as processes.json records it.
-type capPoolSize struct {
+// PoolSize is one pool size's search as processes.json records it.
+type PoolSize struct {
 	Processes      int     `json:"processes"`
 	Dir            string  `json:"dir"` // its capacity directory, relative to OUT
 	Status         string  `json:"status"`
@@ -47,106 +40,82 @@ type capPoolSize struct {
 	ExitCode       int     `json:"exit_code"`
 }
 
-// capPoolsReport is processes.json.
-type capPoolsReport struct {
+// PoolsReport is processes.json.
+type PoolsReport struct {
 	Schema      string             `json:"schema"`
 	Version     string             `json:"fbench_version"`
 	StartedAt   time.Time          `json:"started_at"`
 	EndedAt     time.Time          `json:"ended_at,omitzero"`
 	Target      string             `json:"target"`
 	Environment report.Environment `json:"environment"`
-	Sizes       []capPoolSize      `json:"sizes"`
+	Sizes       []PoolSize         `json:"sizes"`
 }
 
-// capacityPools runs a capacity search per pool size of --processes.
-func capacityPools(c *capacityFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
-	opt, err := c.workerFlags.options(fs.Args())
-	if err != nil {
-		return err
-	}
-	cmd, err := host.Resolve(opt.Launch, 1, "check", "check")
-	if err != nil {
-		return err
-	}
-	pr, err := host.ResolveProcesses(cmd.Config, cmd.Env, runtime.NumCPU())
-	if err != nil {
-		return err
-	}
-	sizes, err := parseProcessList(c.processes, pr.Max)
-	if err != nil {
-		return err
-	}
-	out := c.out
-	if out == "" {
-		out = filepath.Join("fbench-results", "capacity-"+time.Now().UTC().Format("20060102T150405Z"))
-	}
-	if err := checkOutDir(out); err != nil {
-		return err
-	}
-	// Every size's flags are validated before the first search starts.
-	setups := make([]*capSetup, len(sizes))
-	flags := make([]capacityFlags, len(sizes))
-	for i, n := range sizes {
-		flags[i] = *c
-		flags[i].processes = strconv.Itoa(n)
-		flags[i].out = filepath.Join(out, fmt.Sprintf("processes-%d", n))
-		if setups[i], err = flags[i].setup(fs); err != nil {
-			return err
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	rep := &capPoolsReport{Schema: capPoolsSchema, Version: version, StartedAt: time.Now().UTC(), Target: setups[0].target, Environment: environment()}
+// PoolSearch is the search of one pool size: its setup (its Out under the pools directory) and
+// the runner of its steps.
+type PoolSearch struct {
+	Processes int
+	Setup     *Setup
+	Runner    StepRunner
+}
+
+// Pools runs one search per pool size, one after the other, and writes processes.json and
+// processes.html in out. The error is a *CodeError when a search found no rate or was
+// interrupted (the first search's code), any other when the reports could not be written.
+func Pools(ctx context.Context, out string, searches []PoolSearch, o Output) error {
+	first := searches[0].Setup
+	rep := &PoolsReport{Schema: poolsSchema, Version: first.Version, StartedAt: time.Now().UTC(), Target: first.Target, Environment: first.Env}
 	code, firstErr := 0, error(nil)
-	for i, n := range sizes {
-		if !c.quiet {
-			fmt.Fprintf(stdout, "\n== %d worker process(es)\n", n)
+	for _, ps := range searches {
+		n := ps.Processes
+		if !o.Quiet {
+			fmt.Fprintf(o.Stdout, "\n== %d worker process(es)\n", n)
 		}
-		serr := setups[i].execute(ctx, &flags[i], fs, stdout, stderr)
-		sz := capPoolSize{Processes: n, Dir: filepath.Base(flags[i].out)}
-		if b, err := os.ReadFile(filepath.Join(flags[i].out, capJSONFile)); err == nil {
-			var cr capReport
+		_, serr := ps.Setup.Run(ctx, ps.Runner, o)
+		sz := PoolSize{Processes: n, Dir: filepath.Base(ps.Setup.Out)}
+		if b, err := os.ReadFile(filepath.Join(ps.Setup.Out, JSONFile)); err == nil {
+			var cr Report
 			if json.Unmarshal(b, &cr) == nil && cr.Result != nil {
 				r := cr.Result
 				sz.Status, sz.SustainableRPS, sz.Confirmed, sz.BestPassRPS = r.Status, r.SustainableRPS, r.Confirmed, r.BestPassRPS
 				sz.BrokeAtRPS, sz.BrokeCause, sz.ExitCode = r.BrokeAtRPS, r.BrokeCause, r.ExitCode
 			}
 		}
-		var ce *codeError
+		var ce *CodeError
 		if serr != nil && code == 0 {
-			code, firstErr = exitError, serr
+			code = ExitError
 			if errors.As(serr, &ce) {
-				code = ce.code
+				code = ce.Code
 			}
 			firstErr = fmt.Errorf("%d process(es): %w", n, serr)
 		}
 		rep.Sizes = append(rep.Sizes, sz)
-		capPoolsIdeal(rep)
-		if err := capPoolsSave(out, rep); err != nil {
-			return fmt.Errorf("writing %s: %w", capPoolsJSONFile, err)
+		poolsIdeal(rep)
+		if err := savePools(out, rep); err != nil {
+			return fmt.Errorf("writing %s: %w", PoolsJSONFile, err)
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	rep.EndedAt = time.Now().UTC()
-	if err := capPoolsSave(out, rep); err != nil {
-		return fmt.Errorf("writing %s: %w", capPoolsJSONFile, err)
+	if err := savePools(out, rep); err != nil {
+		return fmt.Errorf("writing %s: %w", PoolsJSONFile, err)
 	}
-	if !c.quiet {
-		capPoolsPrint(stdout, rep, out)
+	if !o.Quiet {
+		printPools(o.Stdout, rep, out)
 	}
 	if ctx.Err() != nil {
-		return withCode(130, errors.New("interrupted; the searches so far are in "+out))
+		return &CodeError{Code: ExitInterrupted, Err: errors.New("interrupted; the searches so far are in " + out)}
 	}
 	if code != 0 {
-		return withCode(code, firstErr)
+		return &CodeError{Code: code, Err: firstErr}
 	}
 	return nil
 }
 
-// capPoolsIdeal fills the ideal line: the first size with a confirmed rate gives the rate per process.
-func capPoolsIdeal(rep *capPoolsReport) {
+// poolsIdeal fills the ideal line: the first size with a confirmed rate gives the rate per process.
+func poolsIdeal(rep *PoolsReport) {
 	per := 0.0
 	for _, sz := range rep.Sizes {
 		if sz.Confirmed && sz.SustainableRPS > 0 {
@@ -156,39 +125,40 @@ func capPoolsIdeal(rep *capPoolsReport) {
 	}
 	for i := range rep.Sizes {
 		sz := &rep.Sizes[i]
-		sz.PerProcessRPS = capRound2(sz.SustainableRPS / float64(sz.Processes))
-		sz.IdealRPS = capRound2(per * float64(sz.Processes))
+		sz.PerProcessRPS = round2(sz.SustainableRPS / float64(sz.Processes))
+		sz.IdealRPS = round2(per * float64(sz.Processes))
 		sz.Efficiency = 0
 		if sz.IdealRPS > 0 {
-			sz.Efficiency = capRound2(sz.SustainableRPS / sz.IdealRPS)
+			sz.Efficiency = round2(sz.SustainableRPS / sz.IdealRPS)
 		}
 	}
 }
 
-const capPoolsHeader = "processes  sustainable  per process      ideal  efficiency  broke at  cause"
+// PoolsHeader heads the table of sustainable rates by pool size.
+const PoolsHeader = "processes  sustainable  per process      ideal  efficiency  broke at  cause"
 
-func capPoolsRow(sz capPoolSize) string {
+func poolsRow(sz PoolSize) string {
 	sus := "none"
 	if sz.Confirmed {
-		sus = capFmtRate(sz.SustainableRPS) + "/s"
+		sus = FormatRate(sz.SustainableRPS) + "/s"
 	}
 	broke := "-"
 	if sz.BrokeAtRPS > 0 {
-		broke = capFmtRate(sz.BrokeAtRPS) + "/s"
+		broke = FormatRate(sz.BrokeAtRPS) + "/s"
 	}
-	return fmt.Sprintf("%9d  %11s  %11s  %9s  %9.0f%%  %8s  %s", sz.Processes, sus, capFmtRate(sz.PerProcessRPS)+"/s",
-		capFmtRate(sz.IdealRPS)+"/s", 100*sz.Efficiency, broke, sz.BrokeCause)
+	return fmt.Sprintf("%9d  %11s  %11s  %9s  %9.0f%%  %8s  %s", sz.Processes, sus, FormatRate(sz.PerProcessRPS)+"/s",
+		FormatRate(sz.IdealRPS)+"/s", 100*sz.Efficiency, broke, sz.BrokeCause)
 }
 
-func capPoolsPrint(w io.Writer, rep *capPoolsReport, out string) {
-	fmt.Fprintf(w, "\nsustainable rate by worker processes (%s)\n%s\n", rep.Target, capPoolsHeader)
+func printPools(w io.Writer, rep *PoolsReport, out string) {
+	fmt.Fprintf(w, "\nsustainable rate by worker processes (%s)\n%s\n", rep.Target, PoolsHeader)
 	for _, sz := range rep.Sizes {
-		fmt.Fprintln(w, capPoolsRow(sz))
+		fmt.Fprintln(w, poolsRow(sz))
 	}
-	fmt.Fprintf(w, "reports: %s, %s (each search in %s)\n", filepath.Join(out, capPoolsJSONFile), filepath.Join(out, capPoolsHTMLFile), filepath.Join(out, "processes-N"))
+	fmt.Fprintf(w, "reports: %s, %s (each search in %s)\n", filepath.Join(out, PoolsJSONFile), filepath.Join(out, PoolsHTMLFile), filepath.Join(out, "processes-N"))
 }
 
-var capPoolsTemplate = template.Must(template.New("pools").Funcs(template.FuncMap{"mul100": func(v float64) float64 { return 100 * v }}).Parse(`<!DOCTYPE html>
+var poolsTemplate = template.Must(template.New("pools").Funcs(template.FuncMap{"mul100": func(v float64) float64 { return 100 * v }}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -216,8 +186,8 @@ var capPoolsTemplate = template.Must(template.New("pools").Funcs(template.FuncMa
 </html>
 `))
 
-func capPoolsSave(out string, rep *capPoolsReport) error {
-	if err := capWriteJSON(filepath.Join(out, capPoolsJSONFile), rep); err != nil {
+func savePools(out string, rep *PoolsReport) error {
+	if err := WriteJSON(filepath.Join(out, PoolsJSONFile), rep); err != nil {
 		return err
 	}
 	var xs, ys, ideal []float64
@@ -237,14 +207,14 @@ func capPoolsSave(out string, rep *capPoolsReport) error {
 		return err
 	}
 	d := struct {
-		R       *capPoolsReport
+		R       *PoolsReport
 		CSS     template.CSS
 		Started string
 		Chart   template.HTML
 	}{R: rep, CSS: template.CSS(report.PageCSS), Started: rep.StartedAt.Format("2006-01-02 15:04:05 MST"), Chart: chart}
 	var buf bytes.Buffer
-	if err := capPoolsTemplate.Execute(&buf, d); err != nil {
+	if err := poolsTemplate.Execute(&buf, d); err != nil {
 		return err
 	}
-	return capWriteAtomic(filepath.Join(out, capPoolsHTMLFile), buf.Bytes())
+	return writeAtomic(filepath.Join(out, PoolsHTMLFile), buf.Bytes())
 }

@@ -1,4 +1,4 @@
-package main
+package capacity
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // capacity.html: one self-contained page (no script, no external resource) with the knee chart
 // (latency against offered load), achieved against offered, and the step table.
 
-var capHTMLTemplate = template.Must(template.New("capacity").Parse(`<!DOCTYPE html>
+var htmlTemplate = template.Must(template.New("capacity").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -54,69 +54,70 @@ var capHTMLTemplate = template.Must(template.New("capacity").Parse(`<!DOCTYPE ht
 </html>
 `))
 
-type capKV struct{ K, V, Class string }
+type kv struct{ K, V, Class string }
 
-type capHTMLRow struct {
+type htmlRow struct {
 	N                                    int
 	Stage, Rate, Achieved, P50, P99, Lag string
 	InFlight, Cause, Reasons, Link       string
 	Pass                                 bool
 }
 
-func capWriteHTML(path string, rep *capReport) error {
+// WriteHTML writes capacity.html for rep to path atomically.
+func WriteHTML(path string, rep *Report) error {
 	d := struct {
-		R                     *capReport
+		R                     *Report
 		CSS                   template.CSS
 		Started               string
 		BannerClass, Headline string
-		Tiles                 []capKV
+		Tiles                 []kv
 		Charts                []template.HTML
-		Rows                  []capHTMLRow
+		Rows                  []htmlRow
 		MinAchieved           string
-		Config                []capKV
+		Config                []kv
 	}{R: rep, CSS: template.CSS(report.PageCSS), Started: rep.StartedAt.Format("2006-01-02 15:04:05 MST"),
-		MinAchieved: capFmtRate(100*capMinAchieved) + "%"}
+		MinAchieved: FormatRate(100*MinAchieved) + "%"}
 
 	if r := rep.Result; r != nil {
 		d.BannerClass, d.Headline = "bad", "No sustainable rate."
 		switch {
 		case r.Confirmed:
-			d.BannerClass, d.Headline = "info", "Sustainable: "+capFmtRate(r.SustainableRPS)+"/s."
-		case r.Status == capHarness:
+			d.BannerClass, d.Headline = "info", "Sustainable: "+FormatRate(r.SustainableRPS)+"/s."
+		case r.Status == HarnessLimit:
 			d.Headline = "The harness was the limit."
-		case r.Status == capCrashed:
+		case r.Status == Crashed:
 			d.Headline = "The worker crashed."
 		}
 		sus := "none"
 		if r.Confirmed {
-			sus = capFmtRate(r.SustainableRPS) + "/s"
+			sus = FormatRate(r.SustainableRPS) + "/s"
 		} else if r.BestPassRPS > 0 {
-			sus = "≥ " + capFmtRate(r.BestPassRPS) + "/s?"
+			sus = "≥ " + FormatRate(r.BestPassRPS) + "/s?"
 		}
-		d.Tiles = append(d.Tiles, capKV{K: "Sustainable", V: sus, Class: capClassIf(!r.Confirmed, "bad")})
+		d.Tiles = append(d.Tiles, kv{K: "Sustainable", V: sus, Class: classIf(!r.Confirmed, "bad")})
 		if r.BrokeAtRPS > 0 {
-			d.Tiles = append(d.Tiles, capKV{K: "Broke at · " + r.BrokeCause, V: capFmtRate(r.BrokeAtRPS) + "/s"})
+			d.Tiles = append(d.Tiles, kv{K: "Broke at · " + r.BrokeCause, V: FormatRate(r.BrokeAtRPS) + "/s"})
 		} else if r.MaxRateReached {
-			d.Tiles = append(d.Tiles, capKV{K: "Broke at", V: "never"})
+			d.Tiles = append(d.Tiles, kv{K: "Broke at", V: "never"})
 		}
 	}
 	total := 0.0
 	for _, st := range rep.Steps {
 		total += st.ElapsedS
 	}
-	d.Tiles = append(d.Tiles, capKV{K: "Steps", V: capFmtRate(float64(len(rep.Steps)))}, capKV{K: "Search time", V: fmtDur(time.Duration(total * float64(time.Second)))})
+	d.Tiles = append(d.Tiles, kv{K: "Steps", V: FormatRate(float64(len(rep.Steps)))}, kv{K: "Search time", V: fmtDur(time.Duration(total * float64(time.Second)))})
 	if rep.P99LimitUS > 0 {
-		d.Tiles = append(d.Tiles, capKV{K: "p99 objective", V: capFmtUS(rep.P99LimitUS)})
+		d.Tiles = append(d.Tiles, kv{K: "p99 objective", V: fmtUS(rep.P99LimitUS)})
 	}
 
 	for _, st := range rep.Steps {
-		row := capHTMLRow{N: st.N, Stage: st.Stage, Rate: capFmtRate(st.Rate), Achieved: capFmtRate(math.Round(st.AchievedRPS*10) / 10),
-			P50: capFmtUS(st.P50US), P99: capFmtUS(st.P99US), Lag: capFmtUS(st.LagP99US), Pass: st.Pass, Cause: st.Cause,
+		row := htmlRow{N: st.N, Stage: st.Stage, Rate: FormatRate(st.Rate), Achieved: FormatRate(math.Round(st.AchievedRPS*10) / 10),
+			P50: fmtUS(st.P50US), P99: fmtUS(st.P99US), Lag: fmtUS(st.LagP99US), Pass: st.Pass, Cause: st.Cause,
 			Reasons: strings.Join(st.Reasons, "; "), Link: filepath.ToSlash(filepath.Join(st.Dir, report.HTMLFile)),
-			InFlight: capFmtRate(float64(st.InFlightStart)) + " → " + capFmtRate(float64(st.InFlightEnd))}
+			InFlight: FormatRate(float64(st.InFlightStart)) + " → " + FormatRate(float64(st.InFlightEnd))}
 		d.Rows = append(d.Rows, row)
 	}
-	charts, err := capCharts(rep)
+	charts, err := charts(rep)
 	if err != nil {
 		return err
 	}
@@ -129,23 +130,23 @@ func capWriteHTML(path string, rep *capReport) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		d.Config = append(d.Config, capKV{K: k, V: capFmtAny(rep.Config[k])})
+		d.Config = append(d.Config, kv{K: k, V: fmtAny(rep.Config[k])})
 	}
 	var buf bytes.Buffer
-	if err := capHTMLTemplate.Execute(&buf, d); err != nil {
+	if err := htmlTemplate.Execute(&buf, d); err != nil {
 		return err
 	}
-	return capWriteAtomic(path, buf.Bytes())
+	return writeAtomic(path, buf.Bytes())
 }
 
-func capClassIf(c bool, class string) string {
+func classIf(c bool, class string) string {
 	if c {
 		return class
 	}
 	return ""
 }
 
-func capFmtAny(v any) string {
+func fmtAny(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -156,13 +157,13 @@ func capFmtAny(v any) string {
 	return string(b)
 }
 
-// capCharts draws the knee chart (rtt p50 and p99 against the offered rate, log scale) and
+// charts draws the knee chart (rtt p50 and p99 against the offered rate, log scale) and
 // achieved against offered. At a rate stepped more than once, the last step stands.
-func capCharts(rep *capReport) ([]template.HTML, error) {
+func charts(rep *Report) ([]template.HTML, error) {
 	if len(rep.Steps) == 0 {
 		return nil, nil
 	}
-	last := map[float64]*capStep{}
+	last := map[float64]*Step{}
 	for _, st := range rep.Steps {
 		last[st.Rate] = st
 	}
@@ -184,16 +185,16 @@ func capCharts(rep *capReport) ([]template.HTML, error) {
 	// The knee: one label for both marks (they are usually a few percent apart), on the sustainable one.
 	var marks []report.XYMark
 	if r := rep.Result; r != nil {
-		broke := report.XYMark{X: r.BrokeAtRPS, Title: "broke at " + capFmtRate(r.BrokeAtRPS) + "/s: " + r.BrokeCause + ": " + r.BrokeReason, Color: report.ColorRed}
+		broke := report.XYMark{X: r.BrokeAtRPS, Title: "broke at " + FormatRate(r.BrokeAtRPS) + "/s: " + r.BrokeCause + ": " + r.BrokeReason, Color: report.ColorRed}
 		switch {
 		case r.Confirmed:
-			lbl := "sustainable " + capFmtRate(r.SustainableRPS) + "/s"
+			lbl := "sustainable " + FormatRate(r.SustainableRPS) + "/s"
 			if r.BrokeAtRPS > 0 {
-				lbl += " · broke " + capFmtRate(r.BrokeAtRPS) + "/s"
+				lbl += " · broke " + FormatRate(r.BrokeAtRPS) + "/s"
 			}
 			marks = append(marks, report.XYMark{X: r.SustainableRPS, Label: lbl, Title: "the knee: the highest rate confirmed", Color: report.ColorGreen})
 		case r.BrokeAtRPS > 0:
-			broke.Label = "broke " + capFmtRate(r.BrokeAtRPS) + "/s"
+			broke.Label = "broke " + FormatRate(r.BrokeAtRPS) + "/s"
 		}
 		if r.BrokeAtRPS > 0 {
 			marks = append(marks, broke)
@@ -208,7 +209,7 @@ func capCharts(rep *capReport) ([]template.HTML, error) {
 			{Name: "failed step (p99)", Color: report.ColorRed, X: failX, Y: failY, Dots: true, NoLine: true},
 		}}
 	if rep.P99LimitUS > 0 {
-		lat.Refs = append(lat.Refs, report.XYRef{Y: float64(rep.P99LimitUS), Label: "p99 objective " + capFmtUS(rep.P99LimitUS), Color: report.ColorRed})
+		lat.Refs = append(lat.Refs, report.XYRef{Y: float64(rep.P99LimitUS), Label: "p99 objective " + fmtUS(rep.P99LimitUS), Color: report.ColorRed})
 	}
 	top := rates[len(rates)-1]
 	thr := &report.XYChart{Name: "throughput", Title: "Achieved against offered rate", XLabel: "offered rate (invocations/s)",
