@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -25,38 +26,8 @@ import (
 // fbench capacity: the highest arrival rate a worker sustains (see loadgen/capacity). Every step
 // is a fresh `fbench run` at one constant rate, in its own run directory.
 
-const capacityUsage = `Usage: fbench capacity [flags] [WORKER [-- ARGS...]]
-
-Searches the highest arrival rate WORKER (default: the built-in reference worker) sustains. Every
-step launches a fresh worker and drives it at one constant rate for --step after --step-warmup
-(excluded). The rate doubles from --start until a step fails (at most --max-rate), then a binary
-search between the last pass and the first fail stops when they are within --precision, and a
-confirmation run of --confirm checks the rate found (stepping down by --precision, at most
---confirm-retries times, when it fails).
-
-A step fails when:
-  - an objective fails: rtt p99 over --p99 (default: 10x the rtt p50 of the first healthy step,
-    at least 5ms) or error rate over --max-error-rate; with --slo, the SLOs instead;
-  - the achieved rate (responses) is below 98% of the offered rate;
-  - invocations pile up: in flight at the end of the step > 2x at its start and > max(16, 20ms
-    of arrivals), or in flight reached --max-inflight;
-  - any invocation timed out, was dropped or was never answered;
-  - the harness fell behind (lag p99 over --lag-budget) while the worker kept up: the step runs
-    again (--harness-retries), and if it falls behind again the search stops, because the
-    harness, not the worker, is the limit (exit 3).
-
-Writes OUT/capacity.json, OUT/capacity.html (latency-vs-load knee chart) and every step's run
-directory under OUT/steps/NNNN-RATE/. The run flags (--function, --ref, --body, --timeout,
---max-inflight, --lag-budget, ...) apply to every step.
-
---processes 1,2,4 runs one search per number of worker processes, in OUT/processes-N/, and writes
-OUT/processes.json and OUT/processes.html: the sustainable rate against the number of processes,
-beside the ideal linear line (the first size's rate per process, times N).
-
-Examples:
-  fbench capacity --function work --ref service-time=10ms --ref max-concurrency=8
-  fbench capacity --p99 50ms --step 30s --start 500 --out cap ./worker
-`
+//go:embed help/capacity-usage.txt
+var capacityUsage string
 
 const capacityExitMsg = `Exit codes: 0 a sustainable rate was found; 1 bad input or the worker failed to start; 2 no rate
 held (every step failed, or the confirmation never passed); 3 the harness was the limit; 4 the worker

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -20,24 +21,8 @@ import (
 	"github.com/fbench/fbench/report/slo"
 )
 
-const coldstartUsage = `Usage: fbench coldstart [flags] [WORKER [-- ARGS...]]
-
-Starts WORKER (default: the built-in reference worker) -n times, one fresh process after the other,
-as the Functions host does, and times each start phase by phase as the host sees it: spawn,
-StartStream, init, metadata, loads, and the answer to the first invocation (sent as soon as the
-host would send it). With --placeholder, each worker starts as a standby host starts it (placeholder
-app directory and environment), is initialized, optionally warmed up, and after --specialize-after
-is specialized with FunctionEnvironmentReloadRequest (the app's environment and directory) before
-metadata, loads and the first invocation.
-
-Writes coldstart.json, coldstart.csv, coldstart.hlog (one tag per phase), report.html and worker.log
-to --out. A start that fails is recorded with its phase and reason and the next one goes on.
-
-Examples:
-  fbench coldstart -n 50 --ref start-delay=uniform:50ms-150ms
-  fbench coldstart -n 20 --placeholder --specialize-after 500ms --app ./app ./workers/node
-  fbench coldstart -n 30 --slo 'coldstart.total.p99<2s' --slo 'coldstart.failed==0' ./worker
-`
+//go:embed help/coldstart-usage.txt
+var coldstartUsage string
 
 // coldstartFlags are the flags of fbench coldstart.
 type coldstartFlags struct {

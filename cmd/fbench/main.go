@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case cmds[a] != nil:
 			verb, args = a, args[1:]
 		case a == "help" || a == "-h" || a == "--help" || a == "-help":
-			fmt.Fprint(stdout, mainUsage)
+			fmt.Fprint(stdout, mainUsage+exitUsageMsg+"\n")
 			return exitOK
 		case a == "version" || a == "--version" || a == "-version":
 			fmt.Fprintln(stdout, "fbench", version)
@@ -87,25 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ") }
 
-const mainUsage = `fbench: load and soak benchmarks for Azure Functions language workers.
-
-fbench impersonates the Functions host: it launches the worker exactly as the host does, completes
-the gRPC handshake and floods the worker with invocations on its EventStream at a set arrival rate.
-
-Usage:
-  fbench [run] [flags] [WORKER]     benchmark WORKER (default: the built-in reference worker)
-  fbench probe [flags] [WORKER]     launch, handshake, ping, terminate; print the time line
-  fbench report [flags] DIR         rebuild DIR's reports from its interval log
-  fbench compare [flags] BASE CUR   compare two runs (or sets of --repeat runs) for regressions
-  fbench capacity [flags] [WORKER]  search the highest rate WORKER sustains under its objectives
-  fbench coldstart [flags] [WORKER] time N cold starts of WORKER phase by phase (--placeholder: specialization)
-  fbench merge [flags] RUN...       merge runs of one plan from many machines into one run
-  fbench help | version
-
-WORKER is an executable, or a directory holding worker.config.json. Flags work with one dash or two
-(-rps 5000, --rps 5000). 'fbench run --help' lists the run flags.
-
-` + exitUsageMsg + "\n"
+//go:embed help/main-usage.txt
+var mainUsage string
 
 // newFlagSet returns a flag set that prints its usage to stderr and reports errors as values.
 func newFlagSet(name, usage string, stderr io.Writer) *pflag.FlagSet {

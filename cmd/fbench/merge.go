@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -11,23 +12,8 @@ import (
 	"github.com/fbench/fbench/report/slo"
 )
 
-const mergeUsage = `Usage: fbench merge [flags] RUN...
-
-Merges the runs of one plan made on many machines (best started together with --start-at) into one
-run directory: each interval's histograms merged exactly, bucket by bucket, from the runs'
-latency.hlog, counts summed, intervals matched on wall-clock time. summary.json's runs[] keeps
-every machine's own figures, and report.html shows each machine's p50 and p99. fbench report,
---slo and compare read the merged directory as any run. The runs' SLOs are checked on the merged
-run (--slo replaces them). Exit codes: 2 an SLO failed; 3 the merged run is invalid (a run's harness
-fell behind); 4 a worker crashed during a run; 1 bad input.
-
-A RUN that holds no run.json but run directories (index-0/, index-1/, ... as a fleet writes them)
-stands for those runs, in name order.
-
-Runs of different plans (functions, loop, rates, durations, payload) are refused unless --force.
-A run whose logs were cut short (killed) contributes its whole intervals, and the merge says what
-was left out.
-`
+//go:embed help/merge-usage.txt
+var mergeUsage string
 
 func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("merge", mergeUsage, stderr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -11,12 +12,8 @@ import (
 	"github.com/fbench/fbench/loadgen/runner"
 )
 
-const probeUsage = `Usage: fbench probe [flags] [WORKER [-- ARGS...]]
-
-Launches the worker as the Functions host does, completes the handshake, pings it once, terminates it
-and prints the time line (spawn, StartStream, init, metadata, each load, ping, terminate, exit), the
-worker's capabilities and its functions.
-`
+//go:embed help/probe-usage.txt
+var probeUsage string
 
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("probe", probeUsage, stderr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"io"
 	"time"
@@ -9,14 +10,8 @@ import (
 	"github.com/fbench/fbench/report"
 )
 
-const reportUsage = `Usage: fbench report [flags] DIR
-
-Rebuilds DIR's summary.json, intervals.csv, percentiles.csv and report.html from its interval log
-(latency.hlog) and recorded metadata, optionally for a time range of the run, and prints the summary.
-The run's SLOs (fbench run --slo) are checked again, or those given with --slo instead; the exit
-code is 2 when one fails. For a cold-start directory (fbench coldstart) it rebuilds coldstart.csv,
-coldstart.hlog and report.html from coldstart.json and checks its SLOs again the same way.
-`
+//go:embed help/report-usage.txt
+var reportUsage string
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportUsage, stderr)

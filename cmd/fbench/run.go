@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -19,18 +20,8 @@ import (
 	"github.com/fbench/fbench/report"
 )
 
-const runUsage = `Usage: fbench [run] [flags] [WORKER [-- ARGS...]]
-
-Benchmarks WORKER (an executable, or a directory with worker.config.json; default: the built-in
-reference worker) by impersonating the Functions host: open-loop arrivals at --rps (or a --profile),
-latency measured from each invocation's intended send time, reports written to --out.
-
-Examples:
-  fbench -rps 5000 -d 30s ./worker
-  fbench --profile ramp -rps 2000 --app ./app ./worker
-  fbench -rps 1000 --cancel-ratio 0.1 --cancel-after uniform:1ms-20ms
-  fbench -c 64 -d 10s                    (closed loop: 64 always in flight)
-`
+//go:embed help/run-usage.txt
+var runUsage string
 
 // runFlags are the flags of fbench run.
 type runFlags struct {
