@@ -1,25 +1,20 @@
 package main
 
 import (
-	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/loadgen/capacity"
-	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/loadgen/runner"
 )
 
@@ -40,9 +35,6 @@ type capacityFlags struct {
 	opt capacity.Options
 }
 
-// capStepFlags are run flags that every step sets itself: hidden from capacity's help, refused.
-var capStepFlags = []string{"rps", "duration", "count", "warmup", "profile", "concurrency", "restart-worker", "max-restarts", "repeat", "gate-verdicts", "start-at"}
-
 func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	o := &c.opt
 	fs.Float64Var(&o.Start, "start", 100, "first step's rate, invocations per second")
@@ -56,52 +48,37 @@ func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.P99, "p99", 0, "objective: rtt p99 at most this (default: 10 × the rtt p50 of the first healthy step, at least 5ms)")
 	fs.StringVar(&o.MaxErrorRate, "max-error-rate", "0.1%", "objective: error rate, (failed + timed out + lost + dropped) ÷ due as in --slo error_rate, at most this (e.g. 0.1% or 0.001; 'off' to skip)")
 	c.runFlags.register(fs)
-	for _, n := range capStepFlags {
-		if fl := fs.Lookup(n); fl != nil {
-			fl.Hidden = true
-		}
+	for _, n := range capacity.StepFlags {
+		_ = fs.MarkHidden(n)
 	}
-	if fl := fs.Lookup("out"); fl != nil {
-		fl.Usage = "capacity directory: capacity.json, capacity.html and steps/ (default fbench-results/capacity-<UTC timestamp>)"
-	}
-	if fl := fs.Lookup("drain"); fl != nil {
-		c.drain = capacity.DefaultDrain
-		fl.DefValue = capacity.DefaultDrain.String()
-	}
-	if fl := fs.Lookup("quiet"); fl != nil {
-		fl.Usage = "no step table and no result on stdout"
-	}
-	if fl := fs.Lookup("processes"); fl != nil {
-		fl.Usage = "worker processes per step: `N`, or a list such as 1,2,4 for one search per pool size (OUT/processes-N/, OUT/processes.json and processes.html)"
-	}
-	if fl := fs.Lookup("slo"); fl != nil {
-		fl.Usage = "objective `EXPR` every step must meet, e.g. rtt.p99<50ms, error_rate<0.1% (repeatable); replaces the default objectives (--p99, --max-error-rate) unless those are given too"
+	c.Drain, fs.Lookup("drain").DefValue = capacity.DefaultDrain, capacity.DefaultDrain.String()
+	for name, usage := range map[string]string{
+		"out":       "capacity directory: capacity.json, capacity.html and steps/ (default fbench-results/capacity-<UTC timestamp>)",
+		"quiet":     "no step table and no result on stdout",
+		"processes": "worker processes per step: `N`, or a list such as 1,2,4 for one search per pool size (OUT/processes-N/, OUT/processes.json and processes.html)",
+		"slo":       "objective `EXPR` every step must meet, e.g. rtt.p99<50ms, error_rate<0.1% (repeatable); replaces the default objectives (--p99, --max-error-rate) unless those are given too",
+	} {
+		fs.Lookup(name).Usage = usage
 	}
 }
 
 func cmdCapacity(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("capacity", capacityUsage, stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, capacityUsage)
-		fmt.Fprintln(stderr, "\nFlags:")
-		fmt.Fprint(stderr, fs.FlagUsages())
-		fmt.Fprintln(stderr, "\n"+capacityExitMsg)
-	}
+	fs := newFlagSetExits("capacity", capacityUsage, capacityExitMsg, stderr)
 	var c capacityFlags
 	c.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.Changed("processes") && strings.Contains(c.processes, ",") {
+	if fs.Changed("processes") && strings.Contains(c.Processes.Count, ",") {
 		return capacityPools(&c, fs, stdout, stderr)
 	}
 	s, err := c.setup(fs)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
-	_, err = s.Run(ctx, c.stepRunner(fs), capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet})
+	_, err = s.Run(ctx, capacity.RunnerSteps(c.stepPlanner(fs)), capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet})
 	return capacityExit(err)
 }
 
@@ -116,89 +93,62 @@ func capacityExit(err error) error {
 
 // setup validates the flags and the first step's plan before anything starts.
 func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capacity.Setup, error) {
-	for _, n := range capStepFlags {
-		if fs.Lookup(n) != nil && fs.Changed(n) {
-			return nil, fmt.Errorf("--%s cannot be used with fbench capacity: every step sets its own rate and duration (see --start, --step, --step-warmup)", n)
-		}
+	if err := capacity.CheckStepFlags(fs.Changed); err != nil {
+		return nil, err
 	}
-	c.opt.MaxErrorRateOn, c.opt.SLO = fs.Changed("max-error-rate"), c.slo
+	c.opt.MaxErrorRateOn, c.opt.SLO = fs.Changed("max-error-rate"), c.SLOs
 	s, err := capacity.NewSetup(c.opt)
 	if err != nil {
 		return nil, err
 	}
-	if c.seed == 0 {
-		c.seed = rand.Uint64()>>1 | 1
+	if c.Seed == 0 {
+		c.Seed = rand.Uint64()>>1 | 1
 	}
-	if s.Out = c.out; s.Out == "" {
-		s.Out = capacity.DefaultOut(time.Now())
-	}
-	if err := checkOutDir(s.Out); err != nil {
+	if s.Out, err = capacity.OutDir(c.Out, time.Now()); err != nil {
 		return nil, err
 	}
-	p, err := c.stepPlan(fs, capacity.StepSpec{Rate: capacity.Round(c.opt.Start), Duration: c.opt.Step, Warmup: c.opt.StepWarmup, Dir: filepath.Join(os.TempDir(), "fbench-capacity-check-never-created")})
-	if err != nil {
+	if err := s.Prepare(c.stepPlanner(fs), fs.Arg(0)); err != nil {
 		return nil, err
 	}
-	var fns []string
-	for _, t := range p.Config.Targets {
-		fns = append(fns, t.Function)
-	}
-	s.Target = capacity.Target(fs.Arg(0), fns)
-	s.Version, s.Env = version, environment()
-	s.Config["args"], s.Config["seed"], s.Config["step_config"] = os.Args[1:], strconv.FormatUint(c.seed, 10), p.Record
+	s.Version, s.Env, s.Config["args"] = version, runner.Environment(version), os.Args[1:]
 	return s, nil
 }
 
-// stepPlan is the plan of one step: the run flags with the step's rate, durations and directory.
-func (c *capacityFlags) stepPlan(fs *pflag.FlagSet, sp capacity.StepSpec) (*runner.Plan, error) {
-	f := c.runFlags
-	f.rps, f.duration, f.warmup, f.out, f.quiet = sp.Rate, sp.Duration, sp.Warmup, sp.Dir, true
-	f.count, f.profile, f.concurrency = 0, "", 0
-	return f.plan(fs)
-}
-
-// stepRunner runs every step as fbench run does, with the step's rate, durations and directory.
-func (c *capacityFlags) stepRunner(fs *pflag.FlagSet) capacity.StepRunner {
-	return capacity.RunnerSteps(func(sp capacity.StepSpec) (*runner.Plan, error) { return c.stepPlan(fs, sp) })
+// stepPlanner plans each step as fbench run plans a run: the run flags with the step's rate,
+// durations and directory.
+func (c *capacityFlags) stepPlanner(fs *pflag.FlagSet) func(capacity.StepSpec) (*runner.Plan, error) {
+	return func(sp capacity.StepSpec) (*runner.Plan, error) {
+		f := c.runFlags
+		f.Rate, f.Duration, f.Warmup, f.Out = sp.Rate, sp.Duration, sp.Warmup, sp.Dir
+		f.Count, f.Profile, f.Concurrency = 0, "", 0
+		return runner.NewPlan(f.settings(fs))
+	}
 }
 
 // capacityPools runs a capacity search per pool size of --processes.
 func capacityPools(c *capacityFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
-	opt, err := c.workerFlags.options(fs.Args())
+	ws := c.Worker
+	ws.Command = fs.Args()
+	sizes, err := runner.ProcessSizes(ws, c.Processes.Count)
 	if err != nil {
 		return err
 	}
-	cmd, err := host.Resolve(opt.Launch, 1, "check", "check")
+	out, err := capacity.OutDir(c.Out, time.Now())
 	if err != nil {
-		return err
-	}
-	pr, err := host.ResolveProcesses(cmd.Config, cmd.Env, runtime.NumCPU())
-	if err != nil {
-		return err
-	}
-	sizes, err := runner.ParseProcessList(c.processes, pr.Max)
-	if err != nil {
-		return err
-	}
-	out := c.out
-	if out == "" {
-		out = capacity.DefaultOut(time.Now())
-	}
-	if err := checkOutDir(out); err != nil {
 		return err
 	}
 	// Every size's flags are validated before the first search starts.
 	searches := make([]capacity.PoolSearch, len(sizes))
 	for i, n := range sizes {
 		f := *c
-		f.processes, f.out = strconv.Itoa(n), filepath.Join(out, fmt.Sprintf("processes-%d", n))
+		f.Processes.Count, f.Out = strconv.Itoa(n), filepath.Join(out, fmt.Sprintf("processes-%d", n))
 		s, err := f.setup(fs)
 		if err != nil {
 			return err
 		}
-		searches[i] = capacity.PoolSearch{Processes: n, Setup: s, Runner: f.stepRunner(fs)}
+		searches[i] = capacity.PoolSearch{Processes: n, Setup: s, Runner: capacity.RunnerSteps(f.stepPlanner(fs))}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	return capacityExit(capacity.Pools(ctx, out, searches, capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet}))
 }

@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"time"
 
+	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 	"github.com/fbench/fbench/report/slo"
 )
@@ -30,29 +29,22 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("fbench-results", "merged-"+time.Now().UTC().Format("20060102T150405Z"))
+		dir = runner.DefaultOut("merged-")
 	}
-	if err := checkOutDir(dir); err != nil {
+	if err := runner.CheckOutDir(dir); err != nil {
 		return err
 	}
 	runs, err := report.ExpandRuns(fs.Args())
 	if err != nil {
 		return err
 	}
-	exprs, window, interval := slo.Recorded(runs[0])
-	if fs.Changed("slo") {
-		exprs, window = *slos, 0
-	}
-	if fs.Changed("slo-window") {
-		window = *sloWindow
-	}
-	sp, err := slo.NewPlan(exprs, window, interval)
+	sp, err := slo.PlanFor(runs[0], *slos, fs.Changed("slo"), *sloWindow, fs.Changed("slo-window"))
 	if err != nil {
 		return err
 	}
-	var ro report.RebuildOptions
-	sp.AddTo(&ro)
-	res, err := report.Merge(runs, report.MergeOptions{Out: dir, Force: *force, Version: version, Observers: ro.Observers, Evaluate: ro.Evaluate})
+	mo := report.MergeOptions{Out: dir, Force: *force, Version: version}
+	sp.AddToMerge(&mo)
+	res, err := report.Merge(runs, mo)
 	if res != nil {
 		for _, n := range res.Notes {
 			fmt.Fprintf(stderr, "fbench: note: %s\n", n)

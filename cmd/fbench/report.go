@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/fbench/fbench/loadgen/coldstart"
 	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 )
@@ -26,15 +27,11 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("report takes one run directory (see 'fbench report --help')")
 	}
-	if isColdstartDir(fs.Arg(0)) {
+	if coldstart.IsRunDir(fs.Arg(0)) {
 		if fs.Changed("from") || fs.Changed("to") || fs.Changed("slo-window") {
 			return fmt.Errorf("%s is a cold-start run: --from, --to and --slo-window do not apply", fs.Arg(0))
 		}
-		var exprs []string
-		if fs.Changed("slo") {
-			exprs = *slos
-		}
-		return reportColdstart(fs.Arg(0), exprs, fs.Changed("slo"), *quiet, stdout)
+		return reportColdstart(fs.Arg(0), *slos, fs.Changed("slo"), *quiet, stdout) // *slos is nil unless given
 	}
 	s, err := runner.Rebuild{From: *from, To: *to, SLOs: *slos, SLOsSet: fs.Changed("slo"), Window: *sloWindow, WindowSet: fs.Changed("slo-window")}.Run(fs.Arg(0))
 	if err != nil {
