@@ -29,6 +29,15 @@ func registerProcesses(fs *pflag.FlagSet, ps *runner.ProcessSettings) {
 	fs.DurationVar(&ps.RestartInterval, "process-restart-interval", 0, "with --restart-worker: time after one relaunch before the next (default: processOptions.processRestartInterval, else the host's 10s; 5s without worker.config.json)")
 }
 
+// registerRequest binds the flags of the invocations' payload to r; body says what the body is.
+func registerRequest(fs *pflag.FlagSet, r *runner.Request, body string) {
+	fs.StringVar(&r.Body, "body", "", body)
+	fs.StringVar(&r.BodyFile, "body-file", "", "read the request body from `FILE`")
+	fs.StringVar(&r.Method, "method", "", "HTTP method (default POST with a body, GET without)")
+	fs.StringArrayVar(&r.Headers, "header", nil, "HTTP header `K:V` (repeatable)")
+	fs.StringArrayVar(&r.Query, "query", nil, "query parameter `K=V` (repeatable)")
+}
+
 // processesGiven marks the process flags that were given: only those count.
 func processesGiven(fs *pflag.FlagSet, ps *runner.ProcessSettings) {
 	ps.CountSet, ps.StartIntervalSet = fs.Changed("processes"), fs.Changed("process-start-interval")
