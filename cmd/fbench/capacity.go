@@ -1,62 +1,28 @@
 package main
 
 import (
-	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/loadgen/capacity"
-	"github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/loadgen/runner"
 )
 
 // fbench capacity: the highest arrival rate a worker sustains (see loadgen/capacity). Every step
 // is a fresh `fbench run` at one constant rate, in its own run directory.
 
-const capacityUsage = `Usage: fbench capacity [flags] [WORKER [-- ARGS...]]
-
-Searches the highest arrival rate WORKER (default: the built-in reference worker) sustains. Every
-step launches a fresh worker and drives it at one constant rate for --step after --step-warmup
-(excluded). The rate doubles from --start until a step fails (at most --max-rate), then a binary
-search between the last pass and the first fail stops when they are within --precision, and a
-confirmation run of --confirm checks the rate found (stepping down by --precision, at most
---confirm-retries times, when it fails).
-
-A step fails when:
-  - an objective fails: rtt p99 over --p99 (default: 10x the rtt p50 of the first healthy step,
-    at least 5ms) or error rate over --max-error-rate; with --slo, the SLOs instead;
-  - the achieved rate (responses) is below 98% of the offered rate;
-  - invocations pile up: in flight at the end of the step > 2x at its start and > max(16, 20ms
-    of arrivals), or in flight reached --max-inflight;
-  - any invocation timed out, was dropped or was never answered;
-  - the harness fell behind (lag p99 over --lag-budget) while the worker kept up: the step runs
-    again (--harness-retries), and if it falls behind again the search stops, because the
-    harness, not the worker, is the limit (exit 3).
-
-Writes OUT/capacity.json, OUT/capacity.html (latency-vs-load knee chart) and every step's run
-directory under OUT/steps/NNNN-RATE/. The run flags (--function, --ref, --body, --timeout,
---max-inflight, --lag-budget, ...) apply to every step.
-
---processes 1,2,4 runs one search per number of worker processes, in OUT/processes-N/, and writes
-OUT/processes.json and OUT/processes.html: the sustainable rate against the number of processes,
-beside the ideal linear line (the first size's rate per process, times N).
-
-Examples:
-  fbench capacity --function work --ref service-time=10ms --ref max-concurrency=8
-  fbench capacity --p99 50ms --step 30s --start 500 --out cap ./worker
-`
+//go:embed help/capacity-usage.txt
+var capacityUsage string
 
 const capacityExitMsg = `Exit codes: 0 a sustainable rate was found; 1 bad input or the worker failed to start; 2 no rate
 held (every step failed, or the confirmation never passed); 3 the harness was the limit; 4 the worker
@@ -68,9 +34,6 @@ type capacityFlags struct {
 	runFlags
 	opt capacity.Options
 }
-
-// capStepFlags are run flags that every step sets itself: hidden from capacity's help, refused.
-var capStepFlags = []string{"rps", "duration", "count", "warmup", "profile", "concurrency", "restart-worker", "max-restarts", "repeat", "gate-verdicts", "start-at"}
 
 func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	o := &c.opt
@@ -85,52 +48,37 @@ func (c *capacityFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.P99, "p99", 0, "objective: rtt p99 at most this (default: 10 × the rtt p50 of the first healthy step, at least 5ms)")
 	fs.StringVar(&o.MaxErrorRate, "max-error-rate", "0.1%", "objective: error rate, (failed + timed out + lost + dropped) ÷ due as in --slo error_rate, at most this (e.g. 0.1% or 0.001; 'off' to skip)")
 	c.runFlags.register(fs)
-	for _, n := range capStepFlags {
-		if fl := fs.Lookup(n); fl != nil {
-			fl.Hidden = true
-		}
+	for _, n := range capacity.StepFlags {
+		_ = fs.MarkHidden(n)
 	}
-	if fl := fs.Lookup("out"); fl != nil {
-		fl.Usage = "capacity directory: capacity.json, capacity.html and steps/ (default fbench-results/capacity-<UTC timestamp>)"
-	}
-	if fl := fs.Lookup("drain"); fl != nil {
-		c.drain = capacity.DefaultDrain
-		fl.DefValue = capacity.DefaultDrain.String()
-	}
-	if fl := fs.Lookup("quiet"); fl != nil {
-		fl.Usage = "no step table and no result on stdout"
-	}
-	if fl := fs.Lookup("processes"); fl != nil {
-		fl.Usage = "worker processes per step: `N`, or a list such as 1,2,4 for one search per pool size (OUT/processes-N/, OUT/processes.json and processes.html)"
-	}
-	if fl := fs.Lookup("slo"); fl != nil {
-		fl.Usage = "objective `EXPR` every step must meet, e.g. rtt.p99<50ms, error_rate<0.1% (repeatable); replaces the default objectives (--p99, --max-error-rate) unless those are given too"
+	c.Drain, fs.Lookup("drain").DefValue = capacity.DefaultDrain, capacity.DefaultDrain.String()
+	for name, usage := range map[string]string{
+		"out":       "capacity directory: capacity.json, capacity.html and steps/ (default fbench-results/capacity-<UTC timestamp>)",
+		"quiet":     "no step table and no result on stdout",
+		"processes": "worker processes per step: `N`, or a list such as 1,2,4 for one search per pool size (OUT/processes-N/, OUT/processes.json and processes.html)",
+		"slo":       "objective `EXPR` every step must meet, e.g. rtt.p99<50ms, error_rate<0.1% (repeatable); replaces the default objectives (--p99, --max-error-rate) unless those are given too",
+	} {
+		fs.Lookup(name).Usage = usage
 	}
 }
 
 func cmdCapacity(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("capacity", capacityUsage, stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, capacityUsage)
-		fmt.Fprintln(stderr, "\nFlags:")
-		fmt.Fprint(stderr, fs.FlagUsages())
-		fmt.Fprintln(stderr, "\n"+capacityExitMsg)
-	}
+	fs := newFlagSetExits("capacity", capacityUsage, capacityExitMsg, stderr)
 	var c capacityFlags
 	c.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.Changed("processes") && strings.Contains(c.processes, ",") {
+	if fs.Changed("processes") && strings.Contains(c.Processes.Count, ",") {
 		return capacityPools(&c, fs, stdout, stderr)
 	}
 	s, err := c.setup(fs)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
-	_, err = s.Run(ctx, c.stepRunner(fs), capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet})
+	_, err = s.Run(ctx, capacity.RunnerSteps(c.stepPlanner(fs)), capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet})
 	return capacityExit(err)
 }
 
@@ -145,89 +93,62 @@ func capacityExit(err error) error {
 
 // setup validates the flags and the first step's plan before anything starts.
 func (c *capacityFlags) setup(fs *pflag.FlagSet) (*capacity.Setup, error) {
-	for _, n := range capStepFlags {
-		if fs.Lookup(n) != nil && fs.Changed(n) {
-			return nil, fmt.Errorf("--%s cannot be used with fbench capacity: every step sets its own rate and duration (see --start, --step, --step-warmup)", n)
-		}
+	if err := capacity.CheckStepFlags(fs.Changed); err != nil {
+		return nil, err
 	}
-	c.opt.MaxErrorRateOn, c.opt.SLO = fs.Changed("max-error-rate"), c.slo
+	c.opt.MaxErrorRateOn, c.opt.SLO = fs.Changed("max-error-rate"), c.SLOs
 	s, err := capacity.NewSetup(c.opt)
 	if err != nil {
 		return nil, err
 	}
-	if c.seed == 0 {
-		c.seed = rand.Uint64()>>1 | 1
+	if c.Seed == 0 {
+		c.Seed = rand.Uint64()>>1 | 1
 	}
-	if s.Out = c.out; s.Out == "" {
-		s.Out = capacity.DefaultOut(time.Now())
-	}
-	if err := checkOutDir(s.Out); err != nil {
+	if s.Out, err = capacity.OutDir(c.Out, time.Now()); err != nil {
 		return nil, err
 	}
-	p, err := c.stepPlan(fs, capacity.StepSpec{Rate: capacity.Round(c.opt.Start), Duration: c.opt.Step, Warmup: c.opt.StepWarmup, Dir: filepath.Join(os.TempDir(), "fbench-capacity-check-never-created")})
-	if err != nil {
+	if err := s.Prepare(c.stepPlanner(fs), fs.Arg(0)); err != nil {
 		return nil, err
 	}
-	var fns []string
-	for _, t := range p.Config.Targets {
-		fns = append(fns, t.Function)
-	}
-	s.Target = capacity.Target(fs.Arg(0), fns)
-	s.Version, s.Env = version, environment()
-	s.Config["args"], s.Config["seed"], s.Config["step_config"] = os.Args[1:], strconv.FormatUint(c.seed, 10), p.Record
+	s.Version, s.Env, s.Config["args"] = version, runner.Environment(version), os.Args[1:]
 	return s, nil
 }
 
-// stepPlan is the plan of one step: the run flags with the step's rate, durations and directory.
-func (c *capacityFlags) stepPlan(fs *pflag.FlagSet, sp capacity.StepSpec) (*runner.Plan, error) {
-	f := c.runFlags
-	f.rps, f.duration, f.warmup, f.out, f.quiet = sp.Rate, sp.Duration, sp.Warmup, sp.Dir, true
-	f.count, f.profile, f.concurrency = 0, "", 0
-	return f.plan(fs)
-}
-
-// stepRunner runs every step as fbench run does, with the step's rate, durations and directory.
-func (c *capacityFlags) stepRunner(fs *pflag.FlagSet) capacity.StepRunner {
-	return capacity.RunnerSteps(func(sp capacity.StepSpec) (*runner.Plan, error) { return c.stepPlan(fs, sp) })
+// stepPlanner plans each step as fbench run plans a run: the run flags with the step's rate,
+// durations and directory.
+func (c *capacityFlags) stepPlanner(fs *pflag.FlagSet) func(capacity.StepSpec) (*runner.Plan, error) {
+	return func(sp capacity.StepSpec) (*runner.Plan, error) {
+		f := c.runFlags
+		f.Rate, f.Duration, f.Warmup, f.Out = sp.Rate, sp.Duration, sp.Warmup, sp.Dir
+		f.Count, f.Profile, f.Concurrency = 0, "", 0
+		return runner.NewPlan(f.settings(fs))
+	}
 }
 
 // capacityPools runs a capacity search per pool size of --processes.
 func capacityPools(c *capacityFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
-	opt, err := c.workerFlags.options(fs.Args())
+	ws := c.Worker
+	ws.Command = fs.Args()
+	sizes, err := runner.ProcessSizes(ws, c.Processes.Count)
 	if err != nil {
 		return err
 	}
-	cmd, err := host.Resolve(opt.Launch, 1, "check", "check")
+	out, err := capacity.OutDir(c.Out, time.Now())
 	if err != nil {
-		return err
-	}
-	pr, err := host.ResolveProcesses(cmd.Config, cmd.Env, runtime.NumCPU())
-	if err != nil {
-		return err
-	}
-	sizes, err := runner.ParseProcessList(c.processes, pr.Max)
-	if err != nil {
-		return err
-	}
-	out := c.out
-	if out == "" {
-		out = capacity.DefaultOut(time.Now())
-	}
-	if err := checkOutDir(out); err != nil {
 		return err
 	}
 	// Every size's flags are validated before the first search starts.
 	searches := make([]capacity.PoolSearch, len(sizes))
 	for i, n := range sizes {
 		f := *c
-		f.processes, f.out = strconv.Itoa(n), filepath.Join(out, fmt.Sprintf("processes-%d", n))
+		f.Processes.Count, f.Out = strconv.Itoa(n), filepath.Join(out, fmt.Sprintf("processes-%d", n))
 		s, err := f.setup(fs)
 		if err != nil {
 			return err
 		}
-		searches[i] = capacity.PoolSearch{Processes: n, Setup: s, Runner: f.stepRunner(fs)}
+		searches[i] = capacity.PoolSearch{Processes: n, Setup: s, Runner: capacity.RunnerSteps(f.stepPlanner(fs))}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	return capacityExit(capacity.Pools(ctx, out, searches, capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet}))
 }

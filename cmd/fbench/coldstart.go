@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -20,32 +17,16 @@ import (
 	"github.com/fbench/fbench/report/slo"
 )
 
-const coldstartUsage = `Usage: fbench coldstart [flags] [WORKER [-- ARGS...]]
-
-Starts WORKER (default: the built-in reference worker) -n times, one fresh process after the other,
-as the Functions host does, and times each start phase by phase as the host sees it: spawn,
-StartStream, init, metadata, loads, and the answer to the first invocation (sent as soon as the
-host would send it). With --placeholder, each worker starts as a standby host starts it (placeholder
-app directory and environment), is initialized, optionally warmed up, and after --specialize-after
-is specialized with FunctionEnvironmentReloadRequest (the app's environment and directory) before
-metadata, loads and the first invocation.
-
-Writes coldstart.json, coldstart.csv, coldstart.hlog (one tag per phase), report.html and worker.log
-to --out. A start that fails is recorded with its phase and reason and the next one goes on.
-
-Examples:
-  fbench coldstart -n 50 --ref start-delay=uniform:50ms-150ms
-  fbench coldstart -n 20 --placeholder --specialize-after 500ms --app ./app ./workers/node
-  fbench coldstart -n 30 --slo 'coldstart.total.p99<2s' --slo 'coldstart.failed==0' ./worker
-`
+//go:embed help/coldstart-usage.txt
+var coldstartUsage string
 
 // coldstartFlags are the flags of fbench coldstart.
 type coldstartFlags struct {
-	workerFlags
-	plan                   coldstart.Plan
-	body, bodyFile, method string
-	headers, query, slo    []string
-	quiet                  bool
+	worker runner.WorkerSettings
+	plan   coldstart.Plan
+	req    runner.Request
+	slo    []string
+	quiet  bool
 }
 
 func (f *coldstartFlags) register(fs *pflag.FlagSet) {
@@ -53,11 +34,7 @@ func (f *coldstartFlags) register(fs *pflag.FlagSet) {
 	fs.IntVarP(&p.Count, "count", "n", 20, "cold starts, one fresh worker process after the other")
 	fs.DurationVar(&p.Pause, "pause", 0, "wait between one start's end and the next start")
 	fs.StringVar(&c.Function, "function", "", "the function invoked first (default: the first HTTP-triggered function loaded)")
-	fs.StringVar(&f.body, "body", "", "request body / trigger payload of the invocations")
-	fs.StringVar(&f.bodyFile, "body-file", "", "read the request body from `FILE`")
-	fs.StringVar(&f.method, "method", "", "HTTP method (default POST with a body, GET without)")
-	fs.StringArrayVar(&f.headers, "header", nil, "HTTP header `K:V` (repeatable)")
-	fs.StringArrayVar(&f.query, "query", nil, "query parameter `K=V` (repeatable)")
+	registerRequest(fs, &f.req, "request body / trigger payload of the invocations")
 	fs.IntVar(&c.Invocations, "invocations", 0, "after the first invocation, send `K` more one after the other (the first-K latency curve)")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "per-invocation timeout")
 	fs.BoolVar(&c.Placeholder, "placeholder", false, "start each worker as a standby (placeholder) host does, then specialize it with FunctionEnvironmentReloadRequest")
@@ -69,7 +46,7 @@ func (f *coldstartFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&p.Budget, "share-budget", 5*time.Millisecond, "fbench's own share of a phase (a worker's message → fbench's answer) with a p99 above this makes the run invalid (exit 3)")
 	fs.StringVar(&p.Out, "out", "", "run directory (default fbench-results/<UTC timestamp>-coldstart)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines and no summary on stdout")
-	f.workerFlags.register(fs)
+	registerWorker(fs, &f.worker)
 }
 
 // setup completes the plan the flags filled: payload, objectives, worker, run directory.
@@ -78,26 +55,24 @@ func (f *coldstartFlags) setup(fs *pflag.FlagSet) (p *coldstart.Plan, err error)
 	if err := p.Check(fs.Changed); err != nil {
 		return nil, err
 	}
-	if p.Config.Payload, err = (runner.Request{Method: f.method, Body: f.body, BodyFile: f.bodyFile, Headers: f.headers, Query: f.query}).Payload(); err != nil {
+	if p.Config.Payload, err = f.req.Payload(); err != nil {
 		return nil, err
 	}
 	if p.SLOs, err = slo.ParseColdstartAll(f.slo); err != nil {
 		return nil, err
 	}
-	if p.Config.Host, err = f.workerFlags.options(fs.Args()); err != nil {
+	f.worker.Command = fs.Args()
+	if p.Config.Host, err = runner.HostOptions(f.worker); err != nil {
 		return nil, err
 	}
-	if _, err := host.Resolve(p.Config.Host.Launch, 1, "check", "check"); err != nil {
+	if err := p.Resolve(); err != nil {
 		return nil, err
 	}
-	if p.Out == "" {
-		p.Out = filepath.Join("fbench-results", time.Now().UTC().Format("20060102T150405Z")+"-coldstart")
-	}
-	if err := checkOutDir(p.Out); err != nil {
+	if err := runner.CheckOutDir(p.Out); err != nil {
 		return nil, err
 	}
-	p.Version, p.Env = version, environment()
-	p.SetRecord(map[string]any{"args": os.Args[1:], "app": f.App, "env": f.Env, "host_version": f.HostVersion}, f.slo)
+	p.Version, p.Env = version, runner.Environment(version)
+	p.SetRecord(map[string]any{"args": os.Args[1:], "app": f.worker.App, "env": f.worker.Env, "host_version": f.worker.HostVersion}, f.slo)
 	return p, nil
 }
 
@@ -112,7 +87,7 @@ func cmdColdstart(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	res, err := coldstart.Run(ctx, *p, coldstart.Printer{
 		Progress: func(msg string) {
@@ -150,9 +125,6 @@ func coldstartVerdict(rep *report.ColdstartReport) error {
 	}
 	return err
 }
-
-// isColdstartDir reports whether dir holds a cold-start run.
-func isColdstartDir(dir string) bool { return coldstart.IsRunDir(dir) }
 
 // reportColdstart rebuilds a cold-start directory's files from coldstart.json and checks its
 // objectives again: the recorded ones, or exprs when replace is set.

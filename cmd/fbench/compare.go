@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -8,26 +9,8 @@ import (
 	"github.com/fbench/fbench/report/compare"
 )
 
-const compareUsage = `Usage: fbench compare [flags] BASELINE CURRENT
-
-Compares two runs metric by metric: rtt and service p50, p90, p99 and p99.9, achieved_rps,
-error_rate and lag p99. BASELINE and CURRENT are run directories, or directories of repeated runs
-(run-1/, run-2/, ... as 'fbench run --repeat N' writes them).
-
-A metric regresses when its change is worse than its tolerance (--max-regression) and, with two or
-more runs on a side, when the whole 95% bootstrap confidence interval of the change is worse than
-the tolerance too: the regression must exceed both the tolerance and the run-to-run noise. With one
-run per side the noise is unknown and the change is compared with the tolerance alone.
-Crashed or invalid runs are left out of the statistics, and fail the comparison.
-
-Default tolerances: rtt and service p50/p90/p99 10%, p999 20%; achieved_rps a 5% drop;
-error_rate 0.1 percentage points; lag p99 off (shown only).
-
-Examples:
-  fbench compare base/ current/
-  fbench compare --max-regression rtt.p99=5% --max-regression achieved_rps=off base/ current/
-  fbench compare --format md base/ current/ > comment.md
-`
+//go:embed help/compare-usage.txt
+var compareUsage string
 
 func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compare", compareUsage, stderr)

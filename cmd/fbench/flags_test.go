@@ -46,8 +46,8 @@ func TestGoStyleFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.rps != tc.rps || f.duration != tc.dur || f.count != tc.count {
-				t.Fatalf("rps %v duration %v count %d", f.rps, f.duration, f.count)
+			if f.Rate != tc.rps || f.Duration != tc.dur || f.Count != tc.count {
+				t.Fatalf("rps %v duration %v count %d", f.Rate, f.Duration, f.Count)
 			}
 		})
 	}

@@ -1,17 +1,24 @@
 package main
 
 import (
+	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
 	"github.com/fbench/fbench/loadgen/refworker"
+	"github.com/fbench/fbench/loadgen/runner"
+	"github.com/fbench/fbench/report"
+	"github.com/fbench/fbench/report/slo"
 )
 
 // Exit codes, documented in the README and --help.
@@ -56,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case cmds[a] != nil:
 			verb, args = a, args[1:]
 		case a == "help" || a == "-h" || a == "--help" || a == "-help":
-			fmt.Fprint(stdout, mainUsage)
+			fmt.Fprint(stdout, mainUsage+exitUsageMsg+"\n")
 			return exitOK
 		case a == "version" || a == "--version" || a == "-version":
 			fmt.Fprintln(stdout, "fbench", version)
@@ -87,28 +94,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ") }
 
-const mainUsage = `fbench: load and soak benchmarks for Azure Functions language workers.
+// exitCodeOf is the exit code of err: a codeError's, or the kind of a run's end.
+func exitCodeOf(err error) int {
+	var ce *codeError
+	switch {
+	case err == nil || errors.Is(err, pflag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.Is(err, runner.ErrCrashed):
+		return exitCrashed
+	case errors.Is(err, runner.ErrInterrupted):
+		return 130
+	case errors.Is(err, runner.ErrInvalid):
+		return exitInvalid
+	case errors.Is(err, runner.ErrFailed):
+		return exitFailed
+	}
+	return exitError
+}
 
-fbench impersonates the Functions host: it launches the worker exactly as the host does, completes
-the gRPC handshake and floods the worker with invocations on its EventStream at a set arrival rate.
+// sloVerdict is nil when every objective of s passed, else an error with exit code 2 naming the
+// failures.
+func sloVerdict(s *report.Summary) error {
+	if err := slo.Verdict(s); err != nil {
+		return withCode(exitFailed, err)
+	}
+	return nil
+}
 
-Usage:
-  fbench [run] [flags] [WORKER]     benchmark WORKER (default: the built-in reference worker)
-  fbench probe [flags] [WORKER]     launch, handshake, ping, terminate; print the time line
-  fbench report [flags] DIR         rebuild DIR's reports from its interval log
-  fbench compare [flags] BASE CUR   compare two runs (or sets of --repeat runs) for regressions
-  fbench capacity [flags] [WORKER]  search the highest rate WORKER sustains under its objectives
-  fbench coldstart [flags] [WORKER] time N cold starts of WORKER phase by phase (--placeholder: specialization)
-  fbench merge [flags] RUN...       merge runs of one plan from many machines into one run
-  fbench help | version
+// interruptible is the context of a command that starts workers: it ends on an interrupt or SIGTERM.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
 
-WORKER is an executable, or a directory holding worker.config.json. Flags work with one dash or two
-(-rps 5000, --rps 5000). 'fbench run --help' lists the run flags.
-
-` + exitUsageMsg + "\n"
+//go:embed help/main-usage.txt
+var mainUsage string
 
 // newFlagSet returns a flag set that prints its usage to stderr and reports errors as values.
 func newFlagSet(name, usage string, stderr io.Writer) *pflag.FlagSet {
+	return newFlagSetExits(name, usage, exitUsageMsg, stderr)
+}
+
+// newFlagSetExits is newFlagSet for a verb whose exit codes say something else than run's.
+func newFlagSetExits(name, usage, exits string, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
@@ -116,7 +145,7 @@ func newFlagSet(name, usage string, stderr io.Writer) *pflag.FlagSet {
 		fmt.Fprint(stderr, usage)
 		fmt.Fprintln(stderr, "\nFlags:")
 		fmt.Fprint(stderr, fs.FlagUsages())
-		fmt.Fprintln(stderr, "\n"+exitUsageMsg)
+		fmt.Fprintln(stderr, "\n"+exits)
 	}
 	return fs
 }

@@ -1,33 +1,18 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"time"
 
+	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 	"github.com/fbench/fbench/report/slo"
 )
 
-const mergeUsage = `Usage: fbench merge [flags] RUN...
-
-Merges the runs of one plan made on many machines (best started together with --start-at) into one
-run directory: each interval's histograms merged exactly, bucket by bucket, from the runs'
-latency.hlog, counts summed, intervals matched on wall-clock time. summary.json's runs[] keeps
-every machine's own figures, and report.html shows each machine's p50 and p99. fbench report,
---slo and compare read the merged directory as any run. The runs' SLOs are checked on the merged
-run (--slo replaces them). Exit codes: 2 an SLO failed; 3 the merged run is invalid (a run's harness
-fell behind); 4 a worker crashed during a run; 1 bad input.
-
-A RUN that holds no run.json but run directories (index-0/, index-1/, ... as a fleet writes them)
-stands for those runs, in name order.
-
-Runs of different plans (functions, loop, rates, durations, payload) are refused unless --force.
-A run whose logs were cut short (killed) contributes its whole intervals, and the merge says what
-was left out.
-`
+//go:embed help/merge-usage.txt
+var mergeUsage string
 
 func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("merge", mergeUsage, stderr)
@@ -44,29 +29,22 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("fbench-results", "merged-"+time.Now().UTC().Format("20060102T150405Z"))
+		dir = runner.DefaultOut("merged-")
 	}
-	if err := checkOutDir(dir); err != nil {
+	if err := runner.CheckOutDir(dir); err != nil {
 		return err
 	}
 	runs, err := report.ExpandRuns(fs.Args())
 	if err != nil {
 		return err
 	}
-	exprs, window, interval := slo.Recorded(runs[0])
-	if fs.Changed("slo") {
-		exprs, window = *slos, 0
-	}
-	if fs.Changed("slo-window") {
-		window = *sloWindow
-	}
-	sp, err := slo.NewPlan(exprs, window, interval)
+	sp, err := slo.PlanFor(runs[0], *slos, fs.Changed("slo"), *sloWindow, fs.Changed("slo-window"))
 	if err != nil {
 		return err
 	}
-	var ro report.RebuildOptions
-	sp.AddTo(&ro)
-	res, err := report.Merge(runs, report.MergeOptions{Out: dir, Force: *force, Version: version, Observers: ro.Observers, Evaluate: ro.Evaluate})
+	mo := report.MergeOptions{Out: dir, Force: *force, Version: version}
+	sp.AddToMerge(&mo)
+	res, err := report.Merge(runs, mo)
 	if res != nil {
 		for _, n := range res.Notes {
 			fmt.Fprintf(stderr, "fbench: note: %s\n", n)

@@ -1,35 +1,30 @@
 package main
 
 import (
-	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/fbench/fbench/loadgen/runner"
 )
 
-const probeUsage = `Usage: fbench probe [flags] [WORKER [-- ARGS...]]
-
-Launches the worker as the Functions host does, completes the handshake, pings it once, terminates it
-and prints the time line (spawn, StartStream, init, metadata, each load, ping, terminate, exit), the
-worker's capabilities and its functions.
-`
+//go:embed help/probe-usage.txt
+var probeUsage string
 
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("probe", probeUsage, stderr)
-	var wf workerFlags
-	wf.register(fs)
-	var pf processFlags
-	pf.register(fs)
+	var ws runner.WorkerSettings
+	registerWorker(fs, &ws)
+	var ps runner.ProcessSettings
+	registerProcesses(fs, &ps)
 	asJSON := fs.Bool("json", false, "print JSON (keys timeline, capabilities, functions, exit_code)")
 	logPath := fs.String("worker-log", "", "write the worker's output and logs to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	opt, err := wf.options(fs.Args())
+	ws.Command = fs.Args()
+	opt, err := runner.HostOptions(ws)
 	if err != nil {
 		return err
 	}
@@ -41,11 +36,12 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		opt.Log = f
 	}
-	procs, err := runner.ResolveProcesses(pf.settings(fs), &opt)
+	processesGiven(fs, &ps)
+	procs, err := runner.ResolveProcesses(ps, &opt)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	rep, err := runner.Probe(ctx, opt, procs)
 	if rep == nil {

@@ -1,22 +1,18 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/fbench/fbench/loadgen/coldstart"
 	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 )
 
-const reportUsage = `Usage: fbench report [flags] DIR
-
-Rebuilds DIR's summary.json, intervals.csv, percentiles.csv and report.html from its interval log
-(latency.hlog) and recorded metadata, optionally for a time range of the run, and prints the summary.
-The run's SLOs (fbench run --slo) are checked again, or those given with --slo instead; the exit
-code is 2 when one fails. For a cold-start directory (fbench coldstart) it rebuilds coldstart.csv,
-coldstart.hlog and report.html from coldstart.json and checks its SLOs again the same way.
-`
+//go:embed help/report-usage.txt
+var reportUsage string
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportUsage, stderr)
@@ -31,15 +27,11 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("report takes one run directory (see 'fbench report --help')")
 	}
-	if isColdstartDir(fs.Arg(0)) {
+	if coldstart.IsRunDir(fs.Arg(0)) {
 		if fs.Changed("from") || fs.Changed("to") || fs.Changed("slo-window") {
 			return fmt.Errorf("%s is a cold-start run: --from, --to and --slo-window do not apply", fs.Arg(0))
 		}
-		var exprs []string
-		if fs.Changed("slo") {
-			exprs = *slos
-		}
-		return reportColdstart(fs.Arg(0), exprs, fs.Changed("slo"), *quiet, stdout)
+		return reportColdstart(fs.Arg(0), *slos, fs.Changed("slo"), *quiet, stdout) // *slos is nil unless given
 	}
 	s, err := runner.Rebuild{From: *from, To: *to, SLOs: *slos, SLOsSet: fs.Changed("slo"), Window: *sloWindow, WindowSet: fs.Changed("slo-window")}.Run(fs.Arg(0))
 	if err != nil {

@@ -3,7 +3,9 @@ package capacity
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/fbench/fbench/loadgen"
@@ -135,4 +137,44 @@ func crashed(res *loadgen.Result, pool *runner.Pool) bool {
 	}
 	code, exited := w.ExitCode()
 	return !exited || code != 0 || !res.Interrupted
+}
+
+// StepFlags are the run flags every step sets itself: fbench capacity hides and refuses them.
+var StepFlags = []string{"rps", "duration", "count", "warmup", "profile", "concurrency", "restart-worker", "max-restarts", "repeat", "gate-verdicts", "start-at"}
+
+// CheckStepFlags refuses the run flags a step sets itself; given says whether a flag was given.
+func CheckStepFlags(given func(flag string) bool) error {
+	for _, n := range StepFlags {
+		if given(n) {
+			return fmt.Errorf("--%s cannot be used with fbench capacity: every step sets its own rate and duration (see --start, --step, --step-warmup)", n)
+		}
+	}
+	return nil
+}
+
+// OutDir is the capacity directory: out, or DefaultOut(now) when out is "". It must be empty or
+// missing, as a run directory.
+func OutDir(out string, now time.Time) (string, error) {
+	if out == "" {
+		out = DefaultOut(now)
+	}
+	return out, runner.CheckOutDir(out)
+}
+
+// Prepare makes the first step's plan, the check of the steps' settings before anything starts,
+// and completes the setup from it: the target (worker "" is the reference worker and the functions
+// the plan invokes), the steps' seed and their recorded configuration.
+func (s *Setup) Prepare(plan func(StepSpec) (*runner.Plan, error), worker string) error {
+	dir := filepath.Join(os.TempDir(), "fbench-capacity-check-never-created")
+	p, err := plan(StepSpec{Rate: s.Search.start, Duration: s.Search.step, Warmup: s.Warmup, Dir: dir})
+	if err != nil {
+		return err
+	}
+	var fns []string
+	for _, t := range p.Config.Targets {
+		fns = append(fns, t.Function)
+	}
+	s.Target = Target(worker, fns)
+	s.Config["seed"], s.Config["step_config"] = strconv.FormatUint(p.Config.Seed, 10), p.Record
+	return nil
 }

@@ -54,6 +54,18 @@ func (p *Plan) Check(given func(flag string) bool) error {
 	return nil
 }
 
+// Resolve checks, before anything starts, that the plan's worker (Config.Host) can be launched, and
+// defaults Out to fbench-results/<UTC time>-coldstart.
+func (p *Plan) Resolve() error {
+	if _, err := host.Resolve(p.Config.Host.Launch, 1, "check", "check"); err != nil {
+		return err
+	}
+	if p.Out == "" {
+		p.Out = filepath.Join("fbench-results", time.Now().UTC().Format("20060102T150405Z")+"-coldstart")
+	}
+	return nil
+}
+
 // SetRecord sets the configuration coldstart.json records: extra (what the caller knows of the
 // launch and its command line), the plan's settings and the objectives' expressions.
 func (p *Plan) SetRecord(extra map[string]any, sloExprs []string) {

@@ -33,8 +33,8 @@ type Plan struct {
 	Restart     bool // relaunch a worker that ends mid-run
 	MaxRestarts int
 	Version     string
-	// Gate, when set, judges a valid, complete run's summary (objectives, verdicts); its error is
-	// returned as an ErrFailed.
+	// Gate, when set, judges a valid, complete run's summary: NewPlan sets it to check the
+	// objectives and, with GateVerdicts, the verdicts. Its error is returned as an ErrFailed.
 	Gate func(*report.Summary) error
 }
 
@@ -102,6 +102,12 @@ func NewPlan(s Settings) (*Plan, error) {
 		return nil, err
 	}
 	p.Record = s.record(p)
+	p.Gate = func(sum *report.Summary) error {
+		if err := slo.Verdict(sum); err != nil || !s.GateVerdicts {
+			return err
+		}
+		return FailedVerdicts(sum)
+	}
 	return p, nil
 }
 

@@ -24,14 +24,7 @@ func (r Rebuild) Run(dir string) (*report.Summary, error) {
 	if r.From < 0 || r.To < 0 || (r.To > 0 && r.To <= r.From) {
 		return nil, fmt.Errorf("invalid range --from %s --to %s", r.From, r.To)
 	}
-	exprs, window, interval := slo.Recorded(dir)
-	if r.SLOsSet {
-		exprs, window = r.SLOs, 0
-	}
-	if r.WindowSet {
-		window = r.Window
-	}
-	o, err := slo.NewPlan(exprs, window, interval)
+	o, err := slo.PlanFor(dir, r.SLOs, r.SLOsSet, r.Window, r.WindowSet)
 	if err != nil {
 		return nil, err
 	}

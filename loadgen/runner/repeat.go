@@ -9,13 +9,15 @@ import (
 	"github.com/fbench/fbench/report"
 )
 
-// Repeat makes n runs of the settings into OUT/run-1 … OUT/run-N, each with a fresh worker (and a
-// fresh seed unless the settings' seed was given), gate judging each one. after, when set, is
-// called after each run with its plan and error. A run that could not start (a plain error) or an
-// interruption stops the repetitions and is returned; else the error is nil when every run passed,
-// or names how many failed and the worst one (crashed over invalid over failed), of that one's
-// kind. dir is the set's directory; it is "" when a run's plan was refused (nothing to summarise).
-func Repeat(ctx context.Context, s Settings, n int, gate func(*report.Summary) error, out Output, after func(i int, p *Plan, err error)) (dir string, err error) {
+// Repeat makes s.Repeat runs of the settings into OUT/run-1 … OUT/run-N, each with a fresh worker
+// (and a fresh seed unless the settings' seed was given), each judged by its plan's Gate. after,
+// when set, is called after each run with its plan and error. A run that could not start (a plain
+// error) or an interruption stops the repetitions and is returned; else the error is nil when every
+// run passed, or names how many failed and the worst one (crashed over invalid over failed), of
+// that one's kind. dir is the set's directory; it is "" when a run's plan was refused (nothing to
+// summarise).
+func Repeat(ctx context.Context, s Settings, out Output, after func(i int, p *Plan, err error)) (dir string, err error) {
+	n := s.Repeat
 	if n < 1 || n > 1000 {
 		return "", fmt.Errorf("invalid --repeat %d: must be between 1 and 1000", n)
 	}
@@ -38,7 +40,6 @@ func Repeat(ctx context.Context, s Settings, n int, gate func(*report.Summary) e
 			return "", err
 		}
 		s.Seed = p.Config.Seed
-		p.Gate = gate
 		p.Record["repeat"] = map[string]any{"run": i, "of": n}
 		if out.Progress != nil {
 			fmt.Fprintf(out.Progress, "fbench: run %d of %d → %s\n", i, n, p.Out)

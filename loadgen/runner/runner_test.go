@@ -142,6 +142,70 @@ func TestNewPlanErrors(t *testing.T) {
 	}
 }
 
+// NewPlan's gate fails a run on a failed objective, and on a failed verdict with GateVerdicts.
+func TestPlanGate(t *testing.T) {
+	failedSLO := []report.SLOResult{{Expression: "rtt.p99<1ms", Observed: "2ms"}}
+	failedVerdict := []report.Verdict{{Name: "worker_memory", Status: report.VerdictFail, Detail: "grows"}}
+	for _, tc := range []struct {
+		name         string
+		gateVerdicts bool
+		sum          report.Summary
+		want         string // "": the gate passes
+	}{
+		{name: "passes", gateVerdicts: true},
+		{name: "objective fails", sum: report.Summary{SLOs: failedSLO}, want: "1 of 1 SLOs failed: rtt.p99<1ms (observed 2ms)"},
+		{name: "objective first", gateVerdicts: true, sum: report.Summary{SLOs: failedSLO, Verdicts: failedVerdict}, want: "1 of 1 SLOs failed: rtt.p99<1ms (observed 2ms)"},
+		{name: "verdict ungated", sum: report.Summary{Verdicts: failedVerdict}},
+		{name: "verdict gated", gateVerdicts: true, sum: report.Summary{Verdicts: failedVerdict}, want: "1 verdicts failed: worker_memory: grows"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := refSettings(t, "")
+			s.GateVerdicts = tc.gateVerdicts
+			p, err := NewPlan(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if err := p.Gate(&tc.sum); err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Fatalf("gate %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// ProcessSizes reads a --processes list against the worker's most processes.
+func TestProcessSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name, list string
+		env        []string
+		want       []int
+		wantErr    string
+	}{
+		{name: "list", list: "1, 2,4", want: []int{1, 2, 4}},
+		{name: "repeated", list: "1,1", wantErr: `invalid --processes "1,1": 1 is repeated`},
+		{name: "zero", list: "0,2", wantErr: `invalid --processes "0,2": want whole numbers from 1 to`},
+		{name: "bad worker settings", list: "1", env: []string{"NOEQUALS"}, wantErr: `invalid --env "NOEQUALS": want KEY=VALUE`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := refSettings(t, "").Worker
+			ws.Env = append(ws.Env, tc.env...)
+			got, err := ProcessSizes(ws, tc.list)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("sizes %v, err %v: want %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("sizes %v, err %v: want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseMix(t *testing.T) {
 	for _, tc := range []struct {
 		function, mix string

@@ -54,14 +54,15 @@ type Settings struct {
 	CPUBudget      float64 // fbench's mean CPU in percent of one core; 0: none
 	RealtimeSender bool
 
-	Out         string // the run directory ("": fbench-results/<UTC time>)
-	Restart     bool   // relaunch a worker that ends mid-run
-	MaxRestarts int
-	Verdicts    VerdictSettings
-	SLOs        []string
-	SLOWindow   time.Duration
-	StartAt     string // RFC 3339, or +D from now
-	Repeat      int    // runs of a --repeat set (--start-at serves one run)
+	Out          string // the run directory ("": fbench-results/<UTC time>)
+	Restart      bool   // relaunch a worker that ends mid-run
+	MaxRestarts  int
+	Verdicts     VerdictSettings
+	GateVerdicts bool // a failed verdict fails the run (ErrFailed), as a failed objective does
+	SLOs         []string
+	SLOWindow    time.Duration
+	StartAt      string // RFC 3339, or +D from now
+	Repeat       int    // runs of a --repeat set (--start-at serves one run)
 }
 
 // WorkerSettings say which worker to launch and how (the flags of every command that launches one).
@@ -211,6 +212,20 @@ func ResolveProcesses(ps ProcessSettings, opt *host.Options) (host.Processes, er
 		*iv.d = iv.v
 	}
 	return pr, nil
+}
+
+// ProcessSizes reads a list of pool sizes such as 1,2,4 for the worker of ws: each from 1 to the
+// most processes that worker may run (its maxProcessCount, as the host decides it).
+func ProcessSizes(ws WorkerSettings, list string) ([]int, error) {
+	opt, err := HostOptions(ws)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := ResolveProcesses(ProcessSettings{}, &opt)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProcessList(list, pr.Max)
 }
 
 // ParseProcessList reads a list of pool sizes such as 1,2,4, each from 1 to maxCount.

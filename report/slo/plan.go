@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fbench/fbench/report"
@@ -73,6 +74,40 @@ func (sp Plan) AddTo(opt *report.RebuildOptions) {
 		opt.Observers = append(opt.Observers, ev)
 		opt.Evaluate = ev.Evaluate
 	}
+}
+
+// AddToMerge adds the objectives to a merge's options.
+func (sp Plan) AddToMerge(opt *report.MergeOptions) {
+	if ev := sp.Evaluator(); ev != nil {
+		opt.Observers = append(opt.Observers, ev)
+		opt.Evaluate = ev.Evaluate
+	}
+}
+
+// PlanFor is the objectives to check again on the run recorded in dir (fbench report, merge): the
+// ones it recorded and their window, or exprs when replace is set (the recorded window is then
+// dropped), and window instead of that window when rewindow is set.
+func PlanFor(dir string, exprs []string, replace bool, window time.Duration, rewindow bool) (Plan, error) {
+	recorded, w, interval := Recorded(dir)
+	if !replace {
+		exprs = recorded
+	}
+	if !rewindow {
+		window = 0
+		if !replace {
+			window = w
+		}
+	}
+	return NewPlan(exprs, window, interval)
+}
+
+// Verdict is nil when every objective of s passed, else an error naming the failures.
+func Verdict(s *report.Summary) error {
+	failed := report.FailedSLOs(s)
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d SLOs failed: %s", len(failed), len(s.SLOs), strings.Join(failed, "; "))
 }
 
 // Recorded reads the objectives a run recorded in run.json (fbench run --slo), their window

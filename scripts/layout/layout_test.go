@@ -21,6 +21,22 @@ func TestFbenchKeepsItsFloors(t *testing.T) {
 	}
 }
 
+// The CLI holds flags, help, printing and exit codes only: under 1 000 lines of Go outside tests.
+// What grows past that belongs in a library package.
+func TestCLIStaysThin(t *testing.T) {
+	m, err := Load("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.pkg("cmd/fbench")
+	if p == nil || p.Lines == 0 {
+		t.Fatal("cmd/fbench not found")
+	}
+	if p.Lines >= 1000 {
+		t.Errorf("cmd/fbench has %d lines of Go outside tests, want under 1000", p.Lines)
+	}
+}
+
 // On a module built to break every rule, the check names each offending edge and each package
 // missing from the table, and nothing else (test files may import the test-only helper).
 func TestCheckNamesEveryBrokenRule(t *testing.T) {
