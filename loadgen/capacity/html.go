@@ -16,19 +16,23 @@ import (
 // capacity.html: one self-contained page (no script, no external resource) with the knee chart
 // (latency against offered load), achieved against offered, and the step table.
 
-var htmlTemplate = template.Must(template.New("capacity").Parse(`<!DOCTYPE html>
+// pageHead is the head of the package's pages: their data has R (with its Version), Title, Started
+// and CSS.
+const pageHead = `{{define "head"}}<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <meta name="generator" content="fbench {{.R.Version}}">
-<title>fbench capacity – {{.Started}}</title>
+<title>{{.Title}} – {{.Started}}</title>
 <style>
 {{.CSS}}
 </style>
 </head>
-<body>
+{{end}}`
+
+var htmlTemplate = template.Must(template.Must(template.New("capacity").Parse(pageHead)).Parse(`{{template "head" .}}<body>
 <main>
 <header>
 <h1>fbench capacity</h1>
@@ -67,6 +71,7 @@ type htmlRow struct {
 func WriteHTML(path string, rep *Report) error {
 	d := struct {
 		R                     *Report
+		Title                 string
 		CSS                   template.CSS
 		Started               string
 		BannerClass, Headline string
@@ -75,7 +80,7 @@ func WriteHTML(path string, rep *Report) error {
 		Rows                  []htmlRow
 		MinAchieved           string
 		Config                []kv
-	}{R: rep, CSS: template.CSS(report.PageCSS), Started: rep.StartedAt.Format("2006-01-02 15:04:05 MST"),
+	}{R: rep, Title: "fbench capacity", CSS: template.CSS(report.PageCSS), Started: rep.StartedAt.Format("2006-01-02 15:04:05 MST"),
 		MinAchieved: FormatRate(100*MinAchieved) + "%"}
 
 	if r := rep.Result; r != nil {

@@ -158,19 +158,7 @@ func printPools(w io.Writer, rep *PoolsReport, out string) {
 	fmt.Fprintf(w, "reports: %s, %s (each search in %s)\n", filepath.Join(out, PoolsJSONFile), filepath.Join(out, PoolsHTMLFile), filepath.Join(out, "processes-N"))
 }
 
-var poolsTemplate = template.Must(template.New("pools").Funcs(template.FuncMap{"mul100": func(v float64) float64 { return 100 * v }}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="generator" content="fbench {{.R.Version}}">
-<title>fbench capacity by worker processes – {{.Started}}</title>
-<style>
-{{.CSS}}
-</style>
-</head>
-<body>
+var poolsTemplate = template.Must(template.Must(template.New("pools").Funcs(template.FuncMap{"mul100": func(v float64) float64 { return 100 * v }}).Parse(pageHead)).Parse(`{{template "head" .}}<body>
 <main>
 <header>
 <h1>fbench capacity by worker processes</h1>
@@ -208,10 +196,11 @@ func savePools(out string, rep *PoolsReport) error {
 	}
 	d := struct {
 		R       *PoolsReport
+		Title   string
 		CSS     template.CSS
 		Started string
 		Chart   template.HTML
-	}{R: rep, CSS: template.CSS(report.PageCSS), Started: rep.StartedAt.Format("2006-01-02 15:04:05 MST"), Chart: chart}
+	}{R: rep, Title: "fbench capacity by worker processes", CSS: template.CSS(report.PageCSS), Started: rep.StartedAt.Format("2006-01-02 15:04:05 MST"), Chart: chart}
 	var buf bytes.Buffer
 	if err := poolsTemplate.Execute(&buf, d); err != nil {
 		return err
