@@ -108,7 +108,9 @@ func TestLeakVerdict(t *testing.T) {
 // --cpu-budget: a run whose fbench CPU is over it is invalid (exit 3), and says why.
 func TestCPUBudgetInvalidates(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
-	r := fbench(t, time.Minute, "-rps", "2000", "-d", "3s", "--quiet", "--cpu-budget", "0.01", "--out", out)
+	// A lag budget of a minute: the lag check comes first, and a busy machine must not make the run
+	// invalid for its lag before the CPU budget is judged.
+	r := fbench(t, time.Minute, "-rps", "2000", "-d", "3s", "--quiet", "--cpu-budget", "0.01", "--lag-budget", "1m", "--out", out)
 	expectExit(t, r, exitInvalid)
 	s := checkRunDir(t, out)
 	if s.Harness.Valid || !strings.Contains(s.Harness.InvalidReason, "CPU budget") {
