@@ -625,6 +625,19 @@ func (tc *timeCharts) resources() resourceSeries {
 	return r
 }
 
+// footprintLines decorates c and draws the worker's and fbench's series, those that were sampled,
+// then each worker process's (its CPU when cpu, else its RSS).
+func (tc *timeCharts) footprintLines(c *chart, r resourceSeries, worker, fbench []float64, cpu bool) {
+	tc.decorate(c)
+	if r.haveW {
+		c.line("worker", colBlue, "", tc.xs, worker)
+	}
+	if r.haveF {
+		c.line("fbench", colAmber, "", tc.xs, fbench)
+	}
+	processLines(c, tc.pts, tc.xs, cpu)
+}
+
 // resourceCharts are CPU, memory and the worker's threads and file descriptors, those that were sampled.
 func (tc *timeCharts) resourceCharts() []*chart {
 	var charts []*chart
@@ -633,26 +646,12 @@ func (tc *timeCharts) resourceCharts() []*chart {
 	if r.haveW || r.haveF {
 		c := tc.newChart("cpu", "CPU use (% of one core)", "CPU %")
 		c.setYLinear(maxOf(r.wCPU, r.fCPU), fmtPctTick)
-		tc.decorate(c)
-		if r.haveW {
-			c.line("worker", colBlue, "", xs, r.wCPU)
-		}
-		if r.haveF {
-			c.line("fbench", colAmber, "", xs, r.fCPU)
-		}
-		processLines(c, tc.pts, xs, true)
+		tc.footprintLines(c, r, r.wCPU, r.fCPU, true)
 		charts = append(charts, c)
 
 		c = tc.newChart("memory", "Resident memory (RSS)", "RSS")
 		c.setYLinearBytes(maxOf(r.wRSS, r.fRSS))
-		tc.decorate(c)
-		if r.haveW {
-			c.line("worker", colBlue, "", xs, r.wRSS)
-		}
-		if r.haveF {
-			c.line("fbench", colAmber, "", xs, r.fRSS)
-		}
-		processLines(c, tc.pts, xs, false)
+		tc.footprintLines(c, r, r.wRSS, r.fRSS, false)
 		charts = append(charts, c)
 	}
 	if r.haveW && maxOf(r.wThr, r.wFDs) > 0 {
