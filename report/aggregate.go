@@ -486,6 +486,19 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 	if s.Config == nil {
 		s.Config = map[string]any{}
 	}
+	a.fillRates(s)
+	a.fillLatencies(s, meta.Worker.Functions)
+	a.fillPeaks(s, meta.Harness)
+	a.judgeHarness(&s.Harness, s.Latency, meta.Harness.CPUBudgetPct)
+	s.Processes = a.procs.summaries(meta.Processes, a.totals, a.counts.Sent)
+	mergedValidity(&s.Harness, meta.Runs)
+	s.Verdicts = a.verdicts(meta, s)
+	s.Warnings = a.warnings(s)
+	return s
+}
+
+// fillRates sets the offered and achieved rates.
+func (a *aggregator) fillRates(s *Summary) {
 	// Rates are per second under load: the drain after the last arrival only settles what is in
 	// flight, so it adds time to neither rate and its responses to neither count of them.
 	if sec := a.loadTime.Seconds(); sec > 0 {
@@ -495,11 +508,16 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		s.OfferedRPS = Round3(a.expected / sec)
 		s.AchievedRPS = Round3(float64(a.counts.Responses()) / sec)
 	}
+}
+
+// fillLatencies sets the figures of every metric, of each function's tags (under the worker's own
+// name for the function, from functions) and of rtt by status.
+func (a *aggregator) fillLatencies(s *Summary, functions []FunctionInfo) {
 	for _, m := range Metrics {
 		s.Latency[m] = StatsOf(a.totals[m])
 	}
 	fnNames := map[string]string{} // sanitized tag name → the worker's own name
-	for _, f := range meta.Worker.Functions {
+	for _, f := range functions {
 		if _, ok := fnNames[SanitizeTag(f.Name)]; !ok {
 			fnNames[SanitizeTag(f.Name)] = f.Name
 		}
@@ -519,8 +537,11 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 			s.Statuses[name] = StatsOf(a.totals[tag])
 		}
 	}
+}
 
-	// Worker and harness peaks: the larger of what the engine recorded and what the intervals show.
+// fillPeaks sets the worker's and the harness's peaks, the larger of what the engine recorded and
+// what the intervals show, and the harness's footprint and lag budget.
+func (a *aggregator) fillPeaks(s *Summary, harness HarnessInfo) {
 	w := &s.Worker
 	w.PeakCPUPct = Round3(max(w.PeakCPUPct, a.worker.cpu))
 	w.PeakRSSBytes = max(w.PeakRSSBytes, int64(a.worker.rss))
@@ -530,20 +551,25 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		w.FinalRSSBytes = int64(a.worker.finalRSS)
 	}
 	h := &s.Harness
-	h.HarnessInfo = meta.Harness
+	h.HarnessInfo = harness
 	h.PeakCPUPct = Round3(max(h.PeakCPUPct, a.harness.cpu))
 	h.PeakRSSBytes = max(h.PeakRSSBytes, int64(a.harness.rss))
 	h.PeakGoroutines = max(h.PeakGoroutines, int64(a.harness.goroutines))
 	if h.FinalRSSBytes == 0 {
 		h.FinalRSSBytes = int64(a.harness.finalRSS)
 	}
-	h.LagBudgetUS = meta.Harness.LagBudget.Microseconds()
+	h.LagBudgetUS = harness.LagBudget.Microseconds()
 	a.footprint(h, s.Environment.Cores)
+}
+
+// judgeHarness decides whether the harness kept up: its lag within the lag budget and its CPU within
+// cpuBudget (percent of a core; 0: none).
+func (a *aggregator) judgeHarness(h *HarnessSummary, latency map[string]Stats, cpuBudget float64) {
 	// Validity is judged on the lag fbench itself caused (harness_lag) when it was recorded: waits
 	// the worker imposed (flow control, a full in-flight cap, restarts) are in lag and rtt, not here.
-	h.LagP99US = s.Latency[MetricLag].P99
+	h.LagP99US = latency[MetricLag].P99
 	judged, what := h.LagP99US, "lag"
-	if hl, ok := s.Latency[MetricHarnessLag]; ok && hl.Count > 0 {
+	if hl, ok := latency[MetricHarnessLag]; ok && hl.Count > 0 {
 		judged, what = hl.P99, "harness_lag"
 	}
 	h.Valid = true
@@ -551,16 +577,11 @@ func (a *aggregator) summary(meta Meta, now time.Time) *Summary {
 		h.Valid = false
 		h.InvalidReason = fmt.Sprintf("%s p99 %s exceeds the lag budget %s: fbench, not the worker, fell behind its schedule, so latencies are not trustworthy",
 			what, fmtMicros(judged), fmtMicros(h.LagBudgetUS))
-	} else if b := meta.Harness.CPUBudgetPct; b > 0 && a.harnessCPUSec > 0 && a.harnessCPU/a.harnessCPUSec > b {
+	} else if b := cpuBudget; b > 0 && a.harnessCPUSec > 0 && a.harnessCPU/a.harnessCPUSec > b {
 		h.Valid = false
 		h.InvalidReason = fmt.Sprintf("fbench used %.0f%% of a core on average, over its CPU budget of %.0f%%: the harness took the machine from the worker, so the worker's figures are not trustworthy",
 			a.harnessCPU/a.harnessCPUSec, b)
 	}
-	s.Processes = a.procs.summaries(meta.Processes, a.totals, a.counts.Sent)
-	mergedValidity(&s.Harness, meta.Runs)
-	s.Verdicts = a.verdicts(meta, s)
-	s.Warnings = a.warnings(s)
-	return s
 }
 
 // footprint fills fbench's CPU figures over the measured intervals (sampled at each interval's

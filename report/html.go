@@ -127,6 +127,33 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		d.Started = s.StartedAt.UTC().Format("2006-01-02 15:04:05 MST")
 		d.Title = "fbench report – " + d.Started
 	}
+	d.Headline = headlineRows(s)
+	d.Counts = countRows(s)
+	d.Latency, d.Functions, d.Statuses = latencyTables(s)
+	d.Processes = processRows(s)
+	d.Charts = buildCharts(s, meta, agg, spectra)
+	if c := spreadChart(s); c != nil {
+		d.Charts = append([]*chart{c}, d.Charts...)
+		d.Runs = runRows(s)
+	}
+	if len(agg.points) == 0 {
+		d.NoData = "No interval was recorded: there is nothing to chart."
+	}
+	d.Config = flattenConfig(s.Config)
+	d.Environment = environmentRows(s.Environment)
+	wk := s.Worker
+	d.Worker = workerRows(wk)
+	for _, k := range sortedKeys(wk.Capabilities) {
+		d.Capabilities = append(d.Capabilities, kv{K: k, V: wk.Capabilities[k]})
+	}
+	d.Loaded = wk.Functions
+	d.Events, d.Phases = timelineRows(s)
+	d.StderrTail = strings.Join(wk.StderrTail, "\n")
+	return reportTemplate.Execute(w, d)
+}
+
+// headlineRows are the figures at the top of the page: rates, rtt percentiles, error rate, measured time.
+func headlineRows(s *Summary) []kv {
 	c := s.Counts
 	errRate := "–"
 	if c.Settled() > 0 {
@@ -134,7 +161,7 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		errRate = FormatFloat(100*float64(bad)/float64(c.Settled())) + "%"
 	}
 	rtt := s.Latency[MetricRTT]
-	d.Headline = []kv{
+	rows := []kv{
 		{K: "Offered", V: FormatFloat(s.OfferedRPS) + " rps"},
 		{K: "Achieved", V: FormatFloat(s.AchievedRPS) + " rps"},
 		{K: "RTT p50", V: fmtMicrosHTML(rtt.P50)},
@@ -145,9 +172,15 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		{K: "Measured", V: fmtSeconds(s.DurationS)},
 	}
 	if !s.Harness.Valid {
-		d.Headline = append(d.Headline, kv{K: "Harness", V: "INVALID", Class: "bad"})
+		rows = append(rows, kv{K: "Harness", V: "INVALID", Class: "bad"})
 	}
-	d.Counts = []kv{
+	return rows
+}
+
+// countRows is the counts table: durations, rates, every outcome count, HTTP statuses and failure reasons.
+func countRows(s *Summary) []kv {
+	c := s.Counts
+	rows := []kv{
 		{K: "mode", V: s.Mode},
 		{K: "measured duration", V: FormatFloat(s.DurationS) + " s (" + strconv.Itoa(s.Intervals) + " intervals)"},
 		{K: "warm-up (excluded)", V: FormatFloat(s.WarmupS) + " s (" + strconv.Itoa(s.WarmupIntervals) + " intervals), " +
@@ -172,51 +205,53 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		{K: "worker log lines", V: fmtInt(c.Logs) + " (" + fmtInt(c.LogsDropped) + " dropped)"},
 	}
 	if s.HTTPMode != "" {
-		d.Counts = append(d.Counts, kv{K: "HTTP functions", V: httpModeText(s.HTTPMode)},
+		rows = append(rows, kv{K: "HTTP functions", V: httpModeText(s.HTTPMode)},
 			kv{K: "HTTP statuses by class", V: fmt.Sprintf("1xx %s · 2xx %s · 3xx %s · 4xx %s · 5xx %s", fmtInt(c.HTTP1xx),
 				fmtInt(c.HTTP2xx), fmtInt(c.HTTP3xx), fmtInt(c.HTTP4xx), fmtInt(c.HTTP5xx)), Class: warnIf(c.HTTP5xx)})
 		for _, l := range statusLines(s.HTTPStatus) {
-			d.Counts = append(d.Counts, kv{K: "HTTP statuses", V: l})
+			rows = append(rows, kv{K: "HTTP statuses", V: l})
 		}
 		if s.HTTPMode == "proxy" {
-			d.Counts = append(d.Counts, kv{K: "HTTP response bytes", V: fmtInt(c.HTTPResponseBytes)})
+			rows = append(rows, kv{K: "HTTP response bytes", V: fmtInt(c.HTTPResponseBytes)})
 		}
 	}
 	for _, l := range reasonLines(s.FailureReasons) {
-		d.Counts = append(d.Counts, kv{K: "failure reason", V: l, Class: "warn"})
+		rows = append(rows, kv{K: "failure reason", V: l, Class: "warn"})
 	}
+	return rows
+}
+
+// latencyTables are the latency tables' rows: every metric, each function's tags, each status's rtt.
+func latencyTables(s *Summary) (latency []latencyRow, functions []functionRow, statuses []latencyRow) {
 	for _, m := range Metrics {
-		d.Latency = append(d.Latency, latencyRow{Name: m, St: s.Latency[m]})
+		latency = append(latency, latencyRow{Name: m, St: s.Latency[m]})
 	}
 	for _, fn := range sortedKeys(s.Functions) {
 		for _, m := range sortedTags(s.Functions[fn]) {
-			d.Functions = append(d.Functions, functionRow{Name: fn, Metric: m, St: s.Functions[fn][m]})
+			functions = append(functions, functionRow{Name: fn, Metric: m, St: s.Functions[fn][m]})
 		}
 	}
 	for _, st := range sortedKeys(s.Statuses) {
-		d.Statuses = append(d.Statuses, latencyRow{Name: st, St: s.Statuses[st]})
+		statuses = append(statuses, latencyRow{Name: st, St: s.Statuses[st]})
 	}
-	d.Processes = processRows(s)
-	d.Charts = buildCharts(s, meta, agg, spectra)
-	if c := spreadChart(s); c != nil {
-		d.Charts = append([]*chart{c}, d.Charts...)
-		d.Runs = runRows(s)
-	}
-	if len(agg.points) == 0 {
-		d.NoData = "No interval was recorded: there is nothing to chart."
-	}
-	d.Config = flattenConfig(s.Config)
-	e := s.Environment
-	d.Environment = []kv{
+	return latency, functions, statuses
+}
+
+// environmentRows describe the machine the run measured on.
+func environmentRows(e Environment) []kv {
+	return []kv{
 		{K: "CPU", V: e.CPUModel}, {K: "cores", V: strconv.Itoa(e.Cores)}, {K: "GOMAXPROCS", V: strconv.Itoa(e.GOMAXPROCS)},
 		{K: "OS", V: e.OS}, {K: "kernel", V: e.Kernel}, {K: "Go", V: e.GoVersion}, {K: "fbench", V: e.Fbench}, {K: "host", V: e.Hostname},
 	}
-	wk := s.Worker
+}
+
+// workerRows describe the worker: its command, exit, restarts and footprint.
+func workerRows(wk WorkerInfo) []kv {
 	exit := "running or unknown"
 	if wk.ExitCode != nil {
 		exit = strconv.Itoa(*wk.ExitCode)
 	}
-	d.Worker = []kv{
+	return []kv{
 		{K: "command", V: strings.Join(wk.Command, " ")},
 		{K: "pid", V: strconv.Itoa(wk.Pid)},
 		{K: "exit code", V: exit, Class: classIf(wk.ExitCode != nil && *wk.ExitCode != 0, "bad")},
@@ -228,18 +263,17 @@ func renderHTML(w io.Writer, s *Summary, meta Meta, agg *aggregator, spectra []m
 		{K: "peak threads", V: countOrDash(wk.PeakThreads)},
 		{K: "peak FDs", V: countOrDash(wk.PeakFDs)},
 	}
-	for _, k := range sortedKeys(wk.Capabilities) {
-		d.Capabilities = append(d.Capabilities, kv{K: k, V: wk.Capabilities[k]})
-	}
-	d.Loaded = wk.Functions
+}
+
+// timelineRows are the run's events and phases with their times since start.
+func timelineRows(s *Summary) (events []eventRow, phases []phaseRow) {
 	for _, ev := range s.Events {
-		d.Events = append(d.Events, eventRow{At: fmtSeconds(Round3(ev.At.Seconds())), Kind: ev.Kind, Detail: ev.Detail})
+		events = append(events, eventRow{At: fmtSeconds(Round3(ev.At.Seconds())), Kind: ev.Kind, Detail: ev.Detail})
 	}
 	for _, p := range s.Phases {
-		d.Phases = append(d.Phases, phaseRow{Name: p.Name, Start: fmtSeconds(Round3(p.Start.Seconds())), End: fmtSeconds(Round3(p.End.Seconds()))})
+		phases = append(phases, phaseRow{Name: p.Name, Start: fmtSeconds(Round3(p.Start.Seconds())), End: fmtSeconds(Round3(p.End.Seconds()))})
 	}
-	d.StderrTail = strings.Join(wk.StderrTail, "\n")
-	return reportTemplate.Execute(w, d)
+	return events, phases
 }
 
 func warnIf(n int64) string { return classIf(n > 0, "warn") }
@@ -339,232 +373,11 @@ var metricColors = map[string]string{
 // buildCharts makes every chart that has something to draw.
 func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectrum) []*chart {
 	var charts []*chart
-	pts := agg.points
-	if len(pts) > 0 {
-		t0, t1 := agg.start.Seconds(), agg.end.Seconds()
-		xs := make([]float64, len(pts))
-		for i, p := range pts {
-			xs[i] = (p.Start + p.End).Seconds() / 2
-		}
-		note := ""
-		if agg.perPoint > 1 {
-			note = fmt.Sprintf("Each point covers %d intervals: latencies and in-flight show the highest value among them, rates their mean.", agg.perPoint)
-		}
-		newTime := func(name, title, ylabel string) *chart {
-			c := newChart(name, title)
-			c.YLabel = ylabel
-			c.XLabel = "time since start"
-			c.Note = note
-			c.setX(t0, t1, timeTicks(t0, t1, 8), fmtSeconds)
-			return c
-		}
-		decorate := func(c *chart) {
-			for _, sp := range agg.warmSpans {
-				c.shadeX(sp.Start.Seconds(), sp.End.Seconds(), "warm-up")
-			}
-			for _, ev := range s.Events {
-				col := colSlate
-				switch ev.Kind {
-				case "worker_exit", "stream_broken":
-					col = colRed
-				case "worker_restart":
-					col = colAmber
-				}
-				c.markX(ev.At.Seconds(), col, ev.Kind, ev.Kind+" at "+fmtSeconds(Round3(ev.At.Seconds()))+": "+ev.Detail)
-			}
-		}
-		lat := func(mi, qi int) []float64 {
-			out := make([]float64, len(pts))
-			for i, p := range pts {
-				out[i] = float64(p.Lat[mi][qi])
-			}
-			return out
-		}
-		latRange := func(mis ...int) (lo, hi float64) {
-			lo = math.Inf(1)
-			for _, mi := range mis {
-				for _, p := range pts {
-					for _, v := range p.Lat[mi] {
-						if v > 0 {
-							lo, hi = min(lo, float64(v)), max(hi, float64(v))
-						}
-					}
-				}
-			}
-			return lo, hi
-		}
-
-		// Latency percentiles over time, one chart per main metric that has data (rtt first).
-		for mi, m := range Metrics {
-			if m == MetricStatusRTT || m == MetricCancelSettle {
-				continue
-			}
-			lo, hi := latRange(mi)
-			if hi == 0 {
-				continue
-			}
-			name, title := "latency", "Round-trip latency (rtt: response − intended send) over time"
-			switch m {
-			case MetricService:
-				name, title = "latency-service", "Service time (response − actual send) over time"
-			case MetricLag:
-				name, title = "latency-lag", "Send lag (actual send − intended send: the harness's delays and the worker's back-pressure) over time"
-			case MetricHarnessLag:
-				name, title = "latency-harness-lag", "Harness lag (actual send − the later of intended send and the end of the worker's last hold-up) over time"
-			}
-			c := newTime(name, title, "latency (log)")
-			if (m == MetricLag || m == MetricHarnessLag) && s.Harness.LagBudgetUS > 0 {
-				hi = max(hi, float64(s.Harness.LagBudgetUS))
-			}
-			c.setYLog(lo, hi, fmtLatencyTick)
-			decorate(c)
-			for qi := range rowPercentiles {
-				c.line(percentileLabels[qi], percentileColors[qi], "", xs, lat(mi, qi))
-			}
-			if (m == MetricLag || m == MetricHarnessLag) && s.Harness.LagBudgetUS > 0 {
-				// The budget is judged on harness_lag; on lag it shows what back-pressure added.
-				c.refY(float64(s.Harness.LagBudgetUS), colRed, "lag budget "+fmtMicros(s.Harness.LagBudgetUS))
-			}
-			charts = append(charts, c)
-		}
-
-		rate := func(f func(p point) float64) []float64 {
-			out := make([]float64, len(pts))
-			for i, p := range pts {
-				if p.Seconds > 0 {
-					out[i] = f(p) / p.Seconds
-				}
-			}
-			return out
-		}
-		maxOf := func(vs ...[]float64) float64 {
-			m := 0.0
-			for _, v := range vs {
-				for _, x := range v {
-					if !math.IsNaN(x) {
-						m = max(m, x)
-					}
-				}
-			}
-			return m
-		}
-
-		// Offered vs achieved rate.
-		{
-			c := newTime("throughput", "Offered vs achieved rate", "invocations/s")
-			offered := rate(func(p point) float64 { return p.Expected })
-			achieved := rate(func(p point) float64 { return float64(p.Responses) })
-			sent := rate(func(p point) float64 { return float64(p.Sent) })
-			c.setYLinear(maxOf(offered, achieved, sent), fmtCount)
-			decorate(c)
-			if maxOf(offered) > 0 {
-				c.line("offered", colSlate, "6 4", xs, offered)
-			}
-			c.line("sent", colAmber, "2 3", xs, sent)
-			c.line("achieved (responses)", colBlue, "", xs, achieved)
-			charts = append(charts, c)
-		}
-		// In flight.
-		{
-			c := newTime("inflight", "Invocations in flight (at interval end)", "in flight")
-			v := make([]float64, len(pts))
-			for i, p := range pts {
-				v[i] = float64(p.InFlight)
-			}
-			c.setYLinear(maxOf(v), fmtCount)
-			decorate(c)
-			c.line("in flight", colPurple, "", xs, v)
-			charts = append(charts, c)
-		}
-		// Errors and cancels.
-		{
-			c := newTime("errors", "Errors, cancels and other outcomes per second", "per second")
-			type ser struct {
-				name, color string
-				f           func(p point) int64
-			}
-			all := []ser{
-				{"failed", colRed, func(p point) int64 { return p.Failed }},
-				{"timed out", colAmber, func(p point) int64 { return p.TimedOut }},
-				{"dropped", colPurple, func(p point) int64 { return p.Dropped }},
-				{"lost", colPink, func(p point) int64 { return p.Lost }},
-				{"unmatched", colSlate, func(p point) int64 { return p.Unmatched }},
-				{"cancels sent", colCyan, func(p point) int64 { return p.CancelSent }},
-				{"cancelled", colBlue, func(p point) int64 { return p.Cancelled }},
-				{"completed after cancel", colLime, func(p point) int64 { return p.CAE }},
-			}
-			var vals [][]float64
-			var used []ser
-			for _, sr := range all {
-				var tot int64
-				for _, p := range pts {
-					tot += sr.f(p)
-				}
-				if tot > 0 {
-					used = append(used, sr)
-					vals = append(vals, rate(func(p point) float64 { return float64(sr.f(p)) }))
-				}
-			}
-			if len(used) == 0 {
-				used = all[:1]
-				vals = append(vals, make([]float64, len(pts)))
-				c.Note = strings.TrimSpace("No failures, timeouts, drops, losses or cancels. " + c.Note)
-			}
-			c.setYLinear(maxOf(vals...), fmtCount)
-			decorate(c)
-			for i, sr := range used {
-				c.line(sr.name, sr.color, "", xs, vals[i])
-			}
-			charts = append(charts, c)
-		}
-		// Resources.
-		var wCPU, fCPU, wRSS, fRSS, wThr, wFDs []float64
-		var haveW, haveF bool
-		for _, p := range pts {
-			nan := math.NaN()
-			a, b, r1, r2, th, fd := nan, nan, nan, nan, nan, nan
-			if p.WCPUSec > 0 {
-				a, r1, th, fd, haveW = p.WCPU/p.WCPUSec, float64(p.WRSS), float64(p.WThr), float64(p.WFDs), true
-			}
-			if p.FCPUSec > 0 {
-				b, r2, haveF = p.FCPU/p.FCPUSec, float64(p.FRSS), true
-			}
-			wCPU, fCPU, wRSS, fRSS = append(wCPU, a), append(fCPU, b), append(wRSS, r1), append(fRSS, r2)
-			wThr, wFDs = append(wThr, th), append(wFDs, fd)
-		}
-		if haveW || haveF {
-			c := newTime("cpu", "CPU use (% of one core)", "CPU %")
-			c.setYLinear(maxOf(wCPU, fCPU), fmtPctTick)
-			decorate(c)
-			if haveW {
-				c.line("worker", colBlue, "", xs, wCPU)
-			}
-			if haveF {
-				c.line("fbench", colAmber, "", xs, fCPU)
-			}
-			processLines(c, pts, xs, true)
-			charts = append(charts, c)
-
-			c = newTime("memory", "Resident memory (RSS)", "RSS")
-			c.setYLinearBytes(maxOf(wRSS, fRSS))
-			decorate(c)
-			if haveW {
-				c.line("worker", colBlue, "", xs, wRSS)
-			}
-			if haveF {
-				c.line("fbench", colAmber, "", xs, fRSS)
-			}
-			processLines(c, pts, xs, false)
-			charts = append(charts, c)
-		}
-		if haveW && maxOf(wThr, wFDs) > 0 {
-			c := newTime("handles", "Worker threads and open file descriptors", "count")
-			c.setYLinear(maxOf(wThr, wFDs), fmtCount)
-			decorate(c)
-			c.line("threads", colGreen, "", xs, wThr)
-			c.line("file descriptors", colPurple, "", xs, wFDs)
-			charts = append(charts, c)
-		}
+	if len(agg.points) > 0 {
+		tc := newTimeCharts(s, agg)
+		charts = append(charts, tc.latencyCharts()...)
+		charts = append(charts, tc.throughputChart(), tc.inflightChart(), tc.outcomesChart())
+		charts = append(charts, tc.resourceCharts()...)
 	}
 
 	if len(spectra) > 0 {
@@ -576,6 +389,279 @@ func buildCharts(s *Summary, meta Meta, agg *aggregator, spectra []metricSpectru
 	// Lay out the charts in report order: latency, rates, spectrum, outcomes, resources.
 	order := []string{"latency", "spectrum", "throughput", "inflight", "errors", "cancels", "latency-service", "latency-lag", "latency-harness-lag", "cpu", "memory", "handles"}
 	sort.SliceStable(charts, func(i, j int) bool { return indexOf(order, charts[i].Name) < indexOf(order, charts[j].Name) })
+	return charts
+}
+
+// timeCharts draws the charts over time since start: one point per aggregated interval.
+type timeCharts struct {
+	s      *Summary
+	agg    *aggregator
+	pts    []point
+	xs     []float64 // each point's middle, in seconds since start
+	t0, t1 float64
+	note   string
+}
+
+func newTimeCharts(s *Summary, agg *aggregator) *timeCharts {
+	pts := agg.points
+	tc := &timeCharts{s: s, agg: agg, pts: pts, t0: agg.start.Seconds(), t1: agg.end.Seconds()}
+	tc.xs = make([]float64, len(pts))
+	for i, p := range pts {
+		tc.xs[i] = (p.Start + p.End).Seconds() / 2
+	}
+	if agg.perPoint > 1 {
+		tc.note = fmt.Sprintf("Each point covers %d intervals: latencies and in-flight show the highest value among them, rates their mean.", agg.perPoint)
+	}
+	return tc
+}
+
+// newChart starts a chart over the run's time axis.
+func (tc *timeCharts) newChart(name, title, ylabel string) *chart {
+	c := newChart(name, title)
+	c.YLabel = ylabel
+	c.XLabel = "time since start"
+	c.Note = tc.note
+	c.setX(tc.t0, tc.t1, timeTicks(tc.t0, tc.t1, 8), fmtSeconds)
+	return c
+}
+
+// decorate shades the warm-up spans and marks the run's events.
+func (tc *timeCharts) decorate(c *chart) {
+	for _, sp := range tc.agg.warmSpans {
+		c.shadeX(sp.Start.Seconds(), sp.End.Seconds(), "warm-up")
+	}
+	for _, ev := range tc.s.Events {
+		col := colSlate
+		switch ev.Kind {
+		case "worker_exit", "stream_broken":
+			col = colRed
+		case "worker_restart":
+			col = colAmber
+		}
+		c.markX(ev.At.Seconds(), col, ev.Kind, ev.Kind+" at "+fmtSeconds(Round3(ev.At.Seconds()))+": "+ev.Detail)
+	}
+}
+
+// lat is metric mi's percentile qi at every point.
+func (tc *timeCharts) lat(mi, qi int) []float64 {
+	out := make([]float64, len(tc.pts))
+	for i, p := range tc.pts {
+		out[i] = float64(p.Lat[mi][qi])
+	}
+	return out
+}
+
+// latRange is the smallest and largest recorded latency of the metrics mis; hi is 0 when none was.
+func (tc *timeCharts) latRange(mis ...int) (lo, hi float64) {
+	lo = math.Inf(1)
+	for _, mi := range mis {
+		for _, p := range tc.pts {
+			for _, v := range p.Lat[mi] {
+				if v > 0 {
+					lo, hi = min(lo, float64(v)), max(hi, float64(v))
+				}
+			}
+		}
+	}
+	return lo, hi
+}
+
+// rate is f per second at every point.
+func (tc *timeCharts) rate(f func(p point) float64) []float64 {
+	out := make([]float64, len(tc.pts))
+	for i, p := range tc.pts {
+		if p.Seconds > 0 {
+			out[i] = f(p) / p.Seconds
+		}
+	}
+	return out
+}
+
+// maxOf is the largest value in vs, NaNs skipped; 0 when there is none above it.
+func maxOf(vs ...[]float64) float64 {
+	m := 0.0
+	for _, v := range vs {
+		for _, x := range v {
+			if !math.IsNaN(x) {
+				m = max(m, x)
+			}
+		}
+	}
+	return m
+}
+
+// latencyCharts are the latency percentiles over time, one chart per main metric that has data (rtt first).
+func (tc *timeCharts) latencyCharts() []*chart {
+	var charts []*chart
+	budget := tc.s.Harness.LagBudgetUS
+	for mi, m := range Metrics {
+		if m == MetricStatusRTT || m == MetricCancelSettle {
+			continue
+		}
+		lo, hi := tc.latRange(mi)
+		if hi == 0 {
+			continue
+		}
+		name, title := "latency", "Round-trip latency (rtt: response − intended send) over time"
+		switch m {
+		case MetricService:
+			name, title = "latency-service", "Service time (response − actual send) over time"
+		case MetricLag:
+			name, title = "latency-lag", "Send lag (actual send − intended send: the harness's delays and the worker's back-pressure) over time"
+		case MetricHarnessLag:
+			name, title = "latency-harness-lag", "Harness lag (actual send − the later of intended send and the end of the worker's last hold-up) over time"
+		}
+		c := tc.newChart(name, title, "latency (log)")
+		if (m == MetricLag || m == MetricHarnessLag) && budget > 0 {
+			hi = max(hi, float64(budget))
+		}
+		c.setYLog(lo, hi, fmtLatencyTick)
+		tc.decorate(c)
+		for qi := range rowPercentiles {
+			c.line(percentileLabels[qi], percentileColors[qi], "", tc.xs, tc.lat(mi, qi))
+		}
+		if (m == MetricLag || m == MetricHarnessLag) && budget > 0 {
+			// The budget is judged on harness_lag; on lag it shows what back-pressure added.
+			c.refY(float64(budget), colRed, "lag budget "+fmtMicros(budget))
+		}
+		charts = append(charts, c)
+	}
+	return charts
+}
+
+// throughputChart is the offered vs achieved rate.
+func (tc *timeCharts) throughputChart() *chart {
+	c := tc.newChart("throughput", "Offered vs achieved rate", "invocations/s")
+	offered := tc.rate(func(p point) float64 { return p.Expected })
+	achieved := tc.rate(func(p point) float64 { return float64(p.Responses) })
+	sent := tc.rate(func(p point) float64 { return float64(p.Sent) })
+	c.setYLinear(maxOf(offered, achieved, sent), fmtCount)
+	tc.decorate(c)
+	if maxOf(offered) > 0 {
+		c.line("offered", colSlate, "6 4", tc.xs, offered)
+	}
+	c.line("sent", colAmber, "2 3", tc.xs, sent)
+	c.line("achieved (responses)", colBlue, "", tc.xs, achieved)
+	return c
+}
+
+// inflightChart is the invocations in flight at each interval's end.
+func (tc *timeCharts) inflightChart() *chart {
+	c := tc.newChart("inflight", "Invocations in flight (at interval end)", "in flight")
+	v := make([]float64, len(tc.pts))
+	for i, p := range tc.pts {
+		v[i] = float64(p.InFlight)
+	}
+	c.setYLinear(maxOf(v), fmtCount)
+	tc.decorate(c)
+	c.line("in flight", colPurple, "", tc.xs, v)
+	return c
+}
+
+// outcomeSeries is one line of the errors chart: an outcome counted at each point.
+type outcomeSeries struct {
+	name, color string
+	f           func(p point) int64
+}
+
+// outcomesChart is the errors, cancels and other outcomes per second, the outcomes that happened.
+func (tc *timeCharts) outcomesChart() *chart {
+	c := tc.newChart("errors", "Errors, cancels and other outcomes per second", "per second")
+	all := []outcomeSeries{
+		{"failed", colRed, func(p point) int64 { return p.Failed }},
+		{"timed out", colAmber, func(p point) int64 { return p.TimedOut }},
+		{"dropped", colPurple, func(p point) int64 { return p.Dropped }},
+		{"lost", colPink, func(p point) int64 { return p.Lost }},
+		{"unmatched", colSlate, func(p point) int64 { return p.Unmatched }},
+		{"cancels sent", colCyan, func(p point) int64 { return p.CancelSent }},
+		{"cancelled", colBlue, func(p point) int64 { return p.Cancelled }},
+		{"completed after cancel", colLime, func(p point) int64 { return p.CAE }},
+	}
+	var vals [][]float64
+	var used []outcomeSeries
+	for _, sr := range all {
+		var tot int64
+		for _, p := range tc.pts {
+			tot += sr.f(p)
+		}
+		if tot > 0 {
+			used = append(used, sr)
+			vals = append(vals, tc.rate(func(p point) float64 { return float64(sr.f(p)) }))
+		}
+	}
+	if len(used) == 0 {
+		used = all[:1]
+		vals = append(vals, make([]float64, len(tc.pts)))
+		c.Note = strings.TrimSpace("No failures, timeouts, drops, losses or cancels. " + c.Note)
+	}
+	c.setYLinear(maxOf(vals...), fmtCount)
+	tc.decorate(c)
+	for i, sr := range used {
+		c.line(sr.name, sr.color, "", tc.xs, vals[i])
+	}
+	return c
+}
+
+// resourceSeries are the worker's and fbench's footprint at each point; NaN where none was sampled.
+type resourceSeries struct {
+	wCPU, fCPU, wRSS, fRSS, wThr, wFDs []float64
+	haveW, haveF                       bool
+}
+
+func (tc *timeCharts) resources() resourceSeries {
+	var r resourceSeries
+	for _, p := range tc.pts {
+		nan := math.NaN()
+		a, b, r1, r2, th, fd := nan, nan, nan, nan, nan, nan
+		if p.WCPUSec > 0 {
+			a, r1, th, fd, r.haveW = p.WCPU/p.WCPUSec, float64(p.WRSS), float64(p.WThr), float64(p.WFDs), true
+		}
+		if p.FCPUSec > 0 {
+			b, r2, r.haveF = p.FCPU/p.FCPUSec, float64(p.FRSS), true
+		}
+		r.wCPU, r.fCPU, r.wRSS, r.fRSS = append(r.wCPU, a), append(r.fCPU, b), append(r.wRSS, r1), append(r.fRSS, r2)
+		r.wThr, r.wFDs = append(r.wThr, th), append(r.wFDs, fd)
+	}
+	return r
+}
+
+// footprintLines decorates c and draws the worker's and fbench's series, those that were sampled,
+// then each worker process's (its CPU when cpu, else its RSS).
+func (tc *timeCharts) footprintLines(c *chart, r resourceSeries, worker, fbench []float64, cpu bool) {
+	tc.decorate(c)
+	if r.haveW {
+		c.line("worker", colBlue, "", tc.xs, worker)
+	}
+	if r.haveF {
+		c.line("fbench", colAmber, "", tc.xs, fbench)
+	}
+	processLines(c, tc.pts, tc.xs, cpu)
+}
+
+// resourceCharts are CPU, memory and the worker's threads and file descriptors, those that were sampled.
+func (tc *timeCharts) resourceCharts() []*chart {
+	var charts []*chart
+	r := tc.resources()
+	xs := tc.xs
+	if r.haveW || r.haveF {
+		c := tc.newChart("cpu", "CPU use (% of one core)", "CPU %")
+		c.setYLinear(maxOf(r.wCPU, r.fCPU), fmtPctTick)
+		tc.footprintLines(c, r, r.wCPU, r.fCPU, true)
+		charts = append(charts, c)
+
+		c = tc.newChart("memory", "Resident memory (RSS)", "RSS")
+		c.setYLinearBytes(maxOf(r.wRSS, r.fRSS))
+		tc.footprintLines(c, r, r.wRSS, r.fRSS, false)
+		charts = append(charts, c)
+	}
+	if r.haveW && maxOf(r.wThr, r.wFDs) > 0 {
+		c := tc.newChart("handles", "Worker threads and open file descriptors", "count")
+		c.setYLinear(maxOf(r.wThr, r.wFDs), fmtCount)
+		tc.decorate(c)
+		c.line("threads", colGreen, "", xs, r.wThr)
+		c.line("file descriptors", colPurple, "", xs, r.wFDs)
+		charts = append(charts, c)
+	}
 	return charts
 }
 

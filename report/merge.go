@@ -89,55 +89,23 @@ func Merge(dirs []string, opt MergeOptions) (*MergeResult, error) {
 		return nil, errors.New("merge: no output directory")
 	}
 	res := &MergeResult{}
-	srcs := make([]*mergeSource, 0, len(dirs))
+	srcs, err := openMergeSources(dirs, opt.Out)
 	defer func() {
 		for _, s := range srcs {
 			s.close()
 		}
 	}()
-	for _, d := range dirs {
-		s, err := openMergeSource(d)
-		if err != nil {
-			return nil, fmt.Errorf("merge: %w", err)
-		}
-		srcs = append(srcs, s)
-		if err := checkDuplicate(srcs); err != nil {
-			return nil, fmt.Errorf("merge: %w", err)
-		}
-		if same, err := sameDir(d, opt.Out); err == nil && same {
-			return nil, fmt.Errorf("merge: %s is one of the runs and cannot be the output directory", d)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
 	}
-	first := srcs[0]
-	for _, s := range srcs[1:] {
-		if s.meta.Interval != first.meta.Interval {
-			return nil, fmt.Errorf("merge: %s has intervals of %s and %s of %s: runs with different interval lengths cannot be merged",
-				s.dir, s.meta.Interval, first.dir, first.meta.Interval)
-		}
-		if field, a, b, ok := planDiff(first.meta, s.meta); !ok {
-			if !opt.Force {
-				return nil, fmt.Errorf("merge: %s is not the same plan as %s: %s is %s there and %s here (--force merges anyway)", s.dir, first.dir, field, a, b)
-			}
-			res.Notes = append(res.Notes, fmt.Sprintf("%s is not the same plan as %s (%s: %s vs %s); merged anyway (--force)", s.dir, first.dir, field, a, b))
-		}
+	if res.Notes, err = checkSamePlan(srcs, opt.Force); err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
 	}
-	interval := first.meta.Interval
-	if interval <= 0 {
-		return nil, fmt.Errorf("merge: %s records no interval length", first.dir)
+	zero, err := alignSources(srcs)
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
 	}
-	zero := timeZero(first.meta)
-	for _, s := range srcs[1:] {
-		if t := timeZero(s.meta); t.Before(zero) {
-			zero = t
-		}
-	}
-	for _, s := range srcs {
-		s.offset = timeZero(s.meta).Sub(zero)
-		s.interval = interval
-		if err := s.advance(); err != nil {
-			return nil, fmt.Errorf("merge: %s: %w", s.dir, err)
-		}
-	}
+	interval := srcs[0].meta.Interval
 
 	meta := mergedMeta(srcs, zero, opt.Version)
 	start := meta
@@ -153,6 +121,89 @@ func Merge(dirs []string, opt MergeOptions) (*MergeResult, error) {
 		rw.SetEvaluator(opt.Evaluate)
 	}
 	m := newMerger(interval)
+	werr := m.mergeAll(srcs, rw)
+
+	res.Notes = append(res.Notes, m.notes(srcs)...)
+	for _, n := range res.Notes {
+		meta.Events = append(meta.Events, Event{Kind: "notice", Detail: n})
+	}
+	for i, s := range srcs {
+		meta.Runs[i] = s.figures()
+	}
+	s, ferr := rw.Finish(meta)
+	res.Summary = s
+	if err := errors.Join(werr, ferr); err != nil {
+		return res, fmt.Errorf("merge: %w", err)
+	}
+	return res, nil
+}
+
+// openMergeSources opens the runs in dirs, refusing a run given twice and the output directory out
+// among them. It returns the sources opened so far even with an error: the caller closes them.
+func openMergeSources(dirs []string, out string) ([]*mergeSource, error) {
+	srcs := make([]*mergeSource, 0, len(dirs))
+	for _, d := range dirs {
+		s, err := openMergeSource(d)
+		if err != nil {
+			return srcs, err
+		}
+		srcs = append(srcs, s)
+		if err := checkDuplicate(srcs); err != nil {
+			return srcs, err
+		}
+		if same, err := sameDir(d, out); err == nil && same {
+			return srcs, fmt.Errorf("%s is one of the runs and cannot be the output directory", d)
+		}
+	}
+	return srcs, nil
+}
+
+// checkSamePlan refuses runs with different interval lengths and, unless force, runs of different
+// plans; the notes say which runs were merged anyway.
+func checkSamePlan(srcs []*mergeSource, force bool) (notes []string, err error) {
+	first := srcs[0]
+	for _, s := range srcs[1:] {
+		if s.meta.Interval != first.meta.Interval {
+			return nil, fmt.Errorf("%s has intervals of %s and %s of %s: runs with different interval lengths cannot be merged",
+				s.dir, s.meta.Interval, first.dir, first.meta.Interval)
+		}
+		if field, a, b, ok := planDiff(first.meta, s.meta); !ok {
+			if !force {
+				return nil, fmt.Errorf("%s is not the same plan as %s: %s is %s there and %s here (--force merges anyway)", s.dir, first.dir, field, a, b)
+			}
+			notes = append(notes, fmt.Sprintf("%s is not the same plan as %s (%s: %s vs %s); merged anyway (--force)", s.dir, first.dir, field, a, b))
+		}
+	}
+	return notes, nil
+}
+
+// alignSources places every run on the merged time line, which starts at the earliest run's time
+// zero (returned), and reads each run's first interval.
+func alignSources(srcs []*mergeSource) (time.Time, error) {
+	first := srcs[0]
+	interval := first.meta.Interval
+	if interval <= 0 {
+		return time.Time{}, fmt.Errorf("%s records no interval length", first.dir)
+	}
+	zero := timeZero(first.meta)
+	for _, s := range srcs[1:] {
+		if t := timeZero(s.meta); t.Before(zero) {
+			zero = t
+		}
+	}
+	for _, s := range srcs {
+		s.offset = timeZero(s.meta).Sub(zero)
+		s.interval = interval
+		if err := s.advance(); err != nil {
+			return time.Time{}, fmt.Errorf("%s: %w", s.dir, err)
+		}
+	}
+	return zero, nil
+}
+
+// mergeAll merges the runs' intervals slot by slot, in time order, and writes each to rw. A run whose
+// log fails to read is left out from there on; the error says so, the merge goes on.
+func (m *merger) mergeAll(srcs []*mergeSource, rw *RunWriter) error {
 	var werr error
 	for index := 0; ; index++ {
 		slot := int64(math.MaxInt64)
@@ -181,33 +232,28 @@ func Merge(dirs []string, opt MergeOptions) (*MergeResult, error) {
 			}
 		}
 	}
+	return werr
+}
 
+// notes say what the merge left out or moved: each run's own notes, runs that never finished,
+// skewed interval boundaries and dropped warm-up intervals.
+func (m *merger) notes(srcs []*mergeSource) []string {
+	var notes []string
 	for _, s := range srcs {
-		res.Notes = append(res.Notes, s.notes...)
+		notes = append(notes, s.notes...)
 		if s.meta.EndedAt.IsZero() {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s: the run never finished (run.json has no end: killed?): its %d whole intervals, to %ss, were merged",
+			notes = append(notes, fmt.Sprintf("%s: the run never finished (run.json has no end: killed?): its %d whole intervals, to %ss, were merged",
 				s.dir, s.yielded, FormatFloat(s.lastEnd.Seconds())))
 		}
 	}
 	if m.skew > time.Millisecond {
-		res.Notes = append(res.Notes, fmt.Sprintf("the runs' interval boundaries are up to %s apart (they were not started together): each interval was merged into the nearest one of the merged time line; start the runs with --start-at to align them",
+		notes = append(notes, fmt.Sprintf("the runs' interval boundaries are up to %s apart (they were not started together): each interval was merged into the nearest one of the merged time line; start the runs with --start-at to align them",
 			m.skew.Round(time.Millisecond)))
 	}
 	if m.warmDropped > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d warm-up intervals fell in another run's measured phase and were left out of the merged time line (the measured phase is merged whole)", m.warmDropped))
+		notes = append(notes, fmt.Sprintf("%d warm-up intervals fell in another run's measured phase and were left out of the merged time line (the measured phase is merged whole)", m.warmDropped))
 	}
-	for _, n := range res.Notes {
-		meta.Events = append(meta.Events, Event{Kind: "notice", Detail: n})
-	}
-	for i, s := range srcs {
-		meta.Runs[i] = s.figures()
-	}
-	s, ferr := rw.Finish(meta)
-	res.Summary = s
-	if err := errors.Join(werr, ferr); err != nil {
-		return res, fmt.Errorf("merge: %w", err)
-	}
-	return res, nil
+	return notes
 }
 
 // mergeSource streams one run's intervals, each with its histograms, in order.

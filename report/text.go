@@ -14,6 +14,20 @@ func WriteText(w io.Writer, s *Summary) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 
+	writeTextHeader(p, s)
+	writeTextCounts(p, s)
+	writeTextWorkerLogs(p, s)
+	writeTextFailures(p, s)
+	writeTextHTTP(p, s)
+	writeTextLatencies(p, s)
+	writeTextWorker(p, s)
+	writeTextHarness(p, s)
+	writeTextOutcomes(p, s)
+	return bw.Flush()
+}
+
+// writeTextHeader prints the run's first lines: version, loop, measured time, window, validity and interruption.
+func writeTextHeader(p func(format string, args ...any), s *Summary) {
 	mode := s.Mode
 	if mode == "" {
 		mode = "unknown"
@@ -33,6 +47,10 @@ func WriteText(w io.Writer, s *Summary) error {
 	if s.Interrupted != "" {
 		p("interrupted: %s\n", s.Interrupted)
 	}
+}
+
+// writeTextCounts prints the rate, the invocation, cancel and protocol counts and the status pings.
+func writeTextCounts(p func(format string, args ...any), s *Summary) {
 	c := s.Counts
 	if s.Mode == "closed" {
 		p("\nrate: closed loop (no offered rate), achieved %s rps (responses ÷ time under load, drain excluded)\n", FormatFloat(s.AchievedRPS))
@@ -58,36 +76,53 @@ func WriteText(w io.Writer, s *Summary) error {
 			c.Unmatched, c.Duplicate, c.LateResponses, c.UnknownMessages, c.EmptyMessages)
 	}
 	p("worker status: %d of %d answered · worker log lines: %d (%d dropped)\n", c.StatusAnswered, c.StatusSent, c.Logs, c.LogsDropped)
-	if l := s.WorkerLogs; l != nil {
-		p("worker logs by level:")
-		for _, k := range sortedKeys(l.ByLevel) {
-			p(" %s %d", k, l.ByLevel[k])
-		}
-		if l.AfterSettle > 0 {
-			p(" · %d after their invocation settled (the host drops them)", l.AfterSettle)
-		}
-		p("\n")
-		if len(l.FirstErrors) > 0 {
-			e := l.FirstErrors[0]
-			p("first worker error (worker.log): at %s [%s] %s\n", fmtSeconds(Round3(e.At.Seconds())), e.Category, oneLineText(e.Message, 160))
-		}
+}
+
+// writeTextWorkerLogs prints the worker's log lines by level and its first error, when it logged.
+func writeTextWorkerLogs(p func(format string, args ...any), s *Summary) {
+	l := s.WorkerLogs
+	if l == nil {
+		return
 	}
-	if f := s.Failures; f != nil {
-		p("failures: %d, by reason (top %d of %d groups; all in summary.json and report.html):\n", f.Total, min(5, len(f.Groups)), len(f.Groups)+max(f.OtherGroups, 0))
-		for i, g := range f.Groups {
-			if i == 5 {
-				break
-			}
-			fn := g.Function
-			if fn == "" {
-				fn = "–"
-			}
-			p("  %9d  %-16s %-11s %s\n", g.Count, fn, g.Kind, oneLineText(g.Pattern, 120))
-		}
-		if rest := f.Total - sumTop(f.Groups, 5); rest > 0 {
-			p("  %9d  other\n", rest)
-		}
+	p("worker logs by level:")
+	for _, k := range sortedKeys(l.ByLevel) {
+		p(" %s %d", k, l.ByLevel[k])
 	}
+	if l.AfterSettle > 0 {
+		p(" · %d after their invocation settled (the host drops them)", l.AfterSettle)
+	}
+	p("\n")
+	if len(l.FirstErrors) > 0 {
+		e := l.FirstErrors[0]
+		p("first worker error (worker.log): at %s [%s] %s\n", fmtSeconds(Round3(e.At.Seconds())), e.Category, oneLineText(e.Message, 160))
+	}
+}
+
+// writeTextFailures prints the top five failure groups and the count of the rest.
+func writeTextFailures(p func(format string, args ...any), s *Summary) {
+	f := s.Failures
+	if f == nil {
+		return
+	}
+	p("failures: %d, by reason (top %d of %d groups; all in summary.json and report.html):\n", f.Total, min(5, len(f.Groups)), len(f.Groups)+max(f.OtherGroups, 0))
+	for i, g := range f.Groups {
+		if i == 5 {
+			break
+		}
+		fn := g.Function
+		if fn == "" {
+			fn = "–"
+		}
+		p("  %9d  %-16s %-11s %s\n", g.Count, fn, g.Kind, oneLineText(g.Pattern, 120))
+	}
+	if rest := f.Total - sumTop(f.Groups, 5); rest > 0 {
+		p("  %9d  other\n", rest)
+	}
+}
+
+// writeTextHTTP prints the HTTP mode's status classes and statuses, then the failure reasons.
+func writeTextHTTP(p func(format string, args ...any), s *Summary) {
+	c := s.Counts
 	if s.HTTPMode != "" {
 		p("http: %s; statuses 1xx %d, 2xx %d, 3xx %d, 4xx %d, 5xx %d", httpModeText(s.HTTPMode), c.HTTP1xx, c.HTTP2xx, c.HTTP3xx, c.HTTP4xx, c.HTTP5xx)
 		if s.HTTPMode == "proxy" {
@@ -104,39 +139,47 @@ func WriteText(w io.Writer, s *Summary) error {
 			p("  %s\n", l)
 		}
 	}
+}
 
-	type latRow struct {
-		name string
-		st   Stats
-	}
-	var rows []latRow
+// latencyRows lists the latency table's lines: every metric, then each function's tags, then each status's rtt.
+func latencyRows(s *Summary) []latencyRow {
+	var rows []latencyRow
 	for _, m := range Metrics {
-		rows = append(rows, latRow{m, s.Latency[m]})
+		rows = append(rows, latencyRow{m, s.Latency[m]})
 	}
 	for _, fn := range sortedKeys(s.Functions) {
 		for _, m := range sortedTags(s.Functions[fn]) {
-			rows = append(rows, latRow{m + " " + oneLine(fn), s.Functions[fn][m]})
+			rows = append(rows, latencyRow{m + " " + oneLine(fn), s.Functions[fn][m]})
 		}
 	}
 	for _, st := range sortedKeys(s.Statuses) {
-		rows = append(rows, latRow{"rtt " + st, s.Statuses[st]})
+		rows = append(rows, latencyRow{"rtt " + st, s.Statuses[st]})
 	}
+	return rows
+}
+
+// writeTextLatencies prints the latency table in milliseconds.
+func writeTextLatencies(p func(format string, args ...any), s *Summary) {
+	rows := latencyRows(s)
 	nameW := len("latency (ms)")
 	for _, r := range rows {
-		nameW = max(nameW, len([]rune(r.name)))
+		nameW = max(nameW, len([]rune(r.Name)))
 	}
 	p("\n%-*s %9s %10s %10s %10s %10s %10s %10s %10s\n", nameW, "latency (ms)", "count", "min", "mean", "p50", "p90", "p99", "p99.9", "max")
 	for _, r := range rows {
-		st := r.st
+		st := r.St
 		if st.Count == 0 {
 			// Nothing was recorded on this clock: no figure to print, rather than zeros that read as measured.
-			p("%s%s %9d %10s\n", r.name, strings.Repeat(" ", nameW-len([]rune(r.name))), 0, "-")
+			p("%s%s %9d %10s\n", r.Name, strings.Repeat(" ", nameW-len([]rune(r.Name))), 0, "-")
 			continue
 		}
-		p("%s%s %9d %10s %10s %10s %10s %10s %10s %10s\n", r.name, strings.Repeat(" ", nameW-len([]rune(r.name))), st.Count, ms(st.Min),
+		p("%s%s %9d %10s %10s %10s %10s %10s %10s %10s\n", r.Name, strings.Repeat(" ", nameW-len([]rune(r.Name))), st.Count, ms(st.Min),
 			strconv.FormatFloat(st.Mean/1000, 'f', 3, 64), ms(st.P50), ms(st.P90), ms(st.P99), ms(st.P999), ms(st.Max))
 	}
+}
 
+// writeTextWorker prints the worker's exit, restarts and footprint, then one line per worker process.
+func writeTextWorker(p func(format string, args ...any), s *Summary) {
 	wk := s.Worker
 	exit := "running/unknown"
 	if wk.ExitCode != nil {
@@ -156,6 +199,10 @@ func WriteText(w io.Writer, s *Summary) error {
 			pr.Process, pr.Pids, pr.Restarts, pr.Crashes, pr.Counts.Sent, FormatFloat(100*pr.Share), pr.Invocations, pr.Counts.Lost,
 			ms(pr.RTT.P50), ms(pr.RTT.P99), ms(pr.Service.P99), FormatFloat(pr.MeanCPUPct), pr.PeakRSS)
 	}
+}
+
+// writeTextHarness prints the harness's validity, lag and footprint.
+func writeTextHarness(p func(format string, args ...any), s *Summary) {
 	h := s.Harness
 	valid := "valid"
 	if !h.Valid {
@@ -178,6 +225,10 @@ func WriteText(w io.Writer, s *Summary) error {
 		}
 		p("\n")
 	}
+}
+
+// writeTextOutcomes prints the run's events, SLO results, verdicts, merged runs and warnings.
+func writeTextOutcomes(p func(format string, args ...any), s *Summary) {
 	for _, ev := range s.Events {
 		p("event %s s: %s %s\n", FormatFloat(ev.At.Seconds()), ev.Kind, oneLine(ev.Detail))
 	}
@@ -208,7 +259,6 @@ func WriteText(w io.Writer, s *Summary) error {
 			p("  - %s\n", oneLine(wn))
 		}
 	}
-	return bw.Flush()
 }
 
 // ms formats whole microseconds as milliseconds with three decimals.
