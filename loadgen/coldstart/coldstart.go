@@ -138,150 +138,251 @@ func phaseOfStep(step string, placeholder bool) string {
 }
 
 func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*host.Worker, error) {
-	launch := cfg.Host
-	appLaunch := cfg.Host.Launch
-	if cfg.Placeholder {
-		dir := cfg.StandbyDir
+	c := &coldStart{cfg: cfg, st: st, launch: cfg.Host}
+	err := c.run(ctx, srv)
+	return c.w, err
+}
+
+// coldStart is one start while it is measured: its settings, its worker once spawned, and the
+// timeline of its phases so far.
+type coldStart struct {
+	cfg          Config
+	st           *Start
+	launch       host.Options // cfg.Host, with the placeholder's launch for a placeholder start
+	w            *host.Worker
+	sp           host.Spawned
+	t            timeline
+	appDir       string    // where the functions are discovered (the app's after specialization)
+	specializeAt time.Time // FunctionEnvironmentReloadRequest sent (placeholder starts)
+}
+
+// run takes the worker through the phases of its start, each step adding its phases to the
+// timeline, then sends the invocations after the first.
+func (c *coldStart) run(ctx context.Context, srv *host.Server) error {
+	if err := c.spawn(ctx, srv); err != nil {
+		return err
+	}
+	if err := c.initialize(ctx); err != nil {
+		return err
+	}
+	if c.cfg.Placeholder {
+		if err := c.warmup(ctx); err != nil {
+			return err
+		}
+		if err := c.specialize(ctx); err != nil {
+			return err
+		}
+	}
+	fns, err := c.discover(ctx)
+	if err != nil {
+		return err
+	}
+	early, base, err := c.load(ctx, fns)
+	if err != nil {
+		return err
+	}
+	fn, base, err := c.functionToInvoke(early, base)
+	if err != nil {
+		return err
+	}
+	if err := c.firstInvocation(ctx, fn, base); err != nil {
+		return err
+	}
+	c.sampleResources()
+	return c.nextInvocations(ctx, base)
+}
+
+// spawn starts the worker process (the placeholder's launch for a placeholder start) and waits
+// for its StartStream.
+func (c *coldStart) spawn(ctx context.Context, srv *host.Server) error {
+	if c.cfg.Placeholder {
+		dir := c.cfg.StandbyDir
 		if dir == "" {
 			dir = host.StandbyDir()
 		}
 		var err error
-		if launch.Launch, err = host.PlaceholderLaunch(cfg.Host.Launch, dir); err != nil {
-			return nil, &phaseError{phase: "launch", msg: err.Error()}
+		if c.launch.Launch, err = host.PlaceholderLaunch(c.cfg.Host.Launch, dir); err != nil {
+			return &phaseError{phase: "launch", msg: err.Error()}
 		}
 	}
-	w, sp, err := host.Spawn(ctx, srv, launch)
+	w, sp, err := host.Spawn(ctx, srv, c.launch)
+	if err != nil {
+		return err
+	}
+	c.w, c.sp = w, sp
+	c.st.Pid = w.Pid
+	c.t = timeline{s: c.st, last: sp.Begin}
+	if !c.cfg.Placeholder {
+		c.t.add(PhaseSpawn, sp.Started, nil, "")
+		c.t.add(PhaseStartStream, sp.Stream, nil, "")
+	}
+	return nil
+}
+
+// initialize sends WorkerInitRequest: init for a direct start, the end of placeholder_ready for a
+// placeholder.
+func (c *coldStart) initialize(ctx context.Context) error {
+	ex, err := c.w.Initialize(ctx, c.launch, c.w.Command.AppDir)
+	if err != nil {
+		return err
+	}
+	if c.cfg.Placeholder {
+		c.t.add(PhasePlaceholderReady, ex.Answered, shareOf(c.sp.Stream, ex), "")
+	} else {
+		c.t.add(PhaseInit, ex.Answered, shareOf(c.sp.Stream, ex), "")
+	}
+	c.appDir = c.w.Command.AppDir
+	return nil
+}
+
+// warmup sends WorkerWarmupRequest to a placeholder when asked to and the worker advertises it,
+// and records in the Start whether it was sent and how it went.
+func (c *coldStart) warmup(ctx context.Context) error {
+	switch {
+	case !c.cfg.WarmupRequest:
+		c.st.Warmup = "off"
+	case !c.w.Has("HandlesWorkerWarmupMessage"):
+		c.st.Warmup = "not advertised"
+	default:
+		wex, ok, reason, err := c.w.Warmup(ctx, host.DefaultWarmupTimeout)
+		if err != nil {
+			return err
+		}
+		c.st.Warmup = "sent"
+		if !ok {
+			c.st.Warmup = "failed: " + reason
+		}
+		c.t.add(PhaseWarmup, wex.Answered, shareOf(c.t.last, wex), c.st.Warmup)
+	}
+	return nil
+}
+
+// specialize waits --specialize-after on standby, then turns the placeholder into the app's
+// worker with FunctionEnvironmentReloadRequest; the phases after it count from its request.
+func (c *coldStart) specialize(ctx context.Context) error {
+	if err := sleep(ctx, c.cfg.SpecializeAfter); err != nil {
+		return &phaseError{phase: "specialize", msg: "interrupted while waiting to specialize"}
+	}
+	env, dir, err := host.ReloadEnvironment(c.cfg.Host.Launch, c.w.ID)
+	if err != nil {
+		return &phaseError{phase: "specialize", msg: err.Error()}
+	}
+	c.appDir = dir
+	rex, rl, err := c.w.Reload(ctx, env, c.appDir, c.cfg.ReloadTimeout)
+	if err != nil {
+		return err
+	}
+	c.st.Capabilities = fmt.Sprintf("%s: %d → %d", rl.Strategy, rl.Before, rl.After)
+	c.specializeAt = rex.Sent
+	c.t.last = rex.Sent
+	c.t.add(PhaseSpecialize, rex.Answered, nil, c.st.Capabilities)
+	return nil
+}
+
+// discover finds the app's functions: FunctionsMetadataRequest, or function.json read by fbench.
+func (c *coldStart) discover(ctx context.Context) ([]*host.Function, error) {
+	from := c.t.last
+	mex, fns, err := c.w.Discover(ctx, c.launch, c.appDir)
 	if err != nil {
 		return nil, err
 	}
-	st.Pid = w.Pid
-	t := timeline{s: st, last: sp.Begin}
-	if !cfg.Placeholder {
-		t.add(PhaseSpawn, sp.Started, nil, "")
-		t.add(PhaseStartStream, sp.Stream, nil, "")
-	}
-	ex, err := w.Initialize(ctx, launch, w.Command.AppDir)
-	if err != nil {
-		return w, err
-	}
-	if cfg.Placeholder {
-		t.add(PhasePlaceholderReady, ex.Answered, shareOf(sp.Stream, ex), "")
-	} else {
-		t.add(PhaseInit, ex.Answered, shareOf(sp.Stream, ex), "")
-	}
-	appDir := w.Command.AppDir
-	var specializeAt time.Time
-	if cfg.Placeholder {
-		switch {
-		case !cfg.WarmupRequest:
-			st.Warmup = "off"
-		case !w.Has("HandlesWorkerWarmupMessage"):
-			st.Warmup = "not advertised"
-		default:
-			wex, ok, reason, err := w.Warmup(ctx, host.DefaultWarmupTimeout)
-			if err != nil {
-				return w, err
-			}
-			st.Warmup = "sent"
-			if !ok {
-				st.Warmup = "failed: " + reason
-			}
-			t.add(PhaseWarmup, wex.Answered, shareOf(t.last, wex), st.Warmup)
-		}
-		if err := sleep(ctx, cfg.SpecializeAfter); err != nil {
-			return w, &phaseError{phase: "specialize", msg: "interrupted while waiting to specialize"}
-		}
-		env, dir, err := host.ReloadEnvironment(appLaunch, w.ID)
-		if err != nil {
-			return w, &phaseError{phase: "specialize", msg: err.Error()}
-		}
-		appDir = dir
-		rex, rl, err := w.Reload(ctx, env, appDir, cfg.ReloadTimeout)
-		if err != nil {
-			return w, err
-		}
-		st.Capabilities = fmt.Sprintf("%s: %d → %d", rl.Strategy, rl.Before, rl.After)
-		specializeAt = rex.Sent
-		t.last = rex.Sent
-		t.add(PhaseSpecialize, rex.Answered, nil, st.Capabilities)
-	}
-
-	from := t.last
-	mex, fns, err := w.Discover(ctx, launch, appDir)
-	if err != nil {
-		return w, err
-	}
 	if mex.Sent.IsZero() {
-		t.add(PhaseMetadata, time.Now(), nil, "function.json")
+		c.t.add(PhaseMetadata, time.Now(), nil, "function.json")
 	} else {
-		t.add(PhaseMetadata, mex.Answered, shareOf(from, mex), "")
+		c.t.add(PhaseMetadata, mex.Answered, shareOf(from, mex), "")
 	}
-	// The first invocation's request is built while the worker loads (the capabilities and the
-	// bindings are known once the metadata is), so that fbench's share of first_invocation is the
-	// send alone; the host has its request ready when the function is loaded too.
-	// It is built beside the loads (not before them: that would delay the load requests).
-	early := candidate(fns, cfg.Function)
-	var base *rpc.InvocationRequest
+	return fns, nil
+}
+
+// load sends the FunctionLoadRequests and returns the function likely to be invoked first with
+// its request, built beside the loads.
+//
+// The first invocation's request is built while the worker loads (the capabilities and the
+// bindings are known once the metadata is), so that fbench's share of first_invocation is the
+// send alone; the host has its request ready when the function is loaded too.
+// It is built beside the loads (not before them: that would delay the load requests).
+func (c *coldStart) load(ctx context.Context, fns []*host.Function) (early *host.Function, base *rpc.InvocationRequest, err error) {
+	early = candidate(fns, c.cfg.Function)
 	built := make(chan struct{})
-	caps := maps.Clone(w.Capabilities)
+	caps := maps.Clone(c.w.Capabilities)
 	go func() {
 		defer close(built)
 		if early != nil {
-			base, _ = loadgen.BuildRequest(early, caps, cfg.Payload)
+			base, _ = loadgen.BuildRequest(early, caps, c.cfg.Payload)
 		}
 	}()
-	from = t.last
-	lex, err := w.LoadFunctions(ctx, launch, fns)
+	from := c.t.last
+	lex, err := c.w.LoadFunctions(ctx, c.launch, fns)
 	<-built
 	if err != nil {
-		return w, err
+		return nil, nil, err
 	}
-	t.add(PhaseLoad, lex.Answered, shareOf(from, lex), fmt.Sprintf("%d functions", len(w.Functions)))
+	c.t.add(PhaseLoad, lex.Answered, shareOf(from, lex), fmt.Sprintf("%d functions", len(c.w.Functions)))
+	return early, base, nil
+}
 
-	from = t.last
-	fn, err := pickFunction(w, cfg.Function)
+// functionToInvoke picks the loaded function to invoke and its request: the one built during the
+// loads when it is that function's, else one built now.
+func (c *coldStart) functionToInvoke(early *host.Function, base *rpc.InvocationRequest) (*host.Function, *rpc.InvocationRequest, error) {
+	fn, err := pickFunction(c.w, c.cfg.Function)
 	if err != nil {
 		phase := "invocation"
-		if slices.ContainsFunc(w.Failed, func(f *host.Function) bool { return f.Name == cfg.Function }) {
+		if slices.ContainsFunc(c.w.Failed, func(f *host.Function) bool { return f.Name == c.cfg.Function }) {
 			phase = "load" // the function to invoke did not load
 		}
-		return w, &phaseError{phase: phase, msg: err.Error()}
+		return nil, nil, &phaseError{phase: phase, msg: err.Error()}
 	}
-	if px := w.HTTPProxy(); px != nil && strings.EqualFold(fn.TriggerType(), "httpTrigger") {
+	if px := c.w.HTTPProxy(); px != nil && strings.EqualFold(fn.TriggerType(), "httpTrigger") {
 		// Its answer needs the forwarded HTTP request too, which only fbench run sends.
-		return w, &phaseError{phase: "invocation", msg: fmt.Sprintf("function %s is HTTP-triggered and the worker proxies HTTP (HttpUri %s): fbench coldstart does not forward the HTTP request; invoke a function with another trigger (--function)", fn.Name, px.Raw)}
+		return nil, nil, &phaseError{phase: "invocation", msg: fmt.Sprintf("function %s is HTTP-triggered and the worker proxies HTTP (HttpUri %s): fbench coldstart does not forward the HTTP request; invoke a function with another trigger (--function)", fn.Name, px.Raw)}
 	}
 	if fn != early || base == nil {
-		if base, err = loadgen.BuildRequest(fn, w.Capabilities, cfg.Payload); err != nil {
-			return w, &phaseError{phase: "invocation", msg: err.Error()}
+		if base, err = loadgen.BuildRequest(fn, c.w.Capabilities, c.cfg.Payload); err != nil {
+			return nil, nil, &phaseError{phase: "invocation", msg: err.Error()}
 		}
 	}
-	iex, err := invoke(ctx, w, base, cfg.Timeout)
+	return fn, base, nil
+}
+
+// firstInvocation sends the first invocation and ends the timeline with it and the start's total.
+func (c *coldStart) firstInvocation(ctx context.Context, fn *host.Function, base *rpc.InvocationRequest) error {
+	from := c.t.last
+	iex, err := invoke(ctx, c.w, base, c.cfg.Timeout)
 	if err != nil {
-		return w, err
+		return err
 	}
-	t.add(PhaseFirstInvocation, iex.Answered, shareOf(from, iex), fn.Name)
-	st.Invocations = append(st.Invocations, iex.Answered.Sub(iex.Sent))
-	if cfg.Placeholder {
-		st.Phases = append(st.Phases, Phase{Name: PhaseTotalAfterSpecialize, Dur: iex.Answered.Sub(specializeAt)})
+	c.t.add(PhaseFirstInvocation, iex.Answered, shareOf(from, iex), fn.Name)
+	c.st.Invocations = append(c.st.Invocations, iex.Answered.Sub(iex.Sent))
+	if c.cfg.Placeholder {
+		c.st.Phases = append(c.st.Phases, Phase{Name: PhaseTotalAfterSpecialize, Dur: iex.Answered.Sub(c.specializeAt)})
 	} else {
-		st.Phases = append(st.Phases, Phase{Name: PhaseTotal, Dur: iex.Answered.Sub(sp.Begin)})
+		c.st.Phases = append(c.st.Phases, Phase{Name: PhaseTotal, Dur: iex.Answered.Sub(c.sp.Begin)})
 	}
-	// Resources up to the first answer.
-	if s, err := procstat.NewSampler(w.Pid).Sample(); err == nil {
+	return nil
+}
+
+// sampleResources records the worker's CPU time and peak memory up to the first answer.
+func (c *coldStart) sampleResources() {
+	st := c.st
+	if s, err := procstat.NewSampler(c.w.Pid).Sample(); err == nil {
 		st.CPUSeconds = (s.CPUUser + s.CPUSystem).Seconds()
 		st.PeakRSS = s.RSSBytes
 	}
 	// The tree's clock ticks (10 ms) miss a start that took less; the worker's threads' schedstat
 	// counts nanoseconds.
-	if cpu, err := procstat.ThreadCPU(w.Pid); err == nil && cpu.Seconds() > st.CPUSeconds {
+	if cpu, err := procstat.ThreadCPU(c.w.Pid); err == nil && cpu.Seconds() > st.CPUSeconds {
 		st.CPUSeconds = cpu.Seconds()
 	}
-	if peak, err := procstat.PeakRSS(w.Pid); err == nil && peak > st.PeakRSS {
+	if peak, err := procstat.PeakRSS(c.w.Pid); err == nil && peak > st.PeakRSS {
 		st.PeakRSS = peak
 	}
-	for range cfg.Invocations {
-		ex, err := invoke(ctx, w, base, cfg.Timeout)
+}
+
+// nextInvocations sends the --invocations after the first, one after the other; a failure is one
+// of the next_invocations phase.
+func (c *coldStart) nextInvocations(ctx context.Context, base *rpc.InvocationRequest) error {
+	for range c.cfg.Invocations {
+		ex, err := invoke(ctx, c.w, base, c.cfg.Timeout)
 		if err != nil {
 			var he *host.Error
 			var pe *phaseError
@@ -290,11 +391,11 @@ func measure(ctx context.Context, srv *host.Server, cfg Config, st *Start) (*hos
 			} else if errors.As(err, &pe) {
 				pe.phase = PhaseNextInvocations
 			}
-			return w, err
+			return err
 		}
-		st.Invocations = append(st.Invocations, ex.Answered.Sub(ex.Sent))
+		c.st.Invocations = append(c.st.Invocations, ex.Answered.Sub(ex.Sent))
 	}
-	return w, nil
+	return nil
 }
 
 // invoke sends one invocation of base with a fresh id and trace context; a Failure answer is an

@@ -75,146 +75,217 @@ type hostCommandInput struct {
 // %VAR% expansion, the one-string command line, the context variables, the removal of what is
 // left of %...%, and .NET's Unix argv split. Every error is one line naming the file and the field.
 func buildHostCommand(cfg *WorkerConfig, in hostCommandInput) (*hostCommand, error) {
-	file := in.ConfigPath
-	fail := func(field, format string, a ...any) error {
-		return fmt.Errorf("%s: %s: %s", file, field, fmt.Sprintf(format, a...))
-	}
-	hc := &hostCommand{Description: cfg.Description}
+	b := &commandBuilder{in: in, hc: &hostCommand{Description: cfg.Description}}
 	if len(cfg.Description.WorkerArguments) > 0 {
-		hc.Notices = append(hc.Notices, "worker.config.json's workerArguments are ignored, as the host ignores them for language workers")
+		b.hc.Notices = append(b.hc.Notices, "worker.config.json's workerArguments are ignored, as the host ignores them for language workers")
 	}
-
-	// 1. Profiles: the first whose conditions all hold replaces the description.
-	for i, p := range cfg.Profiles {
-		ok, err := profileHolds(p, in)
-		if err != nil {
-			return nil, fail(fmt.Sprintf("profiles[%d]%s", i, err.field), "%s", err.msg)
-		}
-		if ok {
-			hc.Description = applyProfile(cfg.Description, p.Description)
-			hc.Profile = p.ProfileName
-			if bool(cfg.Description.WorkerIndexing) {
-				hc.Notices = append(hc.Notices, fmt.Sprintf("profile %q applies: as the host does, the new description drops workerIndexing, defaultRuntimeVersion and the supported lists", p.ProfileName))
-			} else {
-				hc.Notices = append(hc.Notices, fmt.Sprintf("profile %q applies", p.ProfileName))
-			}
-			break
-		}
+	if err := b.applyProfile(cfg); err != nil {
+		return nil, err
 	}
-	d := &hc.Description
+	d := &b.hc.Description
 	if bool(d.IsDisabled) {
-		return nil, fail("description.isDisabled", "true: the host skips this worker")
+		return nil, b.fail("description.isDisabled", "true: the host skips this worker")
 	}
 	if d.DefaultExecutablePath == "" {
-		return nil, fail("description.defaultExecutablePath", "missing")
+		return nil, b.fail("description.defaultExecutablePath", "missing")
 	}
+	b.applyOverrides()
+	if err := b.checkPlaceholders(); err != nil {
+		return nil, err
+	}
+	if err := b.resolveWorkerPath(); err != nil {
+		return nil, err
+	}
+	if err := b.commandLine(); err != nil {
+		return nil, err
+	}
+	return b.hc, nil
+}
 
-	// 2. App-setting overrides (their environment form).
-	if d.Language != "" {
-		prefix := "languageWorkers__" + d.Language + "__"
-		if v := in.HostEnv[prefix+"defaultExecutablePath"]; v != "" {
-			d.DefaultExecutablePath = v
+// commandBuilder is buildHostCommand's state: its input and the command as built so far.
+type commandBuilder struct {
+	in hostCommandInput
+	hc *hostCommand
+}
+
+// fail is an error naming the file and the field.
+func (b *commandBuilder) fail(field, format string, a ...any) error {
+	return fmt.Errorf("%s: %s: %s", b.in.ConfigPath, field, fmt.Sprintf(format, a...))
+}
+
+// applyProfile is step 1: the first profile whose conditions all hold replaces the description.
+func (b *commandBuilder) applyProfile(cfg *WorkerConfig) error {
+	for i, p := range cfg.Profiles {
+		ok, err := profileHolds(p, b.in)
+		if err != nil {
+			return b.fail(fmt.Sprintf("profiles[%d]%s", i, err.field), "%s", err.msg)
 		}
-		if v := in.HostEnv[prefix+"defaultRuntimeVersion"]; v != "" {
-			d.DefaultRuntimeVersion = v
+		if !ok {
+			continue
 		}
-		if v := strings.Fields(in.HostEnv[prefix+"arguments"]); len(v) > 0 {
-			d.Arguments = append(append([]string(nil), d.Arguments...), v...)
+		b.hc.Description = applyProfile(cfg.Description, p.Description)
+		b.hc.Profile = p.ProfileName
+		if bool(cfg.Description.WorkerIndexing) {
+			b.hc.Notices = append(b.hc.Notices, fmt.Sprintf("profile %q applies: as the host does, the new description drops workerIndexing, defaultRuntimeVersion and the supported lists", p.ProfileName))
+		} else {
+			b.hc.Notices = append(b.hc.Notices, fmt.Sprintf("profile %q applies", p.ProfileName))
 		}
+		break
 	}
+	return nil
+}
+
+// applyOverrides is step 2: the app-setting overrides, in their environment form.
+func (b *commandBuilder) applyOverrides() {
+	d := &b.hc.Description
+	if d.Language == "" {
+		return
+	}
+	prefix := "languageWorkers__" + d.Language + "__"
+	if v := b.in.HostEnv[prefix+"defaultExecutablePath"]; v != "" {
+		d.DefaultExecutablePath = v
+	}
+	if v := b.in.HostEnv[prefix+"defaultRuntimeVersion"]; v != "" {
+		d.DefaultRuntimeVersion = v
+	}
+	if v := strings.Fields(b.in.HostEnv[prefix+"arguments"]); len(v) > 0 {
+		d.Arguments = append(append([]string(nil), d.Arguments...), v...)
+	}
+}
+
+// checkPlaceholders refuses a {placeholder} the host does not know: none in defaultExecutablePath,
+// {os} and {architecture} only in defaultWorkerPath.
+func (b *commandBuilder) checkPlaceholders() error {
+	d := &b.hc.Description
 	for _, f := range []struct{ name, v string }{{"description.defaultExecutablePath", d.DefaultExecutablePath}, {"description.defaultWorkerPath", d.DefaultWorkerPath}} {
 		for _, ph := range bracePlaceholder.FindAllString(f.v, -1) {
 			if f.name == "description.defaultExecutablePath" || (ph != placeholderOS && ph != placeholderArch) {
-				return nil, fail(f.name, "unknown placeholder %s (the host knows {os} and {architecture} in defaultWorkerPath)", ph)
+				return b.fail(f.name, "unknown placeholder %s (the host knows {os} and {architecture} in defaultWorkerPath)", ph)
 			}
 		}
 	}
+	return nil
+}
 
-	// 3. The worker path: {os}, {architecture}, the runtime version.
-	wp := d.DefaultWorkerPath
-	if strings.Contains(wp, placeholderOS) {
-		if !containsFold(d.SupportedOperatingSystems, in.Platform.OS) && len(d.SupportedOperatingSystems) > 0 {
-			return nil, fail("description.supportedOperatingSystems", "%s is not among %s", in.Platform.OS, strings.Join(d.SupportedOperatingSystems, ", "))
-		}
-		wp = strings.ReplaceAll(wp, placeholderOS, in.Platform.OS)
+// resolveWorkerPath is step 3: {os}, {architecture} and the runtime version in defaultWorkerPath,
+// then %VAR% expansion, made absolute; the file must exist.
+func (b *commandBuilder) resolveWorkerPath() error {
+	d := &b.hc.Description
+	wp, err := b.platformPath(d.DefaultWorkerPath)
+	if err != nil {
+		return err
 	}
-	if strings.Contains(wp, placeholderArch) {
-		if !containsFold(d.SupportedArchitectures, in.Platform.Arch) && len(d.SupportedArchitectures) > 0 {
-			return nil, fail("description.supportedArchitectures", "%s is not among %s", in.Platform.Arch, strings.Join(d.SupportedArchitectures, ", "))
-		}
-		wp = strings.ReplaceAll(wp, placeholderArch, in.Platform.Arch)
-	}
-	version := d.DefaultRuntimeVersion
-	versionFrom := "description.defaultRuntimeVersion"
-	if v := in.HostEnv[envRuntimeVersion]; v != "" && strings.EqualFold(in.HostEnv["FUNCTIONS_WORKER_RUNTIME"], d.Language) {
-		version, versionFrom = v, envRuntimeVersion
-		if d.SanitizeRuntimeVersionRegex != "" {
-			re, err := regexp.Compile(d.SanitizeRuntimeVersionRegex)
-			if err != nil {
-				return nil, fail("description.sanitizeRuntimeVersionRegex", "%q does not compile: %v", d.SanitizeRuntimeVersionRegex, err)
-			}
-			m := re.FindString(v)
-			if m == "" {
-				return nil, fail("description.sanitizeRuntimeVersionRegex", "%s=%q has no match for %q", envRuntimeVersion, v, d.SanitizeRuntimeVersionRegex)
-			}
-			version = m
-		}
+	version, versionFrom, err := b.runtimeVersion()
+	if err != nil {
+		return err
 	}
 	if strings.Contains(wp, placeholderRuntimeVer) {
 		if version == "" {
-			return nil, fail("description.defaultRuntimeVersion", "missing, and %s is not set: nothing for %s in defaultWorkerPath (give --env %s=VERSION)", envRuntimeVersion, placeholderRuntimeVer, envRuntimeVersion)
+			return b.fail("description.defaultRuntimeVersion", "missing, and %s is not set: nothing for %s in defaultWorkerPath (give --env %s=VERSION)", envRuntimeVersion, placeholderRuntimeVer, envRuntimeVersion)
 		}
 		if len(d.SupportedRuntimeVersions) > 0 && !containsFold(d.SupportedRuntimeVersions, version) {
-			return nil, fail("description.supportedRuntimeVersions", "runtime version %q (from %s) is not among %s", version, versionFrom, strings.Join(d.SupportedRuntimeVersions, ", "))
+			return b.fail("description.supportedRuntimeVersions", "runtime version %q (from %s) is not among %s", version, versionFrom, strings.Join(d.SupportedRuntimeVersions, ", "))
 		}
 		wp = strings.ReplaceAll(wp, placeholderRuntimeVer, version)
-		hc.RuntimeVersion = version
+		b.hc.RuntimeVersion = version
 	}
-	if wp != "" {
-		wp = expandEnvironmentVariables(wp, in.HostEnv)
-		if !filepath.IsAbs(wp) {
-			wp = filepath.Join(in.WorkerDir, wp)
-		}
-		if !fileExists(wp) {
-			msg := fmt.Sprintf("%s does not exist (the host requires the file)", wp)
-			if hc.RuntimeVersion != "" {
-				msg += fmt.Sprintf("; runtime version %s from %s", hc.RuntimeVersion, versionFrom)
-				if have := shippedVersions(in.WorkerDir, d.DefaultWorkerPath); len(have) > 0 {
-					msg += "; this worker ships " + strings.Join(have, ", ")
-				}
+	if wp == "" {
+		return nil
+	}
+	wp = expandEnvironmentVariables(wp, b.in.HostEnv)
+	if !filepath.IsAbs(wp) {
+		wp = filepath.Join(b.in.WorkerDir, wp)
+	}
+	if !fileExists(wp) {
+		msg := fmt.Sprintf("%s does not exist (the host requires the file)", wp)
+		if b.hc.RuntimeVersion != "" {
+			msg += fmt.Sprintf("; runtime version %s from %s", b.hc.RuntimeVersion, versionFrom)
+			if have := shippedVersions(b.in.WorkerDir, d.DefaultWorkerPath); len(have) > 0 {
+				msg += "; this worker ships " + strings.Join(have, ", ")
 			}
-			return nil, fail("description.defaultWorkerPath", "%s", msg)
 		}
-		hc.WorkerPath = wp
+		return b.fail("description.defaultWorkerPath", "%s", msg)
 	}
+	b.hc.WorkerPath = wp
+	return nil
+}
 
-	// 4. The one-string command line.
-	var b strings.Builder
+// platformPath replaces {os} and {architecture} in the worker path wp, each only when the
+// platform is among the supported ones (an empty list supports all).
+func (b *commandBuilder) platformPath(wp string) (string, error) {
+	d := &b.hc.Description
+	p := b.in.Platform
+	if strings.Contains(wp, placeholderOS) {
+		if !containsFold(d.SupportedOperatingSystems, p.OS) && len(d.SupportedOperatingSystems) > 0 {
+			return "", b.fail("description.supportedOperatingSystems", "%s is not among %s", p.OS, strings.Join(d.SupportedOperatingSystems, ", "))
+		}
+		wp = strings.ReplaceAll(wp, placeholderOS, p.OS)
+	}
+	if strings.Contains(wp, placeholderArch) {
+		if !containsFold(d.SupportedArchitectures, p.Arch) && len(d.SupportedArchitectures) > 0 {
+			return "", b.fail("description.supportedArchitectures", "%s is not among %s", p.Arch, strings.Join(d.SupportedArchitectures, ", "))
+		}
+		wp = strings.ReplaceAll(wp, placeholderArch, p.Arch)
+	}
+	return wp, nil
+}
+
+// runtimeVersion is the version for %FUNCTIONS_WORKER_RUNTIME_VERSION% and where it comes from:
+// the host environment's FUNCTIONS_WORKER_RUNTIME_VERSION (sanitized by the description's regex)
+// when FUNCTIONS_WORKER_RUNTIME names this language, else defaultRuntimeVersion.
+func (b *commandBuilder) runtimeVersion() (version, from string, err error) {
+	d := &b.hc.Description
+	version, from = d.DefaultRuntimeVersion, "description.defaultRuntimeVersion"
+	v := b.in.HostEnv[envRuntimeVersion]
+	if v == "" || !strings.EqualFold(b.in.HostEnv["FUNCTIONS_WORKER_RUNTIME"], d.Language) {
+		return version, from, nil
+	}
+	version, from = v, envRuntimeVersion
+	if d.SanitizeRuntimeVersionRegex == "" {
+		return version, from, nil
+	}
+	re, cerr := regexp.Compile(d.SanitizeRuntimeVersionRegex)
+	if cerr != nil {
+		return "", "", b.fail("description.sanitizeRuntimeVersionRegex", "%q does not compile: %v", d.SanitizeRuntimeVersionRegex, cerr)
+	}
+	m := re.FindString(v)
+	if m == "" {
+		return "", "", b.fail("description.sanitizeRuntimeVersionRegex", "%s=%q has no match for %q", envRuntimeVersion, v, d.SanitizeRuntimeVersionRegex)
+	}
+	return m, from, nil
+}
+
+// commandLine is step 4: the one-string command line ({workerDirectoryPath} and %VAR% in each
+// argument, the worker path quoted, the host's arguments), the context variables, the removal of
+// what is left of %...%, and .NET's Unix argv split.
+func (b *commandBuilder) commandLine() error {
+	d := &b.hc.Description
+	var sb strings.Builder
 	for _, a := range d.Arguments {
-		a = strings.ReplaceAll(a, placeholderWorkerDirArg, in.WorkerDir)
-		b.WriteByte(' ')
-		b.WriteString(expandEnvironmentVariables(a, in.HostEnv))
+		a = strings.ReplaceAll(a, placeholderWorkerDirArg, b.in.WorkerDir)
+		sb.WriteByte(' ')
+		sb.WriteString(expandEnvironmentVariables(a, b.in.HostEnv))
 	}
-	if hc.WorkerPath != "" {
-		b.WriteString(` "` + hc.WorkerPath + `"`)
+	if b.hc.WorkerPath != "" {
+		sb.WriteString(` "` + b.hc.WorkerPath + `"`)
 	}
-	for _, a := range in.HostArgs {
-		b.WriteByte(' ')
-		b.WriteString(a)
+	for _, a := range b.in.HostArgs {
+		sb.WriteByte(' ')
+		sb.WriteString(a)
 	}
-	args := b.String()
-	exe := expandEnvironmentVariables(d.DefaultExecutablePath, in.HostEnv)
-	for _, kv := range in.ContextVars {
+	args := sb.String()
+	exe := expandEnvironmentVariables(d.DefaultExecutablePath, b.in.HostEnv)
+	for _, kv := range b.in.ContextVars {
 		exe = strings.ReplaceAll(exe, "%"+kv[0]+"%", kv[1])
 		args = strings.ReplaceAll(args, "%"+kv[0]+"%", kv[1])
 	}
 	args = leftoverPercent.ReplaceAllString(args, "")
 	if exe == "" {
-		return nil, fail("description.defaultExecutablePath", "expands to nothing")
+		return b.fail("description.defaultExecutablePath", "expands to nothing")
 	}
-	hc.FileName, hc.Arguments = exe, args
-	hc.Argv = append([]string{exe}, SplitArgsDotNet(args)...)
-	return hc, nil
+	b.hc.FileName, b.hc.Arguments = exe, args
+	b.hc.Argv = append([]string{exe}, SplitArgsDotNet(args)...)
+	return nil
 }
 
 // leftoverPercent is what the host removes from the arguments once every variable it knows is

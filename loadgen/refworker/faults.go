@@ -97,138 +97,177 @@ func parseFaults(specs []string) (faults, error) {
 	return f, nil
 }
 
+// add parses one --fault NAME[=VALUE] (or NAME@N) into f: a fault that is on or off, counted,
+// or a duration is found in its table; the others parse their own values.
 func (f *faults) add(spec string) error {
-	name, val, hasVal := spec, "", false
-	if i := strings.IndexAny(spec, "=@"); i >= 0 {
-		name, val, hasVal = spec[:i], spec[i+1:], true
+	a := splitFault(spec)
+	if set, ok := f.switches()[a.name]; ok {
+		return a.on(set)
 	}
-	noValue := func(set *bool) error {
-		if hasVal {
-			return fmt.Errorf("%s takes no value", name)
-		}
-		*set = true
-		return nil
+	if dst, ok := f.counts()[a.name]; ok {
+		return a.count(dst)
 	}
-	count := func(dst *int64) error {
-		n, err := strconv.ParseInt(val, 10, 64)
-		if !hasVal || err != nil || n < 1 {
-			return fmt.Errorf("want %s@N or %s=N with N >= 1", name, name)
-		}
-		*dst = n
-		return nil
+	if dst, ok := f.durations()[a.name]; ok {
+		return a.duration(dst)
 	}
-	size := func(dst *int, min int) error {
-		n, err := parseSize(val)
-		if !hasVal || err != nil || n < min {
-			return fmt.Errorf("want %s=BYTES with BYTES >= %d (suffixes k, Ki, M, Mi, G, Gi allowed)", name, min)
-		}
-		*dst = n
-		return nil
-	}
-	duration := func(dst *time.Duration) error {
-		d, err := time.ParseDuration(val)
-		if !hasVal || err != nil || d < 0 {
-			return fmt.Errorf("want %s=DURATION (e.g. 500ms), not negative", name)
-		}
-		*dst = d
-		return nil
-	}
-	switch name {
+	switch a.name {
 	case "exit-at-start":
-		f.exitAtStart = true
-		if hasVal {
-			c, err := strconv.Atoi(val)
-			if err != nil || c < 0 || c > 255 {
-				return fmt.Errorf("want exit-at-start[=CODE] with CODE in 0..255")
-			}
-			f.exitCode = c
-		}
-		return nil
-	case "slow-start":
-		return duration(&f.slowStart)
-	case "no-start-stream":
-		return noValue(&f.noStartStream)
-	case "hang-init":
-		return noValue(&f.hangInit)
-	case "fail-init":
-		return noValue(&f.failInit)
+		return f.setExitAtStart(a)
 	case "fail-init-every":
-		return f.parseFailInitEvery(val)
-	case "fail-reload":
-		return noValue(&f.failReload)
+		return f.parseFailInitEvery(a.val)
 	case "fail-load":
-		if !hasVal || val == "" {
-			return fmt.Errorf("want fail-load=FUNCTION")
-		}
-		if f.failLoad == nil {
-			f.failLoad = map[string]bool{}
-		}
-		f.failLoad[strings.ToLower(val)] = true
-		return nil
-	case "http-no-invocation-response":
-		return noValue(&f.httpNoInvocationResponse)
-	case "http-no-response":
-		return noValue(&f.httpNoResponse)
-	case "http-reset":
-		return noValue(&f.httpReset)
+		return f.addFailLoad(a)
 	case "http-uri":
-		if !hasVal || val == "" {
+		if !a.hasVal || a.val == "" {
 			return fmt.Errorf("want http-uri=URI")
 		}
-		f.httpURI = spec[len("http-uri="):]
+		f.httpURI = a.val
 		return nil
-	case "hang-load":
-		return noValue(&f.hangLoad)
-	case "hang-status":
-		return noValue(&f.hangStatus)
-	case "crash-after":
-		return count(&f.crashAfter)
-	case "restart-after":
-		return count(&f.restartAfter)
 	case "pause":
-		ds, ns, ok := strings.Cut(val, "@")
-		d, err1 := time.ParseDuration(ds)
-		n, err2 := strconv.ParseInt(ns, 10, 64)
-		if !hasVal || !ok || err1 != nil || err2 != nil || d <= 0 || n < 1 {
-			return fmt.Errorf("want pause=DURATION@N with DURATION > 0 and N >= 1")
-		}
-		f.pauses = append(f.pauses, pauseFault{d: d, n: n})
-		return nil
-	case "stop-reading":
-		return count(&f.stopReadingAt)
-	case "close-stream":
-		return count(&f.closeStreamAt)
-	case "drop-every":
-		return count(&f.dropEvery)
-	case "unknown-ids":
-		return noValue(&f.unknownIDs)
-	case "duplicate-ids":
-		return noValue(&f.duplicateIDs)
-	case "empty-ids":
-		return noValue(&f.emptyIDs)
-	case "late":
-		return duration(&f.late)
-	case "ignore-cancel":
-		return noValue(&f.ignoreCancel)
-	case "ignore-terminate":
-		return noValue(&f.ignoreTerminate)
-	case "leak":
-		return size(&f.leak, 1)
-	case "empty-messages":
-		return noValue(&f.emptyMessages)
-	case "unknown-messages":
-		return noValue(&f.unknownMessages)
+		return f.addPause(a)
 	case "log-flood":
 		var n int64
-		if err := count(&n); err != nil {
+		if err := a.count(&n); err != nil {
 			return fmt.Errorf("want log-flood=N with N >= 1 (lines per second)")
 		}
 		f.logFlood = int(n)
 		return nil
+	case "leak":
+		return a.size(&f.leak, 1)
 	case "big-response":
-		return size(&f.bigResponse, 0)
+		return a.size(&f.bigResponse, 0)
 	}
-	return fmt.Errorf("unknown fault %q (see --help for the list)", name)
+	return fmt.Errorf("unknown fault %q (see --help for the list)", a.name)
+}
+
+// switches are the faults that are on or off, by name.
+func (f *faults) switches() map[string]*bool {
+	return map[string]*bool{
+		"no-start-stream":             &f.noStartStream,
+		"hang-init":                   &f.hangInit,
+		"fail-init":                   &f.failInit,
+		"fail-reload":                 &f.failReload,
+		"http-no-invocation-response": &f.httpNoInvocationResponse,
+		"http-no-response":            &f.httpNoResponse,
+		"http-reset":                  &f.httpReset,
+		"hang-load":                   &f.hangLoad,
+		"hang-status":                 &f.hangStatus,
+		"unknown-ids":                 &f.unknownIDs,
+		"duplicate-ids":               &f.duplicateIDs,
+		"empty-ids":                   &f.emptyIDs,
+		"ignore-cancel":               &f.ignoreCancel,
+		"ignore-terminate":            &f.ignoreTerminate,
+		"empty-messages":              &f.emptyMessages,
+		"unknown-messages":            &f.unknownMessages,
+	}
+}
+
+// counts are the faults that take an invocation count N (NAME@N or NAME=N), by name.
+func (f *faults) counts() map[string]*int64 {
+	return map[string]*int64{
+		"crash-after":   &f.crashAfter,
+		"restart-after": &f.restartAfter,
+		"stop-reading":  &f.stopReadingAt,
+		"close-stream":  &f.closeStreamAt,
+		"drop-every":    &f.dropEvery,
+	}
+}
+
+// durations are the faults that take a duration, by name.
+func (f *faults) durations() map[string]*time.Duration {
+	return map[string]*time.Duration{
+		"slow-start": &f.slowStart,
+		"late":       &f.late,
+	}
+}
+
+// setExitAtStart parses exit-at-start[=CODE].
+func (f *faults) setExitAtStart(a faultArg) error {
+	f.exitAtStart = true
+	if a.hasVal {
+		c, err := strconv.Atoi(a.val)
+		if err != nil || c < 0 || c > 255 {
+			return fmt.Errorf("want exit-at-start[=CODE] with CODE in 0..255")
+		}
+		f.exitCode = c
+	}
+	return nil
+}
+
+// addFailLoad parses one fail-load=FUNCTION.
+func (f *faults) addFailLoad(a faultArg) error {
+	if !a.hasVal || a.val == "" {
+		return fmt.Errorf("want fail-load=FUNCTION")
+	}
+	if f.failLoad == nil {
+		f.failLoad = map[string]bool{}
+	}
+	f.failLoad[strings.ToLower(a.val)] = true
+	return nil
+}
+
+// addPause parses one pause=D@N.
+func (f *faults) addPause(a faultArg) error {
+	ds, ns, ok := strings.Cut(a.val, "@")
+	d, err1 := time.ParseDuration(ds)
+	n, err2 := strconv.ParseInt(ns, 10, 64)
+	if !a.hasVal || !ok || err1 != nil || err2 != nil || d <= 0 || n < 1 {
+		return fmt.Errorf("want pause=DURATION@N with DURATION > 0 and N >= 1")
+	}
+	f.pauses = append(f.pauses, pauseFault{d: d, n: n})
+	return nil
+}
+
+// faultArg is one --fault split at its first '=' or '@'.
+type faultArg struct {
+	name, val string
+	hasVal    bool
+}
+
+func splitFault(spec string) faultArg {
+	if i := strings.IndexAny(spec, "=@"); i >= 0 {
+		return faultArg{name: spec[:i], val: spec[i+1:], hasVal: true}
+	}
+	return faultArg{name: spec}
+}
+
+// on sets a fault that takes no value.
+func (a faultArg) on(set *bool) error {
+	if a.hasVal {
+		return fmt.Errorf("%s takes no value", a.name)
+	}
+	*set = true
+	return nil
+}
+
+// count parses N >= 1.
+func (a faultArg) count(dst *int64) error {
+	n, err := strconv.ParseInt(a.val, 10, 64)
+	if !a.hasVal || err != nil || n < 1 {
+		return fmt.Errorf("want %s@N or %s=N with N >= 1", a.name, a.name)
+	}
+	*dst = n
+	return nil
+}
+
+// size parses a byte count of at least min.
+func (a faultArg) size(dst *int, min int) error {
+	n, err := parseSize(a.val)
+	if !a.hasVal || err != nil || n < min {
+		return fmt.Errorf("want %s=BYTES with BYTES >= %d (suffixes k, Ki, M, Mi, G, Gi allowed)", a.name, min)
+	}
+	*dst = n
+	return nil
+}
+
+// duration parses a duration that is not negative.
+func (a faultArg) duration(dst *time.Duration) error {
+	d, err := time.ParseDuration(a.val)
+	if !a.hasVal || err != nil || d < 0 {
+		return fmt.Errorf("want %s=DURATION (e.g. 500ms), not negative", a.name)
+	}
+	*dst = d
+	return nil
 }
 
 // parseSize parses a byte count with an optional k/M/G (1000) or Ki/Mi/Gi (1024) suffix.

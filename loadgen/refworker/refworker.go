@@ -136,7 +136,8 @@ func FlagUsage() string {
 		"Flags:\n" + fs.FlagUsagesWrapped(0) + "\n" + faultUsage
 }
 
-// parseArgs parses and validates the command line.
+// parseArgs parses and validates the command line. The checks run in a fixed order: the first
+// invalid value is the one reported.
 func parseArgs(args []string) (*config, error) {
 	var v flagVars
 	fs := newFlagSet(&v)
@@ -149,7 +150,35 @@ func parseArgs(args []string) (*config, error) {
 	if v.failMode != "fixed" && v.failMode != "varied" {
 		return nil, fmt.Errorf("invalid --fail-mode %q: want fixed or varied", v.failMode)
 	}
-	c := &config{
+	c := v.config()
+	if err := c.setHTTP(&v); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.endpoint, err = v.endpoint(fs); err != nil {
+		return nil, err
+	}
+	if err := c.setIdentity(&v, fs); err != nil {
+		return nil, err
+	}
+	if err := c.setWorkload(&v); err != nil {
+		return nil, err
+	}
+	if v.connectTimeout <= 0 {
+		return nil, fmt.Errorf("invalid --connect-timeout %s: want > 0", v.connectTimeout)
+	}
+	if v.shutGrace < 0 {
+		return nil, fmt.Errorf("invalid --shutdown-grace %s: must not be negative", v.shutGrace)
+	}
+	if c.faults, err = parseFaults(v.faults); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// config is the configuration the flag values give as they are, before the checks.
+func (v *flagVars) config() *config {
+	return &config{
 		service:        v.service,
 		maxConc:        v.maxConc,
 		inline:         v.dispatch == "inline",
@@ -165,26 +194,34 @@ func parseArgs(args []string) (*config, error) {
 		pairTimeout:    v.pairTimeout,
 		costs:          startCosts{start: v.startDelay, load: v.loadDelay, reload: v.reloadDelay},
 	}
+}
+
+// setHTTP sets HTTP proxying mode from --http (and the streaming --mimic runtimes) and checks
+// --http-pair-timeout.
+func (c *config) setHTTP(v *flagVars) error {
 	switch v.http {
 	case "rpc":
 	case "proxy":
 		c.httpProxy = true
 	default:
-		return nil, fmt.Errorf("invalid --http %q: want rpc or proxy", v.http)
+		return fmt.Errorf("invalid --http %q: want rpc or proxy", v.http)
 	}
 	if c.mimic == "node-stream" || c.mimic == "python-stream" {
 		c.httpProxy = true
 	}
 	if v.pairTimeout <= 0 {
-		return nil, fmt.Errorf("invalid --http-pair-timeout %s: want > 0", v.pairTimeout)
+		return fmt.Errorf("invalid --http-pair-timeout %s: want > 0", v.pairTimeout)
 	}
+	return nil
+}
 
-	// Endpoint: --functions-uri, else --host + --port.
+// endpoint is the host's gRPC endpoint as host:port: --functions-uri, else --host + --port.
+func (v *flagVars) endpoint(fs *pflag.FlagSet) (string, error) {
 	switch {
 	case v.uri != "":
 		u, err := url.Parse(v.uri)
 		if err != nil || u.Hostname() == "" {
-			return nil, fmt.Errorf("invalid --functions-uri %q: want http://HOST:PORT/", v.uri)
+			return "", fmt.Errorf("invalid --functions-uri %q: want http://HOST:PORT/", v.uri)
 		}
 		port := u.Port()
 		if port == "" {
@@ -193,19 +230,22 @@ func parseArgs(args []string) (*config, error) {
 				port = "443"
 			}
 		}
-		c.endpoint = net.JoinHostPort(u.Hostname(), port)
+		return net.JoinHostPort(u.Hostname(), port), nil
 	case v.host != "" && fs.Changed("port"):
 		if v.port <= 0 || v.port > 65535 {
-			return nil, fmt.Errorf("invalid --port %d", v.port)
+			return "", fmt.Errorf("invalid --port %d", v.port)
 		}
-		c.endpoint = net.JoinHostPort(v.host, strconv.Itoa(v.port))
-	default:
-		return nil, errors.New("missing host endpoint: pass --functions-uri (or --host and --port)")
+		return net.JoinHostPort(v.host, strconv.Itoa(v.port)), nil
 	}
+	return "", errors.New("missing host endpoint: pass --functions-uri (or --host and --port)")
+}
 
+// setIdentity sets what the host appended besides the endpoint: the worker and request ids and
+// the gRPC message size limit, each --functions-* value preferred to its legacy twin.
+func (c *config) setIdentity(v *flagVars, fs *pflag.FlagSet) error {
 	c.workerID = cmp(v.fWorkerID, v.workerID)
 	if c.workerID == "" {
-		return nil, errors.New("missing worker id: pass --functions-worker-id (or --workerId)")
+		return errors.New("missing worker id: pass --functions-worker-id (or --workerId)")
 	}
 	c.requestID = cmp(v.fRequestID, v.requestID)
 
@@ -219,47 +259,43 @@ func parseArgs(args []string) (*config, error) {
 			n = v.fMaxMsg
 		}
 		if n <= 0 {
-			return nil, fmt.Errorf("invalid --%s %d: want > 0", name, n)
+			return fmt.Errorf("invalid --%s %d: want > 0", name, n)
 		}
 		c.maxMsg = n
 	}
+	return nil
+}
 
+// setWorkload checks how the worker behaves: --dispatch, --work, --mimic, the counts that must
+// not be negative, and --response-size.
+func (c *config) setWorkload(v *flagVars) error {
 	if v.dispatch != "goroutine" && v.dispatch != "inline" {
-		return nil, fmt.Errorf("invalid --dispatch %q: want goroutine or inline", v.dispatch)
+		return fmt.Errorf("invalid --dispatch %q: want goroutine or inline", v.dispatch)
 	}
 	switch v.work {
 	case "sleep":
 	case "cpu":
 		c.cpuWork = true
 	default:
-		return nil, fmt.Errorf("invalid --work %q: want sleep or cpu", v.work)
+		return fmt.Errorf("invalid --work %q: want sleep or cpu", v.work)
 	}
 	if _, ok := capabilitySets[c.mimic]; !ok {
-		return nil, fmt.Errorf("invalid --mimic %q: want dotnet, node, python, java, powershell, node-stream or python-stream", v.mimic)
+		return fmt.Errorf("invalid --mimic %q: want dotnet, node, python, java, powershell, node-stream or python-stream", v.mimic)
 	}
 	for _, n := range []struct {
 		name string
 		v    int
 	}{{"max-concurrency", v.maxConc}, {"logs-per-invocation", v.userLogs}, {"system-logs-per-invocation", v.systemLogs}} {
 		if n.v < 0 {
-			return nil, fmt.Errorf("invalid --%s %d: must not be negative", n.name, n.v)
+			return fmt.Errorf("invalid --%s %d: must not be negative", n.name, n.v)
 		}
 	}
 	rs, err := parseSize(v.respSize)
 	if err != nil {
-		return nil, fmt.Errorf("invalid --response-size %q: want a byte count >= 0", v.respSize)
+		return fmt.Errorf("invalid --response-size %q: want a byte count >= 0", v.respSize)
 	}
 	c.respSize = rs
-	if v.connectTimeout <= 0 {
-		return nil, fmt.Errorf("invalid --connect-timeout %s: want > 0", v.connectTimeout)
-	}
-	if v.shutGrace < 0 {
-		return nil, fmt.Errorf("invalid --shutdown-grace %s: must not be negative", v.shutGrace)
-	}
-	if c.faults, err = parseFaults(v.faults); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return nil
 }
 
 // cmp returns the first non-empty string.

@@ -153,165 +153,249 @@ func run(short bool, reps, depth int, outPath string) error {
 			return fmt.Errorf("building %s: %v\n%s", b[1], err, out)
 		}
 	}
-	satDur, accDur, early, late := 10*time.Second, 10*time.Second, 10*time.Second, 2*time.Minute
-	rates := []float64{5000, 20000, 50000}
-	footRates, footDur := []float64{1000, 5000, 20000}, 10*time.Second
 	if short {
-		satDur, accDur, early, late = 2*time.Second, 2*time.Second, 2*time.Second, 4*time.Second
-		rates = []float64{5000, 20000}
-		footRates, footDur = []float64{1000, 5000}, 2*time.Second
 		reps = 1
 	}
-	r := results{When: time.Now().UTC(), Short: short, Reps: reps, CPUs: runtime.NumCPU(), Notes: map[string]string{}}
-
-	// The four saturation runs of a repetition run back to back, and every ratio is the median of
-	// the repetitions' ratios: this machine's speed drifts (shared cores), and runs made back to
-	// back see the same machine.
-	refCmd := fb + " worker --dispatch=inline"
-	fmt.Fprintf(os.Stderr, "bench: saturation, each harness with each worker (%d × 4 × %s, depth %d)\n", reps, satDur, depth)
-	var pairRatios, pairCPURatios, refRatios, refCPURatios, wRawHost, wFbench, mixed []float64
-	for i := 0; i < reps; i++ {
-		// Each harness pair runs back to back on its worker: raw→raw, fbench→raw, then raw→ref,
-		// fbench→ref (the harness ratio compares neighbours in time).
-		closed := []string{"-c", strconv.Itoa(depth), "-d", satDur.String(), "--warmup", "1s", "--max-inflight", "0"}
-		rr, err := rawHost(raw, "--duration", satDur.String(), "--depth", strconv.Itoa(depth))
-		if err != nil {
+	b := &bench{fb: fb, raw: raw, tmp: tmp, reps: reps, depth: depth, plan: newPlan(short),
+		r: results{When: time.Now().UTC(), Short: short, Reps: reps, CPUs: runtime.NumCPU(), Notes: map[string]string{}}}
+	for _, measure := range []func() error{b.measureSaturation, b.measureFootprint, b.measureAccuracy, b.measureMemory} {
+		if err := measure(); err != nil {
 			return err
 		}
-		// The raw worker as the raw host launches it: one P, GOGC 400, answering on its reader.
-		s, _, err := fbench(fb, tmp, append(closed, "--indexing", "worker", "--", raw, "worker", "--mode", "inline", "--procs", "1", "--gc", "400")...)
-		if err != nil {
-			return err
-		}
-		fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
-		rf, err := rawHost(raw, "--duration", satDur.String(), "--depth", strconv.Itoa(depth), "--worker-cmd", refCmd)
-		if err != nil {
-			return err
-		}
-		s, _, err = fbench(fb, tmp, append(closed, "--ref", "dispatch=inline")...)
-		if err != nil {
-			return err
-		}
-		ff := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
-		r.RawRuns, r.RawRefRuns = append(r.RawRuns, rr), append(r.RawRefRuns, rf)
-		r.FbenchRuns, r.FbenchRawRuns = append(r.FbenchRuns, ff), append(r.FbenchRawRuns, fr)
-		if rr.InvPerS > 0 && rr.HostCPUUsPerInv > 0 && rf.InvPerS > 0 && rf.HostCPUUsPerInv > 0 && fr.InvPerS > 0 {
-			pairRatios = append(pairRatios, fr.InvPerS/rr.InvPerS)
-			pairCPURatios = append(pairCPURatios, fr.HostCPUUsPerInv/rr.HostCPUUsPerInv)
-			refRatios = append(refRatios, ff.InvPerS/rf.InvPerS)
-			refCPURatios = append(refCPURatios, ff.HostCPUUsPerInv/rf.HostCPUUsPerInv)
-			wRawHost = append(wRawHost, rf.InvPerS/rr.InvPerS)
-			wFbench = append(wFbench, ff.InvPerS/fr.InvPerS)
-			mixed = append(mixed, ff.InvPerS/rr.InvPerS)
-		}
-		fmt.Fprintf(os.Stderr, "bench:   rep %d: raw→raw %.0f/s, raw→ref %.0f/s, fbench→raw %.0f/s, fbench→ref %.0f/s\n", i+1, rr.InvPerS, rf.InvPerS, fr.InvPerS, ff.InvPerS)
 	}
+	printTable(os.Stdout, &b.r)
+	out, _ := json.MarshalIndent(&b.r, "", "  ")
+	if err := os.WriteFile(outPath, append(out, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("saturation_ratio=%.3f\n", b.r.SaturationRatio)
+	return nil
+}
+
+// plan is how long each measurement runs and at which rates.
+type plan struct {
+	satDur, accDur time.Duration // each saturation run, each timing-accuracy run
+	early, late    time.Duration // when fbench's RSS is read in the memory run
+	rates          []float64     // the timing-accuracy rates
+	footRates      []float64     // the footprint rates
+	footDur        time.Duration // each footprint run
+}
+
+// newPlan is the full plan, or with --short one that proves the script works.
+func newPlan(short bool) plan {
+	if short {
+		return plan{satDur: 2 * time.Second, accDur: 2 * time.Second, early: 2 * time.Second, late: 4 * time.Second,
+			rates: []float64{5000, 20000}, footRates: []float64{1000, 5000}, footDur: 2 * time.Second}
+	}
+	return plan{satDur: 10 * time.Second, accDur: 10 * time.Second, early: 10 * time.Second, late: 2 * time.Minute,
+		rates: []float64{5000, 20000, 50000}, footRates: []float64{1000, 5000, 20000}, footDur: 10 * time.Second}
+}
+
+// bench is one bench run: the binaries it drives, its plan, and the figures so far.
+type bench struct {
+	fb, raw, tmp string // the fbench and rawceiling binaries, the directory of the runs
+	reps, depth  int
+	plan
+	r results
+}
+
+// saturationRatios are each repetition's ratios of the saturation runs; the figures are their
+// medians.
+type saturationRatios struct {
+	harness, harnessCPU       []float64 // fbench ÷ raw host, on the raw worker
+	harnessRef, harnessCPURef []float64 // fbench ÷ raw host, on the reference worker
+	workerRawHost             []float64 // reference ÷ raw worker, under the raw host
+	workerFbench              []float64 // reference ÷ raw worker, under fbench
+	mixed                     []float64 // fbench→ref ÷ raw→raw
+}
+
+// measureSaturation runs each harness with each worker, closed loop.
+//
+// The four saturation runs of a repetition run back to back, and every ratio is the median of
+// the repetitions' ratios: this machine's speed drifts (shared cores), and runs made back to
+// back see the same machine.
+func (b *bench) measureSaturation() error {
+	fmt.Fprintf(os.Stderr, "bench: saturation, each harness with each worker (%d × 4 × %s, depth %d)\n", b.reps, b.satDur, b.depth)
+	var q saturationRatios
+	for i := 0; i < b.reps; i++ {
+		if err := b.saturationRep(i, &q); err != nil {
+			return err
+		}
+	}
+	r := &b.r
 	r.Raw, r.Fbench = medianRaw(r.RawRuns), medianRaw(r.FbenchRuns)
 	r.RawRef, r.FbenchRaw = medianRaw(r.RawRefRuns), medianRaw(r.FbenchRawRuns)
-	r.PairRatios = pairRatios
-	r.SaturationRatio = median(pairRatios)
-	r.CPURatio = median(pairCPURatios)
-	r.HarnessRatioRef, r.HarnessCPURatioRef = median(refRatios), median(refCPURatios)
-	r.WorkerRatioRaw, r.WorkerRatioFbench = median(wRawHost), median(wFbench)
-	r.MixedRatio = median(mixed)
+	r.PairRatios = q.harness
+	r.SaturationRatio = median(q.harness)
+	r.CPURatio = median(q.harnessCPU)
+	r.HarnessRatioRef, r.HarnessCPURatioRef = median(q.harnessRef), median(q.harnessCPURef)
+	r.WorkerRatioRaw, r.WorkerRatioFbench = median(q.workerRawHost), median(q.workerFbench)
+	r.MixedRatio = median(q.mixed)
 	r.Notes["saturation_ratio"] = "the harness's: median over the repetitions of fbench invocations/s ÷ raw host invocations/s, both driving the raw worker"
 	r.Notes["worker_ratio"] = "the worker's: reference worker invocations/s ÷ raw worker invocations/s under the same host"
 	r.Notes["fbench_cpu"] = "fbench's CPU over its measured window (summary harness.cpu_us_per_invocation) ÷ invocations sent in it"
+	return nil
+}
 
-	// Footprint at the rates real workers run: fbench and the paced raw sender alternate, both
-	// driving the reference worker as fbench launches it by default.
-	fmt.Fprintf(os.Stderr, "bench: footprint at %v/s (%d × 2 × %s)\n", footRates, reps, footDur)
-	for _, rate := range footRates {
-		var ratios []float64
-		var fbs, raws []rawResult
-		var fbPct, rawPct, fbAch, rawAch, rawSw []float64
-		for i := 0; i < reps; i++ {
-			rp, err := rawHost(raw, "--duration", footDur.String(), "--rate", strconv.FormatFloat(rate, 'f', -1, 64),
-				"--procs", strconv.Itoa(runtime.NumCPU()+2), "--worker-cmd", fb+" worker")
-			if err != nil {
-				return err
-			}
-			s, _, err := fbench(fb, tmp, "-rps", strconv.FormatFloat(rate, 'f', -1, 64), "-d", footDur.String(), "--warmup", "1s", "--lag-budget", "1h")
-			if err != nil {
-				return err
-			}
-			fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), LagP99Us: s.Latency["lag"].P99}
-			fbs, raws = append(fbs, fr), append(raws, rp)
-			fbPct, rawPct = append(fbPct, s.Harness.MeanCPUPct), append(rawPct, rp.HostCores*100)
-			fbAch, rawAch = append(fbAch, s.AchievedRPS), append(rawAch, rp.InvPerS)
-			rawSw = append(rawSw, rp.HostSwitches)
-			if rp.HostCPUUsPerInv > 0 {
-				ratios = append(ratios, fr.HostCPUUsPerInv/rp.HostCPUUsPerInv)
-			}
-			fmt.Fprintf(os.Stderr, "bench:   %.0f/s rep %d: fbench %.1f µs/inv (lag p99 %d µs), raw %.1f µs/inv (lag p99 %d µs)\n",
-				rate, i+1, fr.HostCPUUsPerInv, fr.LagP99Us, rp.HostCPUUsPerInv, rp.LagP99Us)
+// saturationRep is repetition i of the saturation runs. Each harness pair runs back to back on
+// its worker: raw→raw, fbench→raw, then raw→ref, fbench→ref (the harness ratio compares
+// neighbours in time).
+func (b *bench) saturationRep(i int, q *saturationRatios) error {
+	refCmd := b.fb + " worker --dispatch=inline"
+	closed := []string{"-c", strconv.Itoa(b.depth), "-d", b.satDur.String(), "--warmup", "1s", "--max-inflight", "0"}
+	rr, err := rawHost(b.raw, "--duration", b.satDur.String(), "--depth", strconv.Itoa(b.depth))
+	if err != nil {
+		return err
+	}
+	// The raw worker as the raw host launches it: one P, GOGC 400, answering on its reader.
+	s, _, err := fbench(b.fb, b.tmp, append(closed, "--indexing", "worker", "--", b.raw, "worker", "--mode", "inline", "--procs", "1", "--gc", "400")...)
+	if err != nil {
+		return err
+	}
+	fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
+	rf, err := rawHost(b.raw, "--duration", b.satDur.String(), "--depth", strconv.Itoa(b.depth), "--worker-cmd", refCmd)
+	if err != nil {
+		return err
+	}
+	s, _, err = fbench(b.fb, b.tmp, append(closed, "--ref", "dispatch=inline")...)
+	if err != nil {
+		return err
+	}
+	ff := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), WorkerCPUUsInv: s.workerPerInv()}
+	r := &b.r
+	r.RawRuns, r.RawRefRuns = append(r.RawRuns, rr), append(r.RawRefRuns, rf)
+	r.FbenchRuns, r.FbenchRawRuns = append(r.FbenchRuns, ff), append(r.FbenchRawRuns, fr)
+	if rr.InvPerS > 0 && rr.HostCPUUsPerInv > 0 && rf.InvPerS > 0 && rf.HostCPUUsPerInv > 0 && fr.InvPerS > 0 {
+		q.harness = append(q.harness, fr.InvPerS/rr.InvPerS)
+		q.harnessCPU = append(q.harnessCPU, fr.HostCPUUsPerInv/rr.HostCPUUsPerInv)
+		q.harnessRef = append(q.harnessRef, ff.InvPerS/rf.InvPerS)
+		q.harnessCPURef = append(q.harnessCPURef, ff.HostCPUUsPerInv/rf.HostCPUUsPerInv)
+		q.workerRawHost = append(q.workerRawHost, rf.InvPerS/rr.InvPerS)
+		q.workerFbench = append(q.workerFbench, ff.InvPerS/fr.InvPerS)
+		q.mixed = append(q.mixed, ff.InvPerS/rr.InvPerS)
+	}
+	fmt.Fprintf(os.Stderr, "bench:   rep %d: raw→raw %.0f/s, raw→ref %.0f/s, fbench→raw %.0f/s, fbench→ref %.0f/s\n", i+1, rr.InvPerS, rf.InvPerS, fr.InvPerS, ff.InvPerS)
+	return nil
+}
+
+// measureFootprint measures at the rates real workers run: fbench and the paced raw sender
+// alternate, both driving the reference worker as fbench launches it by default.
+func (b *bench) measureFootprint() error {
+	fmt.Fprintf(os.Stderr, "bench: footprint at %v/s (%d × 2 × %s)\n", b.footRates, b.reps, b.footDur)
+	for _, rate := range b.footRates {
+		f, err := b.footprintAt(rate)
+		if err != nil {
+			return err
 		}
-		mf, mr := medianRaw(fbs), medianRaw(raws)
-		r.Footprint = append(r.Footprint, footprint{Rate: rate, FbenchUsPerInv: mf.HostCPUUsPerInv, RawUsPerInv: mr.HostCPUUsPerInv,
-			Ratio: median(ratios), FbenchLagP99: mf.LagP99Us, RawLagP99: mr.LagP99Us,
-			FbenchCPUPct: median(fbPct), RawCPUPct: median(rawPct), FbenchAchieved: median(fbAch), RawAchieved: median(rawAch), RawSwitches: median(rawSw)})
+		b.r.Footprint = append(b.r.Footprint, f)
 	}
-	r.Notes["footprint"] = "fbench open loop (-rps R) and the paced raw sender (rawceiling --rate R: fbench's pacing and GOMAXPROCS, nothing else) driving the reference worker; CPU per invocation over the measured window, ratio = median over the repetitions of fbench ÷ raw"
+	b.r.Notes["footprint"] = "fbench open loop (-rps R) and the paced raw sender (rawceiling --rate R: fbench's pacing and GOMAXPROCS, nothing else) driving the reference worker; CPU per invocation over the measured window, ratio = median over the repetitions of fbench ÷ raw"
+	return nil
+}
 
-	type accRun struct {
-		rate      float64
-		realtime  bool
-		proxy     bool
-		processes int
+// footprintAt is one footprint row: the medians of the repetitions at rate.
+func (b *bench) footprintAt(rate float64) (footprint, error) {
+	var ratios []float64
+	var fbs, raws []rawResult
+	var fbPct, rawPct, fbAch, rawAch, rawSw []float64
+	for i := 0; i < b.reps; i++ {
+		rp, err := rawHost(b.raw, "--duration", b.footDur.String(), "--rate", strconv.FormatFloat(rate, 'f', -1, 64),
+			"--procs", strconv.Itoa(runtime.NumCPU()+2), "--worker-cmd", b.fb+" worker")
+		if err != nil {
+			return footprint{}, err
+		}
+		s, _, err := fbench(b.fb, b.tmp, "-rps", strconv.FormatFloat(rate, 'f', -1, 64), "-d", b.footDur.String(), "--warmup", "1s", "--lag-budget", "1h")
+		if err != nil {
+			return footprint{}, err
+		}
+		fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), LagP99Us: s.Latency["lag"].P99}
+		fbs, raws = append(fbs, fr), append(raws, rp)
+		fbPct, rawPct = append(fbPct, s.Harness.MeanCPUPct), append(rawPct, rp.HostCores*100)
+		fbAch, rawAch = append(fbAch, s.AchievedRPS), append(rawAch, rp.InvPerS)
+		rawSw = append(rawSw, rp.HostSwitches)
+		if rp.HostCPUUsPerInv > 0 {
+			ratios = append(ratios, fr.HostCPUUsPerInv/rp.HostCPUUsPerInv)
+		}
+		fmt.Fprintf(os.Stderr, "bench:   %.0f/s rep %d: fbench %.1f µs/inv (lag p99 %d µs), raw %.1f µs/inv (lag p99 %d µs)\n",
+			rate, i+1, fr.HostCPUUsPerInv, fr.LagP99Us, rp.HostCPUUsPerInv, rp.LagP99Us)
 	}
+	mf, mr := medianRaw(fbs), medianRaw(raws)
+	return footprint{Rate: rate, FbenchUsPerInv: mf.HostCPUUsPerInv, RawUsPerInv: mr.HostCPUUsPerInv,
+		Ratio: median(ratios), FbenchLagP99: mf.LagP99Us, RawLagP99: mr.LagP99Us,
+		FbenchCPUPct: median(fbPct), RawCPUPct: median(rawPct), FbenchAchieved: median(fbAch), RawAchieved: median(rawAch), RawSwitches: median(rawSw)}, nil
+}
+
+// accRun is one timing-accuracy row's settings.
+type accRun struct {
+	rate      float64
+	realtime  bool
+	proxy     bool
+	processes int
+}
+
+// measureAccuracy measures timing accuracy open loop at each rate, then at 5 000/s with
+// --realtime-sender and with the reference worker in HTTP proxying mode, and at 20 000/s with
+// four worker processes.
+func (b *bench) measureAccuracy() error {
 	var accRuns []accRun
-	for _, rate := range rates {
+	for _, rate := range b.rates {
 		accRuns = append(accRuns, accRun{rate, false, false, 1})
 	}
 	accRuns = append(accRuns, accRun{5000, true, false, 1})   // --realtime-sender (where permitted)
 	accRuns = append(accRuns, accRun{5000, false, true, 1})   // HTTP proxying mode: an HTTP exchange beside each invocation
 	accRuns = append(accRuns, accRun{20000, false, false, 4}) // four worker processes
-	r.Notes["http_proxy"] = "5000 proxy: the reference worker in HTTP proxying mode (--ref http=proxy); CPU µs/inv: fbench's CPU over its measured window ÷ invocations sent in it (whole-process when not sampled)"
-	r.Notes["worker_processes"] = "20000 p4: four reference worker processes (--processes 4); compare its CPU per invocation with the one-process row at the same rate"
+	b.r.Notes["http_proxy"] = "5000 proxy: the reference worker in HTTP proxying mode (--ref http=proxy); CPU µs/inv: fbench's CPU over its measured window ÷ invocations sent in it (whole-process when not sampled)"
+	b.r.Notes["worker_processes"] = "20000 p4: four reference worker processes (--processes 4); compare its CPU per invocation with the one-process row at the same rate"
 	for _, ar := range accRuns {
-		rate := ar.rate
-		fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s, realtime sender %v)\n", rate, reps, accDur, ar.realtime)
-		var runs []accuracy
-		for i := 0; i < reps; i++ {
-			args := []string{"-rps", strconv.FormatFloat(rate, 'f', -1, 64), "-d", accDur.String(), "--warmup", "1s", "--lag-budget", "1h"}
-			if ar.realtime {
-				args = append(args, "--realtime-sender")
-			}
-			if ar.proxy {
-				args = append(args, "--ref", "http=proxy")
-			}
-			if ar.processes > 1 {
-				args = append(args, "--processes", strconv.Itoa(ar.processes), "--process-start-interval", "0")
-			}
-			s, _, err := fbench(fb, tmp, args...)
-			if err != nil {
-				return err
-			}
-			a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid,
-				Realtime: ar.realtime, HTTPProxy: ar.proxy, Processes: ar.processes}
-			a.CPUUsPerInv = s.cpuPerInv()
-			if a.Offered > 0 {
-				a.AchievedPct = 100 * a.Achieved / a.Offered
-			}
-			runs = append(runs, a)
+		a, err := b.accuracyOf(ar)
+		if err != nil {
+			return err
 		}
-		r.Accuracy = append(r.Accuracy, medianAccuracy(runs))
+		b.r.Accuracy = append(b.r.Accuracy, a)
 	}
+	return nil
+}
 
-	fmt.Fprintf(os.Stderr, "bench: memory at 5000/s (%s)\n", late+5*time.Second)
-	_, dir, err := fbench(fb, tmp, "-rps", "5000", "-d", (late + 5*time.Second).String(), "--lag-budget", "1h")
+// accuracyOf is one timing-accuracy row: the medians of the repetitions of ar.
+func (b *bench) accuracyOf(ar accRun) (accuracy, error) {
+	rate := ar.rate
+	fmt.Fprintf(os.Stderr, "bench: timing accuracy at %.0f/s (%d × %s, realtime sender %v)\n", rate, b.reps, b.accDur, ar.realtime)
+	var runs []accuracy
+	for i := 0; i < b.reps; i++ {
+		args := []string{"-rps", strconv.FormatFloat(rate, 'f', -1, 64), "-d", b.accDur.String(), "--warmup", "1s", "--lag-budget", "1h"}
+		if ar.realtime {
+			args = append(args, "--realtime-sender")
+		}
+		if ar.proxy {
+			args = append(args, "--ref", "http=proxy")
+		}
+		if ar.processes > 1 {
+			args = append(args, "--processes", strconv.Itoa(ar.processes), "--process-start-interval", "0")
+		}
+		s, _, err := fbench(b.fb, b.tmp, args...)
+		if err != nil {
+			return accuracy{}, err
+		}
+		a := accuracy{Offered: s.OfferedRPS, Achieved: s.AchievedRPS, Lag: s.Latency["lag"], HarnessLag: s.Latency["harness_lag"], Valid: s.Harness.Valid,
+			Realtime: ar.realtime, HTTPProxy: ar.proxy, Processes: ar.processes}
+		a.CPUUsPerInv = s.cpuPerInv()
+		if a.Offered > 0 {
+			a.AchievedPct = 100 * a.Achieved / a.Offered
+		}
+		runs = append(runs, a)
+	}
+	return medianAccuracy(runs), nil
+}
+
+// measureMemory reads fbench's RSS at 5 000/s early in a run and late in it.
+func (b *bench) measureMemory() error {
+	fmt.Fprintf(os.Stderr, "bench: memory at 5000/s (%s)\n", b.late+5*time.Second)
+	_, dir, err := fbench(b.fb, b.tmp, "-rps", "5000", "-d", (b.late + 5*time.Second).String(), "--lag-budget", "1h")
 	if err != nil {
 		return err
 	}
-	r.RSSEarlyBytes, r.RSSLateBytes = rssAt(dir, early), rssAt(dir, late)
-	r.RSSEarlyAt, r.RSSLateAt = early.String(), late.String()
-
-	printTable(os.Stdout, &r)
-	b, _ := json.MarshalIndent(&r, "", "  ")
-	if err := os.WriteFile(outPath, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Printf("saturation_ratio=%.3f\n", r.SaturationRatio)
+	b.r.RSSEarlyBytes, b.r.RSSLateBytes = rssAt(dir, b.early), rssAt(dir, b.late)
+	b.r.RSSEarlyAt, b.r.RSSLateAt = b.early.String(), b.late.String()
 	return nil
 }
 
