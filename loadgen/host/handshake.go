@@ -115,80 +115,21 @@ type recvResult struct {
 }
 
 // Start launches the worker and completes the host's handshake: StartStream, WorkerInitRequest,
-// discovery, one FunctionLoadRequest per function. On failure the process is killed and reaped and
-// the error is an *Error.
+// discovery, one FunctionLoadRequest per function, the steps of a staged start (see Spawn) one
+// after the other. On failure the process is killed and reaped and the error is an *Error.
 func Start(ctx context.Context, srv *Server, opt Options) (*Worker, error) {
-	w := &Worker{ID: guid.New(), RequestID: guid.New(), srv: srv, recvCh: make(chan recvResult, 1)}
-	if opt.Launch.HostVersion == "" {
-		opt.Launch.HostVersion = opt.HostVersion
-	}
-	cmd, err := Resolve(opt.Launch, srv.Port(), w.ID, w.RequestID)
+	w, _, err := Spawn(ctx, srv, opt)
 	if err != nil {
-		return nil, &Error{Phase: "launch", Msg: err.Error()}
+		return nil, err
 	}
-	w.Command = cmd
-	if opt.Indexing == IndexingWorker {
-		cmd.WorkerIndexing = true
-		cmd.IndexingRule = ""
-	} else if opt.Indexing == IndexingHost {
-		cmd.WorkerIndexing = false
-		cmd.IndexingRule = ""
+	if _, err := w.Initialize(ctx, opt, w.Command.AppDir); err != nil {
+		return nil, err
 	}
-	if opt.HostVersion == "" {
-		opt.HostVersion = DefaultHostVersion
-	}
-	if opt.StartTimeout <= 0 {
-		opt.StartTimeout = DefaultStartTimeout
-		if cmd.Config != nil {
-			opt.StartTimeout = cmd.Config.ProcessOptions.Duration("processStartupTimeout", opt.StartTimeout)
-		}
-	}
-	if opt.InitTimeout <= 0 {
-		opt.InitTimeout = DefaultInitTimeout
-		if cmd.Config != nil {
-			opt.InitTimeout = cmd.Config.ProcessOptions.Duration("initializationTimeout", opt.InitTimeout)
-		}
-	}
-	if opt.MetadataTimeout <= 0 {
-		opt.MetadataTimeout = DefaultMetadataTimeout
-	}
-	if opt.LoadTimeout <= 0 {
-		opt.LoadTimeout = DefaultLoadTimeout
-	}
-
-	w.sess = srv.expect(w.ID)
-	logOut := opt.Log
-	var label *labelWriter
-	if opt.LabelLog && logOut != nil {
-		label = newLabelWriter(logOut)
-		logOut = label
-	}
-	w.Log = NewWorkerLog(logOut)
-	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
+	_, fns, err := w.Discover(ctx, opt, w.Command.AppDir)
 	if err != nil {
-		srv.forget(w.ID)
-		w.Log.Close()
-		return nil, &Error{Phase: "launch", Msg: err.Error()}
+		return nil, err
 	}
-	w.Pid = w.proc.pid()
-	if label != nil {
-		label.set(fmt.Sprintf("[pid %d] ", w.Pid))
-	}
-	w.last = w.proc.start
-	w.step("spawn", fmt.Sprintf("pid %d: %s", w.Pid, strings.Join(cmd.Args, " ")))
-
-	if err := w.handshake(ctx, opt); err != nil {
-		// Only a worker that exited by itself has an exit code to tell; abort kills the others (-1).
-		exited := !w.proc.alive()
-		w.abort()
-		var he *Error
-		if errors.As(err, &he) {
-			he.Tail = w.Log.Tail()
-			if exited {
-				code := w.proc.code
-				he.ExitCode = &code
-			}
-		}
+	if _, err := w.LoadFunctions(ctx, opt, fns); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -200,124 +141,6 @@ func (w *Worker) step(name, detail string) {
 	w.last = now
 }
 
-func (w *Worker) handshake(ctx context.Context, opt Options) error {
-	// 1. The worker connects and sends StartStream.
-	timer := time.NewTimer(opt.StartTimeout)
-	defer timer.Stop()
-	select {
-	case st := <-w.sess.stream:
-		w.stream = &endingStream{Stream: st, end: w.endStream}
-	case <-w.proc.exited:
-		return &Error{Phase: "start", Msg: "worker exited before sending StartStream"}
-	case <-timer.C:
-		return &Error{Phase: "start", Msg: fmt.Sprintf("no StartStream within %s (--start-timeout)", opt.StartTimeout)}
-	case <-ctx.Done():
-		return &Error{Phase: "start", Msg: "interrupted while waiting for StartStream"}
-	}
-	w.step("start_stream", "worker id "+w.ID)
-
-	// 2. WorkerInitRequest.
-	init := &rpc.WorkerInitRequest{
-		HostVersion:          opt.HostVersion,
-		Capabilities:         map[string]string{"MultiStream": "10"},
-		WorkerDirectory:      w.Command.WorkerDir,
-		FunctionAppDirectory: w.Command.AppDir,
-	}
-	if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_WorkerInitRequest{WorkerInitRequest: init}}); err != nil {
-		return &Error{Phase: "init", Msg: "sending WorkerInitRequest: " + err.Error()}
-	}
-	m, err := w.recvKind(ctx, opt.InitTimeout, "init", "WorkerInitResponse", "--init-timeout", func(m *rpc.StreamingMessage) bool {
-		return m.GetWorkerInitResponse() != nil
-	})
-	if err != nil {
-		return err
-	}
-	resp := m.GetWorkerInitResponse()
-	if resp.GetResult().GetStatus() != rpc.StatusResult_Success {
-		return &Error{Phase: "init", Msg: "worker failed initialization: " + resultText(resp.GetResult())}
-	}
-	w.Capabilities = map[string]string{}
-	for k, v := range resp.GetCapabilities() {
-		w.Capabilities[k] = v
-	}
-	if u := w.Capabilities["HttpUri"]; u != "" {
-		if w.proxy, err = ParseProxyURI(u); err != nil {
-			return &Error{Phase: "init", Msg: err.Error()}
-		}
-	}
-	w.Metadata = resp.GetWorkerMetadata()
-	w.step("init", fmt.Sprintf("%d capabilities", len(w.Capabilities)))
-
-	// 3. Discovery.
-	var fns []*Function
-	if w.Command.WorkerIndexing {
-		req := &rpc.FunctionsMetadataRequest{FunctionAppDirectory: w.Command.AppDir}
-		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionsMetadataRequest{FunctionsMetadataRequest: req}}); err != nil {
-			return &Error{Phase: "metadata", Msg: "sending FunctionsMetadataRequest: " + err.Error()}
-		}
-		m, err := w.recvKind(ctx, opt.MetadataTimeout, "metadata", "FunctionMetadataResponse", "", func(m *rpc.StreamingMessage) bool {
-			return m.GetFunctionMetadataResponse() != nil
-		})
-		if err != nil {
-			return err
-		}
-		mr := m.GetFunctionMetadataResponse()
-		if mr.GetUseDefaultMetadataIndexing() {
-			w.step("metadata", "worker asked for function.json indexing")
-		} else {
-			if mr.GetResult() != nil && mr.GetResult().GetStatus() == rpc.StatusResult_Failure {
-				return &Error{Phase: "metadata", Msg: "worker indexing failed: " + resultText(mr.GetResult())}
-			}
-			for _, md := range mr.GetFunctionMetadataResults() {
-				f, err := fromWorkerMetadata(md)
-				if err != nil {
-					return &Error{Phase: "metadata", Msg: err.Error()}
-				}
-				fns = append(fns, f)
-			}
-			w.step("metadata", fmt.Sprintf("%d functions from worker indexing", len(fns)))
-			if len(fns) == 0 {
-				return &Error{Phase: "metadata", Msg: "worker indexing found no functions"}
-			}
-		}
-		if mr.GetUseDefaultMetadataIndexing() {
-			if fns, err = w.scan(); err != nil {
-				return err
-			}
-		}
-	} else {
-		if fns, err = w.scan(); err != nil {
-			return err
-		}
-	}
-
-	// 4. One FunctionLoadRequest per function; a function is invocable only after its Success.
-	managedDeps, err := managedDependencyEnabled(w.Command.AppDir)
-	if err != nil {
-		return &Error{Phase: "load", Msg: err.Error()}
-	}
-	var toLoad []*Function
-	for _, f := range fns {
-		if f.LoadError != "" {
-			w.Failed = append(w.Failed, f)
-			continue
-		}
-		toLoad = append(toLoad, f)
-		lr := w.loadRequestFor(f, managedDeps)
-		if err := w.send(&rpc.StreamingMessage{Content: &rpc.StreamingMessage_FunctionLoadRequest{FunctionLoadRequest: lr}}); err != nil {
-			return &Error{Phase: "load", Msg: fmt.Sprintf("sending FunctionLoadRequest for %s: %v", f.Name, err)}
-		}
-	}
-	pending := map[string]*Function{}
-	for _, f := range toLoad {
-		pending[f.ID] = f
-	}
-	if _, err := w.awaitLoads(ctx, opt, pending); err != nil {
-		return err
-	}
-	return nil
-}
-
 // loadRequestFor is f's FunctionLoadRequest as the host sends it to this worker: with host.json's
 // managedDependency.enabled; an app setting AzureWebJobs.NAME.Disabled marks f disabled first.
 func (w *Worker) loadRequestFor(f *Function, managedDeps bool) *rpc.FunctionLoadRequest {
@@ -327,18 +150,6 @@ func (w *Worker) loadRequestFor(f *Function, managedDeps bool) *rpc.FunctionLoad
 	lr := f.loadRequest()
 	lr.ManagedDependencyEnabled = managedDeps
 	return lr
-}
-
-func (w *Worker) scan() ([]*Function, error) {
-	fns, err := ScanFunctionJSON(w.Command.AppDir, guid.New)
-	if err != nil {
-		return nil, &Error{Phase: "discovery", Msg: err.Error()}
-	}
-	if len(fns) == 0 {
-		return nil, &Error{Phase: "discovery", Msg: fmt.Sprintf("no function.json found under %s (give --app, or --indexing worker)", w.Command.AppDir)}
-	}
-	w.step("discovery", fmt.Sprintf("%d functions from function.json", len(fns)))
-	return fns, nil
 }
 
 func (w *Worker) send(m *rpc.StreamingMessage) error { return w.stream.Send(m) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -76,7 +77,13 @@ func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, err
 	w.Command = cmd
 	opt = opt.withDefaults(cmd)
 	w.sess = srv.expect(w.ID)
-	w.Log = NewWorkerLog(opt.Log)
+	logOut := opt.Log
+	var label *labelWriter
+	if opt.LabelLog && logOut != nil {
+		label = newLabelWriter(logOut)
+		logOut = label
+	}
+	w.Log = NewWorkerLog(logOut)
 	sp.Begin = time.Now()
 	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
 	if err != nil {
@@ -86,6 +93,9 @@ func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, err
 	}
 	sp.Started = time.Now()
 	w.Pid = w.proc.pid()
+	if label != nil {
+		label.set(fmt.Sprintf("[pid %d] ", w.Pid))
+	}
 	w.last = w.proc.start
 	w.step("spawn", fmt.Sprintf("pid %d: %s", w.Pid, strings.Join(cmd.Args, " ")))
 
@@ -109,7 +119,7 @@ func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, err
 	return w, sp, nil
 }
 
-// withDefaults fills zero timeouts and the host version as Start does.
+// withDefaults fills zero timeouts and the host version as the host does, and applies --indexing.
 func (opt Options) withDefaults(cmd *Command) Options {
 	if opt.HostVersion == "" {
 		opt.HostVersion = DefaultHostVersion
@@ -125,17 +135,12 @@ func (opt Options) withDefaults(cmd *Command) Options {
 	if cmd.Config != nil {
 		po = cmd.Config.ProcessOptions
 	}
+	// worker.config.json's time spans were validated when it was read.
 	if opt.StartTimeout <= 0 {
-		opt.StartTimeout = DefaultStartTimeout
-		if po.ProcessStartupTimeout != "" {
-			opt.StartTimeout, _ = ParseTimeSpan(po.ProcessStartupTimeout)
-		}
+		opt.StartTimeout = po.Duration("processStartupTimeout", DefaultStartTimeout)
 	}
 	if opt.InitTimeout <= 0 {
-		opt.InitTimeout = DefaultInitTimeout
-		if po.InitializationTimeout != "" {
-			opt.InitTimeout, _ = ParseTimeSpan(po.InitializationTimeout)
-		}
+		opt.InitTimeout = po.Duration("initializationTimeout", DefaultInitTimeout)
 	}
 	if opt.MetadataTimeout <= 0 {
 		opt.MetadataTimeout = DefaultMetadataTimeout
@@ -185,7 +190,8 @@ func (w *Worker) fail(err error) error {
 func (w *Worker) exchange(ctx context.Context, m *rpc.StreamingMessage, d time.Duration, phase, expected, flag string, want func(*rpc.StreamingMessage) bool) (*rpc.StreamingMessage, Exchange, error) {
 	var ex Exchange
 	if err := w.send(m); err != nil {
-		return nil, ex, w.fail(&Error{Phase: phase, Msg: fmt.Sprintf("sending the request for %s: %v", expected, err)})
+		kind := strings.TrimPrefix(reflect.TypeOf(m.GetContent()).Elem().Name(), "StreamingMessage_")
+		return nil, ex, w.fail(&Error{Phase: phase, Msg: fmt.Sprintf("sending %s: %v", kind, err)})
 	}
 	ex.Sent = time.Now()
 	r, err := w.recvKind(ctx, d, phase, expected, flag, want)
