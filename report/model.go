@@ -216,10 +216,13 @@ const RunSchema = "fbench.run/v1"
 // which worker it drove. It is written to run.json when the run starts and again when it ends, and
 // is enough, with latency.hlog and intervals.jsonl, to rebuild every report file.
 type Meta struct {
-	Schema    string    `json:"schema"`
-	Version   string    `json:"fbench_version"`
-	Mode      string    `json:"mode"` // "open" (arrival schedule) or "closed" (fixed concurrency)
-	StartedAt time.Time `json:"started_at"`
+	// Clock, when set, stamps the summary's GeneratedAt instead of the current time (a test's
+	// fixed time); it is not recorded.
+	Clock     func() time.Time `json:"-"`
+	Schema    string           `json:"schema"`
+	Version   string           `json:"fbench_version"`
+	Mode      string           `json:"mode"` // "open" (arrival schedule) or "closed" (fixed concurrency)
+	StartedAt time.Time        `json:"started_at"`
 	// TimeZero is the wall-clock time of offset 0 of the run's time line (the first arrival due),
 	// the StartTime of latency.hlog. Zero means "same as StartedAt".
 	TimeZero    time.Time      `json:"time_zero,omitzero"`

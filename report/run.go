@@ -15,9 +15,6 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// now stamps Summary.GeneratedAt; tests replace it.
-var now = func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
-
 // IntervalObserver sees every interval fed to a run's aggregate, warm-up included (rec.Warmup),
 // in order, live (RunWriter.Observe) or replayed (RebuildOptions.Observers). hists are the
 // interval's non-empty histograms keyed by hlog tag; rec and hists are only valid during the call.
@@ -282,7 +279,7 @@ func (w *RunWriter) Finish(meta Meta) (*Summary, error) {
 	errs = append(errs, w.closeFiles())
 	errs = append(errs, writeJSONAtomic(filepath.Join(w.dir, RunFile), meta))
 
-	s := w.agg.summary(meta, now())
+	s := w.agg.summary(meta, meta.generatedAt())
 	if w.failed > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d intervals could not be written and are missing from the report (first error: %v)", w.failed, w.err))
 	}
@@ -333,6 +330,7 @@ type RebuildOptions struct {
 	From, To  time.Duration // offsets from time zero; 0 = unbounded
 	Evaluate  Evaluator
 	Observers []IntervalObserver // see every interval of the range, in order, before Evaluate
+	Clock     func() time.Time   // stamps Summary.GeneratedAt (nil: the current time)
 }
 
 // Rebuild recomputes summary.json, intervals.csv, percentiles.csv and report.html of the run in dir
@@ -364,7 +362,8 @@ func RebuildWith(dir string, opt RebuildOptions) (*Summary, error) {
 		discardTemp(csvTmp)
 		return nil, fmt.Errorf("report: rebuild %s: %w", dir, err)
 	}
-	s := agg.summary(meta, now())
+	meta.Clock = opt.Clock
+	s := agg.summary(meta, meta.generatedAt())
 	s.Warnings = append(s.Warnings, notes...)
 	if opt.From != 0 || opt.To != 0 {
 		s.Window = &Window{FromS: opt.From.Seconds(), ToS: opt.To.Seconds()}
@@ -481,4 +480,12 @@ func replay(dir string, from, to time.Duration, agg *aggregator) ([]string, erro
 		notes = append(notes, fmt.Sprintf("%s: %d histograms matched no interval of %s and were ignored", HlogFile, orphans, IntervalsFile))
 	}
 	return notes, nil
+}
+
+// generatedAt is when a summary of the run is computed: m.Clock's time, else now to the millisecond.
+func (m Meta) generatedAt() time.Time {
+	if m.Clock != nil {
+		return m.Clock()
+	}
+	return time.Now().UTC().Truncate(time.Millisecond)
 }

@@ -18,6 +18,7 @@ var synthStart = time.Date(2025, 3, 14, 9, 26, 53, 589_000_000, time.UTC)
 func synthMeta() Meta {
 	exit := 0
 	return Meta{
+		Clock:     fixedClock,
 		Version:   "0.1.0-test",
 		Mode:      "open",
 		HTTPMode:  "rpc",
