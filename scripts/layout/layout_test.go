@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -124,4 +125,34 @@ func clone(m *Module) *Module {
 		c.Packages = append(c.Packages, &q)
 	}
 	return c
+}
+
+// The README's Layout table names every package on its floor.
+func TestReadmeLayoutMatchesFloors(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range fbenchHouse().ReadmeDrift(string(b)) {
+		t.Error(d)
+	}
+}
+
+// A table that misses a package, or puts one on another floor, is reported.
+func TestReadmeDriftIsReported(t *testing.T) {
+	h := House{Floors: map[string]int{"a": 0, "a/b": 1, "c": 2, "scripts/tool": 3}}
+	readme := "# x\n\n## Layout\n\n| floor | package | what |\n|---|---|---|\n" +
+		"| 1 | `a/b/` | b |\n| 0 | `a`, `c` | a and c |\n| – | `scripts/` | `tool` |\n\n## Next\n| 2 | `c` | not in the section |\n"
+	got := h.ReadmeDrift(readme)
+	want := []string{"c: the README's Layout table puts it on floor 0, the floors table on 2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("drift %q, want %q", got, want)
+	}
+	h.Floors["d"] = 1
+	if got := h.ReadmeDrift(readme); len(got) != 2 || got[1] != "d: not in the README's Layout table" {
+		t.Errorf("drift %q, want d missing", got)
+	}
+	if got := h.ReadmeDrift("# no layout\n"); len(got) != 1 {
+		t.Errorf("drift %q, want the missing section", got)
+	}
 }
