@@ -237,3 +237,74 @@ func (hr *hlogReader) cutKey() (int64, bool) {
 	}
 	return hlogEntry{Offset: v + hr.baseSec - hr.startSec}.key(), true
 }
+
+// hlogCursor reads an hlog one interval at a time, in step with intervals.jsonl: it peeks at the
+// next complete line and hands over the histograms of the interval asked for.
+type hlogCursor struct {
+	r       *hlogReader
+	pending *hlogEntry // the line peeked at and not yet consumed
+	done    bool       // the log is read to its end
+	orphans int        // histograms of an interval intervals.jsonl does not have
+}
+
+// peek returns the next complete hlog line without consuming it (nil at the end).
+func (c *hlogCursor) peek() (*hlogEntry, error) {
+	if c.pending == nil && !c.done {
+		e, err := c.r.next()
+		if errors.Is(err, io.EOF) {
+			c.done = true
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.pending = &e
+	}
+	return c.pending, nil
+}
+
+// collect consumes the lines up to the interval at key, counting those before it as orphans, and
+// merges the interval's histograms into hists by tag; with decode false they are skipped unread.
+func (c *hlogCursor) collect(key int64, hists map[string]*hdrhistogram.Histogram, decode bool) error {
+	for {
+		e, err := c.peek()
+		if err != nil {
+			return err
+		}
+		if e == nil || e.key() > key {
+			return nil
+		}
+		c.pending = nil
+		if e.key() < key {
+			c.orphans++
+			continue
+		}
+		if !decode {
+			continue
+		}
+		h, err := e.decode()
+		if err != nil {
+			return err
+		}
+		if prev := hists[e.Tag]; prev != nil {
+			prev.Merge(h)
+		} else {
+			hists[e.Tag] = h
+		}
+	}
+}
+
+// drain consumes the rest of the log, so that a last line cut short is noticed (Truncated); it
+// stops at the first error.
+func (c *hlogCursor) drain() {
+	if c.done {
+		return
+	}
+	for {
+		e, err := c.peek()
+		if err != nil || e == nil {
+			return
+		}
+		c.pending = nil
+	}
+}

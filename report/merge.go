@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -264,9 +263,7 @@ type mergeSource struct {
 	interval time.Duration
 	jf, hf   *os.File
 	jr       *bufio.Reader
-	hr       *hlogReader
-	pending  *hlogEntry
-	hlogDone bool
+	hl       hlogCursor
 	jline    int
 
 	// The next whole interval, in the merged time line's slot; done when there is none.
@@ -281,7 +278,6 @@ type mergeSource struct {
 	leftOut int
 	yielded int           // intervals handed to the merge
 	lastEnd time.Duration // the end of the last of them
-	orphans int
 	totals  runTotals
 }
 
@@ -312,7 +308,7 @@ func openMergeSource(dir string) (*mergeSource, error) {
 		return nil, fmt.Errorf("%s is not a run directory: it has no readable %s", dir, HlogFile)
 	}
 	s.jr = bufio.NewReaderSize(s.jf, 64<<10)
-	s.hr = newHlogReader(s.hf)
+	s.hl.r = newHlogReader(s.hf)
 	return s, nil
 }
 
@@ -420,22 +416,6 @@ func (s *mergeSource) label() string {
 	return filepath.Base(filepath.Clean(s.dir))
 }
 
-// nextEntry peeks at the next complete hlog line (nil at the end).
-func (s *mergeSource) nextEntry() (*hlogEntry, error) {
-	if s.pending == nil && !s.hlogDone {
-		e, err := s.hr.next()
-		if errors.Is(err, io.EOF) {
-			s.hlogDone = true
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		s.pending = &e
-	}
-	return s.pending, nil
-}
-
 // advance moves to the run's next whole interval (one whose every histogram line is complete), or
 // marks the run done. An interval is whole when the log goes on past it without a cut.
 func (s *mergeSource) advance() error {
@@ -446,97 +426,98 @@ func (s *mergeSource) advance() error {
 	if s.done {
 		return nil
 	}
-	for {
-		line, rerr := s.jr.ReadBytes('\n')
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return rerr
+	line, cut, err := nextIntervalLine(s.jr, &s.jline)
+	if err != nil {
+		return err
+	}
+	if line == nil {
+		if cut {
+			s.leftOut++
+			s.notes = append(s.notes, fmt.Sprintf("%s: %s was cut short (run killed?): its last interval was left out", s.dir, IntervalsFile))
 		}
-		if errors.Is(rerr, io.EOF) {
-			if len(bytes.TrimSpace(line)) > 0 {
-				s.leftOut++
-				s.notes = append(s.notes, fmt.Sprintf("%s: %s was cut short (run killed?): its last interval was left out", s.dir, IntervalsFile))
-			}
-			s.finish()
-			return nil
-		}
-		s.jline++
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var rec IntervalRecord
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return fmt.Errorf("%s line %d: %w", IntervalsFile, s.jline, err)
-		}
-		key := intervalKey(rec.Start)
-		hists := map[string]*hdrhistogram.Histogram{}
-		for {
-			e, err := s.nextEntry()
-			if err != nil {
-				return err
-			}
-			if e == nil || e.key() > key {
-				break
-			}
-			s.pending = nil
-			if e.key() < key {
-				s.orphans++
-				continue
-			}
-			h, err := e.decode()
-			if err != nil {
-				return err
-			}
-			if prev := hists[e.Tag]; prev != nil {
-				prev.Merge(h)
-			} else {
-				hists[e.Tag] = h
-			}
-		}
-		e, err := s.nextEntry()
-		if err != nil {
-			return err
-		}
-		whole := e != nil || !s.hr.Truncated
-		if !whole {
-			ck, ok := s.hr.cutKey()
-			whole = ok && ck > key
-		}
-		if !whole {
-			n := 1
-			for {
-				l, err := s.jr.ReadBytes('\n')
-				if len(bytes.TrimSpace(l)) > 0 && err == nil {
-					n++
-				}
-				if err != nil {
-					break
-				}
-			}
-			s.leftOut += n
-			s.notes = append(s.notes, fmt.Sprintf("%s: %s was cut short (run killed?) in the interval at %ss: %d interval(s) from there on were left out, the %d before it merged",
-				s.dir, HlogFile, FormatFloat(rec.Start.Seconds()), n, s.yielded))
-			s.finish()
-			return nil
-		}
-		abs := s.offset + rec.Start
-		slot := int64(math.Round(float64(abs) / float64(s.interval)))
-		if s.hists != nil && slot <= s.slot {
-			return fmt.Errorf("%s line %d: interval at %s is not after the one before it", IntervalsFile, s.jline, rec.Start)
-		}
-		s.rec, s.hists, s.slot = rec, hists, slot
-		s.yielded++
-		s.lastEnd = rec.Start + rec.Length
-		s.skew = abs - time.Duration(slot)*s.interval
+		s.finish()
 		return nil
 	}
+	return s.take(line)
+}
+
+// take reads the interval of one intervals.jsonl line and its histograms, and makes it the run's
+// next interval; an interval that is not whole ends the run there.
+func (s *mergeSource) take(line []byte) error {
+	var rec IntervalRecord
+	if err := json.Unmarshal(line, &rec); err != nil {
+		return fmt.Errorf("%s line %d: %w", IntervalsFile, s.jline, err)
+	}
+	key := intervalKey(rec.Start)
+	hists := map[string]*hdrhistogram.Histogram{}
+	if err := s.hl.collect(key, hists, true); err != nil {
+		return err
+	}
+	whole, err := s.whole(key)
+	if err != nil {
+		return err
+	}
+	if !whole {
+		s.leaveOutFrom(rec.Start)
+		s.finish()
+		return nil
+	}
+	return s.place(&rec, hists)
+}
+
+// whole tells whether the interval at key has every histogram line: the log goes on past it, or
+// was cut after it.
+func (s *mergeSource) whole(key int64) (bool, error) {
+	e, err := s.hl.peek()
+	if err != nil {
+		return false, err
+	}
+	if e != nil || !s.hl.r.Truncated {
+		return true, nil
+	}
+	ck, ok := s.hl.r.cutKey()
+	return ok && ck > key, nil
+}
+
+// leaveOutFrom leaves out the interval at start and every one after it (the hlog was cut short in
+// it), and notes how many.
+func (s *mergeSource) leaveOutFrom(start time.Duration) {
+	n := 1
+	for {
+		l, err := s.jr.ReadBytes('\n')
+		if len(bytes.TrimSpace(l)) > 0 && err == nil {
+			n++
+		}
+		if err != nil {
+			break
+		}
+	}
+	s.leftOut += n
+	s.notes = append(s.notes, fmt.Sprintf("%s: %s was cut short (run killed?) in the interval at %ss: %d interval(s) from there on were left out, the %d before it merged",
+		s.dir, HlogFile, FormatFloat(start.Seconds()), n, s.yielded))
+}
+
+// place makes rec, with its histograms, the run's next interval, in the merged time line's nearest
+// slot; an interval not after the one before it is an error.
+func (s *mergeSource) place(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram) error {
+	abs := s.offset + rec.Start
+	slot := int64(math.Round(float64(abs) / float64(s.interval)))
+	if s.hists != nil && slot <= s.slot {
+		return fmt.Errorf("%s line %d: interval at %s is not after the one before it", IntervalsFile, s.jline, rec.Start)
+	}
+	s.rec, s.hists, s.slot = *rec, hists, slot
+	s.yielded++
+	s.lastEnd = rec.Start + rec.Length
+	s.skew = abs - time.Duration(slot)*s.interval
+	return nil
 }
 
 // finish ends the run's stream and notes histograms that matched no interval.
 func (s *mergeSource) finish() {
 	s.done = true
 	s.hists = nil
-	if s.orphans > 0 {
-		s.notes = append(s.notes, fmt.Sprintf("%s: %d histograms of %s matched no interval of %s and were ignored", s.dir, s.orphans, HlogFile, IntervalsFile))
+	if s.hl.orphans > 0 {
+		s.notes = append(s.notes, fmt.Sprintf("%s: %d histograms of %s matched no interval of %s and were ignored", s.dir, s.hl.orphans, HlogFile, IntervalsFile))
 	}
 }
 

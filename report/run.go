@@ -391,95 +391,68 @@ func replay(dir string, from, to time.Duration, agg *aggregator) ([]string, erro
 	}
 	defer hf.Close()
 
-	hr := newHlogReader(hf)
-	var pending *hlogEntry
-	hlogDone := false
-	nextEntry := func() (*hlogEntry, error) {
-		if pending == nil && !hlogDone {
-			e, err := hr.next()
-			if errors.Is(err, io.EOF) {
-				hlogDone = true
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			pending = &e
-		}
-		return pending, nil
-	}
-
+	hl := &hlogCursor{r: newHlogReader(hf)}
 	var notes []string
-	orphans := 0
-	jr := bufio.NewReaderSize(jf, 64<<10)
-	for lineNo := 1; ; lineNo++ {
-		line, rerr := jr.ReadBytes('\n')
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return nil, rerr
-		}
-		if errors.Is(rerr, io.EOF) {
-			if len(bytes.TrimSpace(line)) > 0 {
-				notes = append(notes, fmt.Sprintf("%s: the last line was cut short (run killed?) and was ignored", IntervalsFile))
-			}
-			break
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	cut, err := replayIntervals(bufio.NewReaderSize(jf, 64<<10), hl, from, to, agg)
+	if err != nil {
+		return nil, err
+	}
+	if cut {
+		notes = append(notes, fmt.Sprintf("%s: the last line was cut short (run killed?) and was ignored", IntervalsFile))
+	}
+	// A final hlog line cut short only matters if its interval made it to intervals.jsonl.
+	hl.drain()
+	if hl.r.Truncated {
+		notes = append(notes, fmt.Sprintf("%s: the last line was cut short (run killed?) and was ignored", HlogFile))
+	}
+	if hl.orphans > 0 {
+		notes = append(notes, fmt.Sprintf("%s: %d histograms matched no interval of %s and were ignored", HlogFile, hl.orphans, IntervalsFile))
+	}
+	return notes, nil
+}
+
+// replayIntervals feeds agg each interval of intervals.jsonl (read from jr) that lies within
+// [from, to], with its histograms from hl; cut tells that the file's last line was cut short (it
+// is ignored).
+func replayIntervals(jr *bufio.Reader, hl *hlogCursor, from, to time.Duration, agg *aggregator) (cut bool, err error) {
+	lineNo := 0
+	for {
+		line, cut, err := nextIntervalLine(jr, &lineNo)
+		if err != nil || line == nil {
+			return cut, err
 		}
 		var rec IntervalRecord
 		if err := json.Unmarshal(line, &rec); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", IntervalsFile, lineNo, err)
+			return false, fmt.Errorf("%s line %d: %w", IntervalsFile, lineNo, err)
 		}
 		use := rec.Start >= from && (to == 0 || rec.Start+rec.Length <= to)
-		key := intervalKey(rec.Start)
 		hists := map[string]*hdrhistogram.Histogram{}
-		for {
-			e, err := nextEntry()
-			if err != nil {
-				return nil, err
-			}
-			if e == nil || e.key() > key {
-				break
-			}
-			pending = nil
-			if e.key() < key {
-				orphans++
-				continue
-			}
-			if !use {
-				continue
-			}
-			h, err := e.decode()
-			if err != nil {
-				return nil, err
-			}
-			if prev := hists[e.Tag]; prev != nil {
-				prev.Merge(h)
-			} else {
-				hists[e.Tag] = h
-			}
+		if err := hl.collect(intervalKey(rec.Start), hists, use); err != nil {
+			return false, err
 		}
 		if use {
 			agg.add(&rec, hists)
 		}
 	}
-	// A final hlog line cut short only matters if its interval made it to intervals.jsonl.
-	if !hlogDone {
-		for {
-			e, err := nextEntry()
-			if err != nil || e == nil {
-				break
-			}
-			pending = nil
+}
+
+// nextIntervalLine returns the next non-blank line of intervals.jsonl, counting the lines read in
+// *lineNo. At the end it returns a nil line, with cut telling that a last line had no newline (a
+// killed writer's).
+func nextIntervalLine(jr *bufio.Reader, lineNo *int) (line []byte, cut bool, err error) {
+	for {
+		line, err := jr.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return nil, len(bytes.TrimSpace(line)) > 0, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		*lineNo++
+		if len(bytes.TrimSpace(line)) > 0 {
+			return line, false, nil
 		}
 	}
-	if hr.Truncated {
-		notes = append(notes, fmt.Sprintf("%s: the last line was cut short (run killed?) and was ignored", HlogFile))
-	}
-	if orphans > 0 {
-		notes = append(notes, fmt.Sprintf("%s: %d histograms matched no interval of %s and were ignored", HlogFile, orphans, IntervalsFile))
-	}
-	return notes, nil
 }
 
 // generatedAt is when a summary of the run is computed: m.Clock's time, else now to the millisecond.
