@@ -233,6 +233,22 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 	}
 	a.end = max(a.end, rec.Start+rec.Length)
 
+	p := intervalPoint(rec, hists)
+	a.observeResources(rec, &p)
+	a.procs.add(rec, !rec.Warmup, rec.Length >= a.interval/2)
+	a.procs.point(rec, &p)
+	a.writeRow(rec, &p, hists)
+	a.addPoint(p)
+	if rec.Warmup {
+		a.addWarmup(rec)
+		return
+	}
+	a.addMeasured(rec, &p, hists)
+}
+
+// intervalPoint is rec as a point of the time charts: its latency percentiles, expected arrivals
+// and counts (resources and processes are added by their own steps).
+func intervalPoint(rec *IntervalRecord, hists map[string]*hdrhistogram.Histogram) point {
 	p := point{Start: rec.Start, End: rec.Start + rec.Length, N: 1, Seconds: rec.Length.Seconds()}
 	for mi, m := range Metrics {
 		if h := hists[m]; h != nil && h.TotalCount() > 0 {
@@ -240,66 +256,72 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		}
 	}
 	c := rec.Counts
-	loadLen := rec.Length
-	if rec.LoadLength > 0 && rec.LoadLength < rec.Length {
-		loadLen = rec.LoadLength
-	}
-	p.Expected = rec.OfferedRPS * loadLen.Seconds()
+	p.Expected = rec.OfferedRPS * loadLength(rec).Seconds()
 	p.Responses = c.Responses()
 	p.Sent = c.Sent
 	p.InFlight = rec.InFlight
 	p.Failed, p.TimedOut, p.Dropped, p.Lost = c.Failed, c.TimedOut, c.Dropped, c.Lost
 	p.Cancelled, p.CAE, p.CancelSent, p.Unmatched = c.Cancelled, c.CompletedAfterCancel, c.CancelSent, c.Unmatched
+	return p
+}
+
+// observeResources puts rec's resource samples, the worker's and fbench's, in p, in the measured
+// CPU averages (warm-up excluded) and in the peaks.
+func (a *aggregator) observeResources(rec *IntervalRecord, p *point) {
 	r := rec.Resources
-	// A short interval (the run's last, partial one) gives a CPU percentage from a few ticks of
-	// the kernel's 10 ms accounting: it counts in the averages, by its length, not in the peaks.
-	peakCPU := func(pct float64) float64 {
-		if rec.Length < a.interval/2 {
-			return 0
-		}
-		return pct
-	}
 	if r.WorkerRSSBytes > 0 || r.WorkerCPUPct > 0 {
 		p.WCPU, p.WCPUSec = r.WorkerCPUPct*p.Seconds, p.Seconds
 		if !rec.Warmup {
 			a.workerCPU, a.workerCPUSec = a.workerCPU+p.WCPU, a.workerCPUSec+p.WCPUSec
 		}
 		p.WRSS, p.WThr, p.WFDs, p.WPid = r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, r.WorkerPid
-		a.worker.observe(peakCPU(r.WorkerCPUPct), r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, 0)
+		a.worker.observe(a.peakCPU(rec, r.WorkerCPUPct), r.WorkerRSSBytes, r.WorkerThreads, r.WorkerFDs, 0)
 	}
 	if r.FbenchRSSBytes > 0 || r.FbenchCPUPct > 0 {
 		p.FCPU, p.FCPUSec = r.FbenchCPUPct*p.Seconds, p.Seconds
 		if !rec.Warmup {
 			a.harnessCPU, a.harnessCPUSec = a.harnessCPU+p.FCPU, a.harnessCPUSec+p.FCPUSec
-			a.harnessSent += c.Sent
+			a.harnessSent += rec.Counts.Sent
 		}
 		p.FRSS = r.FbenchRSSBytes
-		a.harness.observe(peakCPU(r.FbenchCPUPct), r.FbenchRSSBytes, 0, 0, r.Goroutines)
+		a.harness.observe(a.peakCPU(rec, r.FbenchCPUPct), r.FbenchRSSBytes, 0, 0, r.Goroutines)
 	}
-	a.procs.add(rec, !rec.Warmup, rec.Length >= a.interval/2)
-	a.procs.point(rec, &p)
-	a.writeRow(rec, &p, hists)
-	a.addPoint(p)
+}
 
-	if rec.Warmup {
-		a.nWarm++
-		a.warm += rec.Length
-		s := span{rec.Start, rec.Start + rec.Length}
-		if n := len(a.warmSpans); n > 0 && s.Start <= a.warmSpans[n-1].End {
-			a.warmSpans[n-1].End = max(a.warmSpans[n-1].End, s.End)
-		} else if n < 64 {
-			a.warmSpans = append(a.warmSpans, s)
-		}
-		return
+// peakCPU is rec's CPU percentage pct as a candidate for the peaks. A short interval (the run's
+// last, partial one) gives a CPU percentage from a few ticks of the kernel's 10 ms accounting: it
+// counts in the averages, by its length, not in the peaks.
+func (a *aggregator) peakCPU(rec *IntervalRecord, pct float64) float64 {
+	if rec.Length < a.interval/2 {
+		return 0
 	}
+	return pct
+}
+
+// addWarmup counts a warm-up interval and adds it to the warm-up spans (adjacent ones joined, at
+// most 64).
+func (a *aggregator) addWarmup(rec *IntervalRecord) {
+	a.nWarm++
+	a.warm += rec.Length
+	s := span{rec.Start, rec.Start + rec.Length}
+	if n := len(a.warmSpans); n > 0 && s.Start <= a.warmSpans[n-1].End {
+		a.warmSpans[n-1].End = max(a.warmSpans[n-1].End, s.End)
+	} else if n < 64 {
+		a.warmSpans = append(a.warmSpans, s)
+	}
+}
+
+// addMeasured adds a measured interval (p is its point) to the run's totals: time, expected
+// arrivals, counts, HTTP statuses, failures and histograms.
+func (a *aggregator) addMeasured(rec *IntervalRecord, p *point, hists map[string]*hdrhistogram.Histogram) {
 	a.nMeasured++
 	a.measured += rec.Length
 	a.expected += p.Expected
 	if rec.Phase != PhaseDrain {
-		a.loadTime += loadLen
+		a.loadTime += loadLength(rec)
 		a.loadResp += p.Responses
 	}
-	a.counts.Add(c)
+	a.counts.Add(rec.Counts)
 	if len(rec.HTTPStatus) > 0 {
 		if a.httpStatus == nil {
 			a.httpStatus = HTTPStatusCounts{}
@@ -312,6 +334,12 @@ func (a *aggregator) add(rec *IntervalRecord, hists map[string]*hdrhistogram.His
 		}
 		a.failures[r] += n
 	}
+	a.addTotals(hists)
+}
+
+// addTotals merges a measured interval's histograms into the run's, per tag, counting the values a
+// merge could not record.
+func (a *aggregator) addTotals(hists map[string]*hdrhistogram.Histogram) {
 	for tag, h := range hists {
 		t := a.totals[tag]
 		if t == nil {
