@@ -81,7 +81,26 @@ func (x *XYChart) HTML() (template.HTML, error) {
 	if x.XLabel != "" {
 		c.H += 14
 	}
-	maxX, minY, maxY := 0.0, math.Inf(1), 0.0
+	x.setAxes(c)
+	x.drawSeries(c)
+	x.drawMarks(c)
+	for _, r := range x.Refs {
+		c.refY(r.Y, r.Color, r.Label)
+	}
+	if x.XLabel != "" {
+		c.Labels = append(c.Labels, label{X: f1(c.px + c.pw/2), Y: f1(float64(c.H) - 4), Anchor: "middle", Text: x.XLabel})
+	}
+	var buf bytes.Buffer
+	if err := reportTemplate.ExecuteTemplate(&buf, "chart", c); err != nil {
+		return "", err
+	}
+	return template.HTML(buf.String()), nil // #nosec: produced by html/template
+}
+
+// extent is the largest x, and the smallest positive and the largest y, over the series' points
+// (NaN ones left out), the marks' x and the reference lines' y; minY is +Inf when no y is positive.
+func (x *XYChart) extent() (maxX, minY, maxY float64) {
+	maxX, minY, maxY = 0.0, math.Inf(1), 0.0
 	for _, s := range x.Series {
 		for i := range s.X {
 			if i >= len(s.Y) || math.IsNaN(s.X[i]) || math.IsNaN(s.Y[i]) {
@@ -103,6 +122,13 @@ func (x *XYChart) HTML() (template.HTML, error) {
 			minY = min(minY, r.Y)
 		}
 	}
+	return maxX, minY, maxY
+}
+
+// setAxes sets c's axes to the chart's extent: x from 0 to a round value past the largest x (1 when
+// there is none) with round ticks; y log-scale for latencies, else linear from 0.
+func (x *XYChart) setAxes(c *chart) {
+	maxX, minY, maxY := x.extent()
 	if !(maxX > 0) {
 		maxX = 1
 	}
@@ -121,6 +147,10 @@ func (x *XYChart) HTML() (template.HTML, error) {
 	} else {
 		c.setYLinear(maxY, fmtCount)
 	}
+}
+
+// drawSeries draws each series as its line, its dots (a hollow circle at every point drawn), or both.
+func (x *XYChart) drawSeries(c *chart) {
 	for _, s := range x.Series {
 		n := min(len(s.X), len(s.Y))
 		c.line(s.Name, s.Color, s.Dash, s.X[:n], s.Y[:n])
@@ -129,36 +159,35 @@ func (x *XYChart) HTML() (template.HTML, error) {
 			sr.D = ""
 		}
 		if s.Dots {
-			var b strings.Builder
-			b.WriteString(sr.D)
-			for i := 0; i < n; i++ {
-				px, py := c.xs.at(s.X[i]), c.ys.at(s.Y[i])
-				if math.IsNaN(px) || math.IsNaN(py) || math.IsInf(py, 0) {
-					continue
-				}
-				b.WriteString("M" + f1(px-3) + "," + f1(py) + "a3,3 0 1,0 6,0a3,3 0 1,0 -6,0")
-			}
-			sr.D = b.String()
+			sr.D = dotsPath(c, sr.D, s.X[:n], s.Y[:n])
 		}
 	}
+}
+
+// dotsPath is the SVG path d followed by a hollow 3 px circle at each point (xs[i], ys[i]) that
+// lands on the plot.
+func dotsPath(c *chart, d string, xs, ys []float64) string {
+	var b strings.Builder
+	b.WriteString(d)
+	for i := range xs {
+		px, py := c.xs.at(xs[i]), c.ys.at(ys[i])
+		if math.IsNaN(px) || math.IsNaN(py) || math.IsInf(py, 0) {
+			continue
+		}
+		b.WriteString("M" + f1(px-3) + "," + f1(py) + "a3,3 0 1,0 6,0a3,3 0 1,0 -6,0")
+	}
+	return b.String()
+}
+
+// drawMarks draws the vertical markers; in the right part of the plot a label goes left of its line
+// (about 6.5 px a character).
+func (x *XYChart) drawMarks(c *chart) {
 	for _, m := range x.Marks {
 		n := len(c.Markers)
 		c.markX(m.X, m.Color, m.Label, m.Title)
 		if len(c.Markers) > n && m.Label != "" && c.xs.at(m.X) > c.px+0.6*c.pw {
-			// In the right part of the plot the label goes left of its line (about 6.5 px a character).
 			mk := &c.Markers[n]
 			mk.LX = f1(c.xs.at(m.X) - 3 - 6.5*float64(utf8.RuneCountInString(m.Label)))
 		}
 	}
-	for _, r := range x.Refs {
-		c.refY(r.Y, r.Color, r.Label)
-	}
-	if x.XLabel != "" {
-		c.Labels = append(c.Labels, label{X: f1(c.px + c.pw/2), Y: f1(float64(c.H) - 4), Anchor: "middle", Text: x.XLabel})
-	}
-	var buf bytes.Buffer
-	if err := reportTemplate.ExecuteTemplate(&buf, "chart", c); err != nil {
-		return "", err
-	}
-	return template.HTML(buf.String()), nil // #nosec: produced by html/template
 }
