@@ -10,6 +10,7 @@ import (
 
 	"github.com/fbench/fbench/loadgen/guid"
 	"github.com/fbench/fbench/loadgen/host"
+	"github.com/fbench/fbench/loadgen/precise"
 	"github.com/fbench/fbench/protos/rpc"
 	"github.com/fbench/fbench/report"
 )
@@ -76,10 +77,6 @@ func (h *cancelHeap) Pop() any {
 // blockedSend is how long a Send must take to count as held up by the worker (flow control).
 const blockedSend = int64(200 * time.Microsecond)
 
-// preciseWindow is how long before an arrival the sender stops using Go timers (millisecond
-// resolution when the runtime is idle) and sleeps precisely.
-const preciseWindow = 2 * time.Millisecond
-
 // never is a wake-up time no arrival reaches.
 const never = int64(1) << 62
 
@@ -126,7 +123,7 @@ func (s *sender) pinThread() (unpin func()) {
 		}
 		return func() {}
 	}
-	unpin, err := pinSenderThread(s.cfg.RealtimeSender)
+	unpin, err := precise.PinThread(s.cfg.RealtimeSender)
 	if err != nil {
 		s.e.senderNotice = fmt.Sprintf("realtime sender refused (%v): it needs CAP_SYS_NICE or an RLIMIT_RTPRIO above 0; the sender ran at ordinary priority", err)
 	}
@@ -475,14 +472,14 @@ func (s *sender) wakeAt(arrival int64) int64 {
 }
 
 // pace waits until at (ns since t0), a wake signal or the end of the run (false). Long waits use a
-// Go timer (which can be woken) up to preciseWindow before at; the rest is a precise nanosleep.
+// Go timer (which can be woken) up to precise.Window before at; the rest is a precise nanosleep.
 func (s *sender) pace(ctx context.Context, at int64, wake <-chan struct{}) bool {
 	d := time.Duration(at - s.e.now())
 	if d <= 0 {
 		return true
 	}
-	if d > preciseWindow || wake != nil {
-		coarse := d - preciseWindow
+	if d > precise.Window || wake != nil {
+		coarse := d - precise.Window
 		if wake != nil {
 			coarse = d
 		}
@@ -504,7 +501,7 @@ func (s *sender) pace(ctx context.Context, at int64, wake <-chan struct{}) bool 
 		d = time.Duration(at - s.e.now())
 	}
 	if d > 0 {
-		nanosleep(d)
+		precise.Sleep(d)
 	}
 	return true
 }

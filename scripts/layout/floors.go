@@ -10,6 +10,7 @@ var floors = map[string]int{
 	"loadgen/guid":     0,
 	"loadgen/dist":     0,
 	"loadgen/procstat": 0,
+	"loadgen/precise":  0,
 	// How a test binary stands in for a worker (tests only, see testOnly).
 	"loadgen/refworker/workertest": 0,
 	// The golden-file check of report's, report/slo's and report/compare's tests (tests only).

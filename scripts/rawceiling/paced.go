@@ -7,16 +7,14 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/fbench/fbench/loadgen/guid"
+	"github.com/fbench/fbench/loadgen/precise"
 )
 
 // The paced raw sender: open loop at a constant rate with the pacing fbench uses (its own OS
-// thread with 1 ns timer slack, a Go timer for waits longer than preciseWindow, nanosleep for the
+// thread with 1 ns timer slack, a Go timer for waits longer than precise.Window, nanosleep for the
 // rest), and nothing else: no tracker, no recorder, no schedule object. Its CPU per invocation is
 // the floor fbench's open loop is compared with at the rates real workers run; its lag (actual −
 // intended send time) shows it paces as precisely as fbench does.
-
-// preciseWindow is fbench's: how long before an arrival the sender stops using Go timers.
-const preciseWindow = 2 * time.Millisecond
 
 // pacedLag is the lag of the sends whose intended time falls in [from, to) (ns since base).
 type pacedLag struct {
@@ -33,7 +31,7 @@ func newPacedLag() *pacedLag {
 
 // sendPaced sends at rate per second until stop, the i-th invocation intended at start + i/rate.
 func (h *host) sendPaced(rate float64, stop *atomic.Bool, lag *pacedLag) error {
-	unpin := pinThread()
+	unpin, _ := precise.PinThread(false) // an error is only ever about realtime
 	defer unpin()
 	period := float64(time.Second) / rate
 	start := h.now()
@@ -41,12 +39,12 @@ func (h *host) sendPaced(rate float64, stop *atomic.Bool, lag *pacedLag) error {
 	defer timer.Stop()
 	for i := int64(0); !stop.Load(); i++ {
 		intended := start + int64(float64(i)*period)
-		if d := time.Duration(intended - h.now()); d > preciseWindow {
-			timer.Reset(d - preciseWindow)
+		if d := time.Duration(intended - h.now()); d > precise.Window {
+			timer.Reset(d - precise.Window)
 			<-timer.C
 		}
 		if d := time.Duration(intended - h.now()); d > 0 {
-			nanosleep(d)
+			precise.Sleep(d)
 		}
 		h.seq++
 		now := h.now()

@@ -1,4 +1,6 @@
-package loadgen
+//go:build linux
+
+package precise
 
 import (
 	"runtime"
@@ -14,11 +16,11 @@ import (
 
 const prSetTimerSlack = 29 // prctl(PR_SET_TIMERSLACK)
 
-// pinSenderThread locks the calling goroutine to its thread and makes that thread's sleeps precise;
+// PinThread locks the calling goroutine to its thread and makes that thread's sleeps precise;
 // with realtime it also puts the thread in the SCHED_FIFO class (lowest priority), so that its
 // wake-ups preempt every ordinary thread, the worker's included. It returns the function that
 // undoes the lock, and why realtime was refused (nil if granted or not asked).
-func pinSenderThread(realtime bool) (func(), error) {
+func PinThread(realtime bool) (func(), error) {
 	runtime.LockOSThread()
 	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 1, 0)
 	if !realtime {
@@ -44,15 +46,15 @@ const (
 // rawSleepMax is the longest sleep made without telling the Go scheduler: a nanosleep that keeps
 // the sender's P (fbench runs with spare Ps) spares the hand-off of the P to another thread and
 // back on every arrival. It covers the whole precise window (the sender never sleeps longer than
-// preciseWindow here): at 1 000/s, arrivals 1 ms apart, sleeping through the scheduler cost twice
+// Window here): at 1 000/s, arrivals 1 ms apart, sleeping through the scheduler cost twice
 // the context switches per invocation (11.7 against 5.9, BenchmarkOpenLoopFootprint) and 30-40%
 // more CPU, as the monitor thread took the idle P back from the system call and the sender's
 // thread had to win one again. A garbage collection's stop-the-world waits for it at most this
 // long (its preemption signals cut the sleep short). Longer sleeps go through the scheduler.
-const rawSleepMax = preciseWindow
+const rawSleepMax = Window
 
-// nanosleep sleeps d on the current thread.
-func nanosleep(d time.Duration) {
+// Sleep sleeps d on the current thread with nanosleep(2).
+func Sleep(d time.Duration) {
 	ts := syscall.NsecToTimespec(int64(d))
 	for {
 		var rem syscall.Timespec
