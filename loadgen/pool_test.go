@@ -240,27 +240,7 @@ func TestPoolCancelsOnTheHoldingProcess(t *testing.T) {
 // must not grow with the number of processes.
 func BenchmarkSaturationProcesses(b *testing.B) {
 	for _, n := range []int{1, 4} {
-		b.Run(fmt.Sprintf("processes=%d", n), func(b *testing.B) {
-			var ws []*host.Worker
-			for i := 0; i < n; i++ {
-				ws = append(ws, startWorkerB(b, ""))
-			}
-			cfg := Config{Concurrency: 256, Count: int64(b.N), Targets: []Target{{"echo", 1}}, Seed: 1, Drain: 10 * time.Second,
-				OnInterval: func(*report.IntervalRecord) error { return nil }}
-			b.ReportAllocs()
-			cpu0 := selfCPU()
-			b.ResetTimer()
-			res, err := RunPool(context.Background(), ws, cfg)
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.Totals.Succeeded != int64(b.N) {
-				b.Fatalf("succeeded %d of %d", res.Totals.Succeeded, b.N)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inv/s")
-			b.ReportMetric((selfCPU()-cpu0).Seconds()*1e6/float64(b.N), "fbench-cpu-µs/inv")
-		})
+		b.Run(fmt.Sprintf("processes=%d", n), func(b *testing.B) { saturate(b, n, true) })
 	}
 }
 
