@@ -297,7 +297,7 @@ func (b *bench) measureFootprint() error {
 func (b *bench) footprintAt(rate float64) (footprint, error) {
 	var ratios []float64
 	var fbs, raws []rawResult
-	var fbPct, rawPct, fbAch, rawAch, rawSw []float64
+	var fbPct, rawPct []float64
 	for i := 0; i < b.reps; i++ {
 		rp, err := rawHost(b.raw, "--duration", b.footDur.String(), "--rate", strconv.FormatFloat(rate, 'f', -1, 64),
 			"--procs", strconv.Itoa(runtime.NumCPU()+2), "--worker-cmd", b.fb+" worker")
@@ -311,8 +311,6 @@ func (b *bench) footprintAt(rate float64) (footprint, error) {
 		fr := rawResult{InvPerS: s.AchievedRPS, HostCPUUsPerInv: s.cpuPerInv(), LagP99Us: s.Latency["lag"].P99}
 		fbs, raws = append(fbs, fr), append(raws, rp)
 		fbPct, rawPct = append(fbPct, s.Harness.MeanCPUPct), append(rawPct, rp.HostCores*100)
-		fbAch, rawAch = append(fbAch, s.AchievedRPS), append(rawAch, rp.InvPerS)
-		rawSw = append(rawSw, rp.HostSwitches)
 		if rp.HostCPUUsPerInv > 0 {
 			ratios = append(ratios, fr.HostCPUUsPerInv/rp.HostCPUUsPerInv)
 		}
@@ -322,7 +320,7 @@ func (b *bench) footprintAt(rate float64) (footprint, error) {
 	mf, mr := medianRaw(fbs), medianRaw(raws)
 	return footprint{Rate: rate, FbenchUsPerInv: mf.HostCPUUsPerInv, RawUsPerInv: mr.HostCPUUsPerInv,
 		Ratio: median(ratios), FbenchLagP99: mf.LagP99Us, RawLagP99: mr.LagP99Us,
-		FbenchCPUPct: median(fbPct), RawCPUPct: median(rawPct), FbenchAchieved: median(fbAch), RawAchieved: median(rawAch), RawSwitches: median(rawSw)}, nil
+		FbenchCPUPct: median(fbPct), RawCPUPct: median(rawPct), FbenchAchieved: mf.InvPerS, RawAchieved: mr.InvPerS, RawSwitches: mr.HostSwitches}, nil
 }
 
 // accRun is one timing-accuracy row's settings.
@@ -410,16 +408,10 @@ func rawHost(bin string, args ...string) (rawResult, error) {
 	if err != nil {
 		return rawResult{}, fmt.Errorf("rawceiling %s: %v: %s", strings.Join(args, " "), err, lastLines(stderr.String(), 3))
 	}
-	var out struct {
-		rawResult
-		HostCores    float64 `json:"host_cpu_cores"`
-		HostSwitches float64 `json:"host_switches_per_inv"`
-	}
-	if err := json.Unmarshal(lastJSON(b), &out); err != nil {
+	var res rawResult
+	if err := json.Unmarshal(lastJSON(b), &res); err != nil {
 		return rawResult{}, fmt.Errorf("rawceiling output: %v", err)
 	}
-	res := out.rawResult
-	res.HostCores, res.HostSwitches = out.HostCores, out.HostSwitches
 	return res, nil
 }
 
@@ -508,15 +500,20 @@ func median(v []float64) float64 {
 }
 
 func medianRaw(rs []rawResult) rawResult {
-	var a, b, c []float64
-	for _, r := range rs {
-		a, b, c = append(a, r.InvPerS), append(b, r.HostCPUUsPerInv), append(c, r.WorkerCPUUsInv)
+	pick := func(f func(rawResult) float64) float64 {
+		var v []float64
+		for _, r := range rs {
+			v = append(v, f(r))
+		}
+		return median(v)
 	}
-	var d []float64
-	for _, r := range rs {
-		d = append(d, float64(r.LagP99Us))
+	return rawResult{
+		InvPerS:         pick(func(r rawResult) float64 { return r.InvPerS }),
+		HostCPUUsPerInv: pick(func(r rawResult) float64 { return r.HostCPUUsPerInv }),
+		WorkerCPUUsInv:  pick(func(r rawResult) float64 { return r.WorkerCPUUsInv }),
+		LagP99Us:        int64(pick(func(r rawResult) float64 { return float64(r.LagP99Us) })),
+		HostSwitches:    pick(func(r rawResult) float64 { return r.HostSwitches }),
 	}
-	return rawResult{InvPerS: median(a), HostCPUUsPerInv: median(b), WorkerCPUUsInv: median(c), LagP99Us: int64(median(d))}
 }
 
 func medianAccuracy(rs []accuracy) accuracy {

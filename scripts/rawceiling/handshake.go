@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -15,20 +14,9 @@ import (
 // The host side of the Functions handshake, for driving a worker other than the raw one (the
 // reference worker, `fbench worker`): its command line gets the host's arguments, and after
 // StartStream the host sends WorkerInitRequest, FunctionsMetadataRequest and one
-// FunctionLoadRequest for the function it will invoke, each answered before the next. Nothing of
-// fbench's host is used: these are the protocol's messages, built here.
-
-// hostArgs are the arguments the Functions host appends to a worker's command line (legacy set,
-// then the --functions-* set).
-func hostArgs(port int, workerID, requestID string) []string {
-	p, max := strconv.Itoa(port), strconv.Itoa(maxMsg)
-	return []string{
-		"--host", "127.0.0.1", "--port", p, "--workerId", workerID, "--requestId", requestID,
-		"--grpcMaxMessageLength", max,
-		"--functions-uri", "http://127.0.0.1:" + p + "/", "--functions-worker-id", workerID,
-		"--functions-request-id", requestID, "--functions-grpc-max-message-length", max,
-	}
-}
+// FunctionLoadRequest for the function it will invoke, each answered before the next. These are the
+// protocol's messages, built here; of fbench's host only HostArgs is used (the worker's command
+// line, outside what is measured), so both hosts launch a worker alike.
 
 // recvUntil reads the stream until want accepts a message (others, such as logs, are skipped).
 func recvUntil(st rpc.FunctionRpc_EventStreamServer, what string, want func(*rpc.StreamingMessage) bool) (*rpc.StreamingMessage, error) {

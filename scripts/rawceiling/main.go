@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fbench/fbench/loadgen/guid"
+	fbhost "github.com/fbench/fbench/loadgen/host"
 	"github.com/fbench/fbench/protos/rpc"
 )
 
@@ -287,7 +288,7 @@ func runHost(cfg hostConfig) (_ *Result, err error) {
 	port := lis.Addr().(*net.TCPAddr).Port
 	cmd := exec.Command(exe, append([]string{"worker", "--port", strconv.Itoa(port)}, cfg.WorkerArgs...)...)
 	if len(cfg.WorkerCmd) > 0 {
-		cmd = exec.Command(cfg.WorkerCmd[0], append(cfg.WorkerCmd[1:], hostArgs(port, "rawceiling-worker", "rawceiling-start")...)...)
+		cmd = exec.Command(cfg.WorkerCmd[0], append(cfg.WorkerCmd[1:], fbhost.HostArgs(port, "rawceiling-worker", "rawceiling-start")...)...)
 	}
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	cmd.Stdout = cfg.Stderr
@@ -468,7 +469,7 @@ func requestTemplate(bodyBytes int) *rpc.InvocationRequest {
 		}},
 	}
 	return &rpc.InvocationRequest{
-		FunctionId: "5f0c6a3e-8b1d-4c2a-9e7f-0123456789ab",
+		FunctionId: rawFunctionID,
 		InputData: []*rpc.ParameterBinding{{Name: "req", RpcData: &rpc.ParameterBinding_Data{
 			Data: &rpc.TypedData{Data: &rpc.TypedData_Http{Http: httpReq}}}}},
 		TriggerMetadata: map[string]*rpc.TypedData{
