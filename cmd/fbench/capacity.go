@@ -2,7 +2,6 @@ package main
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -79,15 +78,6 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := interruptible()
 	defer stop()
 	_, err = s.Run(ctx, capacity.RunnerSteps(c.stepPlanner(fs)), capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet})
-	return capacityExit(err)
-}
-
-// capacityExit gives a search's error its exit code.
-func capacityExit(err error) error {
-	var ce *capacity.CodeError
-	if errors.As(err, &ce) {
-		return withCode(ce.Code, err)
-	}
 	return err
 }
 
@@ -150,5 +140,5 @@ func capacityPools(c *capacityFlags, fs *pflag.FlagSet, stdout, stderr io.Writer
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	return capacityExit(capacity.Pools(ctx, out, searches, capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet}))
+	return capacity.Pools(ctx, out, searches, capacity.Output{Stdout: stdout, Stderr: stderr, Quiet: c.quiet})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fbench/fbench/loadgen/capacity"
 	"github.com/fbench/fbench/loadgen/refworker"
 	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
@@ -94,14 +95,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ") }
 
-// exitCodeOf is the exit code of err: a codeError's, or the kind of a run's end.
+// exitCodeOf is the exit code of err: a codeError's or a capacity search's, or the kind of a run's end.
 func exitCodeOf(err error) int {
 	var ce *codeError
+	var ccode *capacity.CodeError
 	switch {
 	case err == nil || errors.Is(err, pflag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ce):
 		return ce.code
+	case errors.As(err, &ccode):
+		return ccode.Code
 	case errors.Is(err, runner.ErrCrashed):
 		return exitCrashed
 	case errors.Is(err, runner.ErrInterrupted):

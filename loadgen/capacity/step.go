@@ -54,9 +54,7 @@ func runnerStep(ctx context.Context, p *runner.Plan, hooks StepHooks) error {
 	}
 	w := pool.First()
 	meta.Worker = runner.WorkerInfo(w)
-	if len(meta.Processes) > 0 {
-		meta.Processes = pool.Processes()
-	}
+	meta.Processes = pool.Processes()
 	_ = rw.UpdateMeta(meta)
 
 	p.Config.OnStart = func(t0 time.Time) {
@@ -77,9 +75,7 @@ func runnerStep(ctx context.Context, p *runner.Plan, hooks StepHooks) error {
 	}
 	run := StepRun{MaxInFlight: p.Config.MaxInFlight, Crashed: crashed(res, pool)}
 	meta.Worker = runner.ShutdownInfo(w, run.Crashed)
-	if infos := pool.Finish(res, w); len(meta.Processes) > 0 {
-		meta.Processes = infos
-	}
+	meta.Processes = pool.Finish(res, w)
 	meta.EndedAt = time.Now().UTC()
 	if res != nil {
 		meta.Failures, meta.WorkerLogs = res.Failures, res.WorkerLogs

@@ -85,9 +85,7 @@ func NewPlan(s Settings) (*Plan, error) {
 		// The reference worker's zero-work HTTP echo, unless a function or mix was asked for.
 		p.Config.Targets = []loadgen.Target{{Function: "echo", Weight: 1}}
 	}
-	if _, err := host.Resolve(p.Host.Launch, 1, "check", "check"); err != nil {
-		return nil, err
-	}
+	// ResolveProcesses resolves the worker first: its error is the launch check's.
 	if p.Processes, err = ResolveProcesses(s.Processes, &p.Host); err != nil {
 		return nil, err
 	}

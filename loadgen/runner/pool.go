@@ -101,8 +101,14 @@ func (wp *Pool) First() *host.Worker {
 // Len is the number of processes, up or not.
 func (wp *Pool) Len() int { return len(wp.ws) }
 
-// Processes is the per-process record of run.json as it stands.
-func (wp *Pool) Processes() []report.ProcessInfo { return wp.infos }
+// Processes is the per-process record of run.json as it stands (nil with one process, as run.json
+// records none then).
+func (wp *Pool) Processes() []report.ProcessInfo {
+	if len(wp.infos) < 2 {
+		return nil
+	}
+	return wp.infos
+}
 
 // Relaunch starts one more worker process as the plan launches them (for loadgen.Config.Relaunch).
 func (wp *Pool) Relaunch(ctx context.Context) (*host.Worker, error) {
@@ -172,10 +178,7 @@ func (wp *Pool) Finish(res *loadgen.Result, keep *host.Worker) []report.ProcessI
 			}
 		}
 	}
-	if len(wp.infos) < 2 {
-		return nil
-	}
-	return wp.infos
+	return wp.Processes()
 }
 
 // placeholders are the per-process entries of run.json before the processes start (the report's

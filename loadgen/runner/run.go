@@ -132,9 +132,7 @@ func (r *run) finish(pool *Pool, res *loadgen.Result, w *host.Worker, end worker
 		r.meta.Events = append(r.meta.Events, report.Event{Kind: "notice", Detail: note})
 	}
 	r.meta.Worker = ShutdownInfo(w, end.crashed)
-	if procInfos := pool.Finish(res, w); len(r.meta.Processes) > 0 {
-		r.meta.Processes = procInfos
-	}
+	r.meta.Processes = pool.Finish(res, w)
 	r.meta.EndedAt = time.Now().UTC()
 	r.meta.Harness.CPUSeconds = cpuSeconds(syscall.RUSAGE_SELF) - cpuSelf0
 	r.meta.Worker.CPUSeconds = cpuSeconds(syscall.RUSAGE_CHILDREN) - cpuChildren0
@@ -175,9 +173,7 @@ func (r *run) failedStart(ctx context.Context, pool *Pool, err error) error {
 	if ctx.Err() != nil {
 		r.meta.Interrupted = "signal"
 	}
-	if len(r.meta.Processes) > 0 {
-		r.meta.Processes = pool.Processes()
-	}
+	r.meta.Processes = pool.Processes()
 	_, _ = r.rw.Finish(r.meta)
 	if ctx.Err() != nil {
 		return withKind(ErrInterrupted, fmt.Errorf("interrupted while starting the worker; run directory: %s", r.p.Out))
@@ -193,9 +189,7 @@ func (r *run) announce(pool *Pool, w *host.Worker) {
 			r.notice(fmt.Sprintf("worker process %d of %d failed its handshake (%v); it is relaunched (--restart-worker) while the others serve", i+1, pool.Len(), perr))
 		}
 	}
-	if len(r.meta.Processes) > 0 {
-		r.meta.Processes = pool.Processes()
-	}
+	r.meta.Processes = pool.Processes()
 	r.meta.Worker = WorkerInfo(w)
 	for _, msg := range LaunchNotices(w.Command) {
 		r.notice(msg)
