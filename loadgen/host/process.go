@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -151,11 +150,18 @@ type WorkerLog struct {
 	start   time.Time
 	sendMu  sync.RWMutex // held for reading while queueing, for writing while closing
 	closed  bool
+	label   atomic.Pointer[string] // starts every line queued once set (see SetLabel)
 }
+
+// logBatch is the most the log's writer gathers before writing: whole lines only, so that the
+// processes of a pool, each with its own WorkerLog on one shared file, never cut into each
+// other's lines.
+const logBatch = 64 << 10
 
 // logLine is one queued line; the writer goroutine formats it, so that a flooding worker costs
 // the stream's reader only the queueing (and, once the queue is full, a counted drop).
 type logLine struct {
+	label  string
 	at     time.Duration
 	source string
 	text   string
@@ -169,13 +175,9 @@ func NewWorkerLog(w io.Writer) *WorkerLog {
 	l := &WorkerLog{lines: make(chan logLine, 8192), done: make(chan struct{}), tailMax: 20, start: time.Now()}
 	go func() {
 		defer close(l.done)
-		var bw *bufio.Writer
-		if w != nil {
-			bw = bufio.NewWriterSize(w, 64<<10)
-		}
-		var buf []byte
+		var batch []byte
 		for line := range l.lines {
-			if bw == nil {
+			if w == nil {
 				continue
 			}
 			text := line.text
@@ -190,14 +192,16 @@ func NewWorkerLog(w io.Writer) *WorkerLog {
 			if line.rpc != nil {
 				text = rpcLogText(line.rpc)
 			}
-			buf = fmt.Appendf(buf[:0], "%10.3f %s %s\n", line.at.Seconds(), line.source, text)
-			bw.Write(buf)
-			if len(l.lines) == 0 {
-				bw.Flush()
+			n := len(batch)
+			batch = fmt.Appendf(append(batch, line.label...), "%10.3f %s %s\n", line.at.Seconds(), line.source, text)
+			if len(batch) > logBatch && n > 0 {
+				_, _ = w.Write(batch[:n]) // the lines before this one, whole
+				batch = append(batch[:0], batch[n:]...)
 			}
-		}
-		if bw != nil {
-			bw.Flush()
+			if len(l.lines) == 0 || len(batch) >= logBatch {
+				_, _ = w.Write(batch)
+				batch = batch[:0]
+			}
 		}
 	}()
 	return l
@@ -223,7 +227,14 @@ func (l *WorkerLog) RPCLogBytes(b []byte) {
 	l.queue(logLine{at: time.Since(l.start), source: "rpclog", raw: append(make([]byte, 0, len(b)+1), b...)})
 }
 
+// SetLabel starts every line queued from now on with label: with several worker processes
+// writing to one log, each line says which process it came from ("[pid N] ").
+func (l *WorkerLog) SetLabel(label string) { l.label.Store(&label) }
+
 func (l *WorkerLog) queue(line logLine) {
+	if s := l.label.Load(); s != nil {
+		line.label = *s
+	}
 	l.sendMu.RLock()
 	defer l.sendMu.RUnlock()
 	if l.closed {

@@ -2,7 +2,10 @@ package host
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -86,20 +89,75 @@ func TestStartPoolStaggers(t *testing.T) {
 	}
 }
 
-// Every line through a labelWriter starts with the label, however the writes split the lines.
-func TestLabelWriter(t *testing.T) {
-	var b strings.Builder
-	l := newLabelWriter(&b)
-	_, _ = l.Write([]byte("before\n"))
-	l.set("[pid 7] ")
-	for _, chunk := range []string{"one\ntw", "o\n", "three", "\nfour\n"} {
-		if n, err := l.Write([]byte(chunk)); err != nil || n != len(chunk) {
-			t.Fatalf("Write(%q) = %d, %v", chunk, n, err)
+// Every line queued after SetLabel starts with the label, lines before it carry none; and two
+// logs flooding one shared file write whole lines only, so no line of one cuts into the other's.
+func TestWorkerLogLabel(t *testing.T) {
+	var out chunkRecorder
+	l := NewWorkerLog(&out)
+	l.Line("stderr", "before")
+	l.SetLabel("[pid 7] ")
+	for _, text := range []string{"one", "two", "three", "four"} {
+		l.Line("stdout", text)
+	}
+	l.Close()
+	var got []string
+	for _, line := range strings.Split(strings.TrimSuffix(strings.Join(out.chunks, ""), "\n"), "\n") {
+		label := ""
+		if rest, ok := strings.CutPrefix(line, "[pid 7] "); ok {
+			label, line = "[pid 7] ", rest
+		}
+		got = append(got, label+strings.Fields(line)[2]) // after the time and the source
+	}
+	if want := []string{"before", "[pid 7] one", "[pid 7] two", "[pid 7] three", "[pid 7] four"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+
+	var shared chunkRecorder
+	logs := []*WorkerLog{NewWorkerLog(&shared), NewWorkerLog(&shared)}
+	var wg sync.WaitGroup
+	for i, l := range logs {
+		l.SetLabel(fmt.Sprintf("[pid %d] ", i+1))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 20000; n++ {
+				l.Line("stdout", strings.Repeat("x", n%200))
+				if n%1000 == 0 {
+					time.Sleep(time.Millisecond) // let the writer drain: no line is dropped
+				}
+			}
+			l.Close()
+		}()
+	}
+	wg.Wait()
+	lines := 0
+	for _, c := range shared.chunks {
+		if !strings.HasSuffix(c, "\n") {
+			t.Fatalf("a write ends inside a line: …%q", c[max(0, len(c)-40):])
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(c, "\n"), "\n") {
+			if !strings.HasPrefix(line, "[pid 1] ") && !strings.HasPrefix(line, "[pid 2] ") {
+				t.Fatalf("a line without its label: %q", line[:min(len(line), 40)])
+			}
+			lines++
 		}
 	}
-	if want := "before\n[pid 7] one\n[pid 7] two\n[pid 7] three\n[pid 7] four\n"; b.String() != want {
-		t.Errorf("got %q, want %q", b.String(), want)
+	if want := 40000 - int(logs[0].Dropped()+logs[1].Dropped()); lines != want || len(shared.chunks) < 2 {
+		t.Errorf("%d lines in %d writes, want %d lines in several writes", lines, len(shared.chunks), want)
 	}
+}
+
+// chunkRecorder keeps every Write as one chunk (a shared file: writes do not interleave).
+type chunkRecorder struct {
+	mu     sync.Mutex
+	chunks []string
+}
+
+func (c *chunkRecorder) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.chunks = append(c.chunks, string(p))
+	return len(p), nil
 }
 
 func ptr(n int) *int { return &n }

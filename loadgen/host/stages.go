@@ -77,13 +77,7 @@ func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, err
 	w.Command = cmd
 	opt = opt.withDefaults(cmd)
 	w.sess = srv.expect(w.ID)
-	logOut := opt.Log
-	var label *labelWriter
-	if opt.LabelLog && logOut != nil {
-		label = newLabelWriter(logOut)
-		logOut = label
-	}
-	w.Log = NewWorkerLog(logOut)
+	w.Log = NewWorkerLog(opt.Log)
 	sp.Begin = time.Now()
 	w.proc, err = startProcess(cmd, w.Log, srv.guard, srv.guardErr)
 	if err != nil {
@@ -93,8 +87,8 @@ func Spawn(ctx context.Context, srv *Server, opt Options) (*Worker, Spawned, err
 	}
 	sp.Started = time.Now()
 	w.Pid = w.proc.pid()
-	if label != nil {
-		label.set(fmt.Sprintf("[pid %d] ", w.Pid))
+	if opt.LabelLog {
+		w.Log.SetLabel(fmt.Sprintf("[pid %d] ", w.Pid))
 	}
 	w.last = w.proc.start
 	w.step("spawn", fmt.Sprintf("pid %d: %s", w.Pid, strings.Join(cmd.Args, " ")))
