@@ -67,12 +67,7 @@ func (e *engine) loseChannel(g *generation, cause string) {
 	var lost []flight
 	e.tracker.drainProc(g.proc, func(f flight) { lost = append(lost, f) })
 	now := e.now()
-	if len(lost) > 0 {
-		e.rec.lost(lost, now)
-		for _, f := range lost {
-			e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: cause}, now, "")
-		}
-	}
+	e.lose(lost, now, cause)
 	e.freeSlots(int64(len(lost)), now)
 	e.pingMu.Lock()
 	for id, p := range e.pingFrom {
@@ -90,14 +85,21 @@ func (e *engine) loseInFlight(cause string) {
 	e.tracker.drainAll(func(f flight) { lost = append(lost, f) })
 	e.inflight.Store(0)
 	if len(lost) > 0 {
-		now := e.now()
-		e.rec.lost(lost, now)
-		for _, f := range lost {
-			e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: cause}, now, "")
-		}
+		e.lose(lost, e.now(), cause)
 	}
 	select {
 	case e.slotFree <- struct{}{}:
 	default:
+	}
+}
+
+// lose records the invocations of lost as lost at now, for cause.
+func (e *engine) lose(lost []flight, now int64, cause string) {
+	if len(lost) == 0 {
+		return
+	}
+	e.rec.lost(lost, now)
+	for _, f := range lost {
+		e.fail(f, report.FailureReason{Kind: report.FailureLost, Message: cause}, now, "")
 	}
 }

@@ -15,7 +15,6 @@ func (e *engine) receive(g *generation) {
 	defer func() {
 		g.dead.Store(true)
 		e.pool.version.Add(1)
-		close(g.recvDone)
 		e.pool.ended <- g
 	}()
 	var frame host.Frame

@@ -15,15 +15,14 @@ import (
 
 // generation is one worker and its stream; a restart starts a new generation.
 type generation struct {
-	w        *host.Worker
-	ch       *channel
-	proc     uint16 // ch.index
-	stream   host.Stream
-	targets  []target
-	recvDone chan struct{}
-	recvErr  error
-	dead     atomic.Bool // its stream failed or ended: no more sends
-	fwd      *forwarder  // HTTP proxying mode: the client to the worker's HttpUri; nil otherwise
+	w       *host.Worker
+	ch      *channel
+	proc    uint16 // ch.index
+	stream  host.Stream
+	targets []target
+	recvErr error
+	dead    atomic.Bool // its stream failed or ended: no more sends
+	fwd     *forwarder  // HTTP proxying mode: the client to the worker's HttpUri; nil otherwise
 }
 
 // target is a Target resolved against the loaded functions, with its request prepared once.
@@ -40,7 +39,7 @@ func (e *engine) newGeneration(w *host.Worker, c *channel) (*generation, error) 
 	if err != nil {
 		return nil, err
 	}
-	g := &generation{w: w, ch: c, proc: uint16(c.index), stream: w.Stream(), targets: targets, recvDone: make(chan struct{})}
+	g := &generation{w: w, ch: c, proc: uint16(c.index), stream: w.Stream(), targets: targets}
 	for _, t := range targets {
 		if t.proxy != nil {
 			conns := e.cfg.HTTPMaxConns
