@@ -396,16 +396,17 @@ func (r *ColdstartReport) WriteHlog(w io.Writer) error {
 	length := r.EndedAt.Sub(r.StartedAt)
 	var b []byte
 	var err error
+	var enc hlogEncoder
 	for _, name := range r.Phases {
 		if h := phases[name]; h != nil {
-			if b, err = appendHlogLine(b, name, 0, length, h); err != nil {
+			if b, err = enc.appendLine(b, name, 0, length, h); err != nil {
 				return err
 			}
 		}
 	}
 	for _, name := range r.Phases {
 		if h := shares[name]; h != nil {
-			if b, err = appendHlogLine(b, "fbench_share."+name, 0, length, h); err != nil {
+			if b, err = enc.appendLine(b, "fbench_share."+name, 0, length, h); err != nil {
 				return err
 			}
 		}

@@ -66,12 +66,8 @@ func sanitizeComment(s string) string {
 	}, s)
 }
 
-// appendHlogLine appends one interval line: Tag=<tag>,<start s>,<length s>,<max ms>,<payload>.
-func appendHlogLine(b []byte, tag string, start, length time.Duration, h *hdrhistogram.Histogram) ([]byte, error) {
-	return (&hlogEncoder{}).appendLine(b, tag, start, length, h)
-}
-
-// appendLine is appendHlogLine with e's reused compressor.
+// appendLine appends one interval line, Tag=<tag>,<start s>,<length s>,<max ms>,<payload>, with
+// e's reused compressor.
 func (e *hlogEncoder) appendLine(b []byte, tag string, start, length time.Duration, h *hdrhistogram.Histogram) ([]byte, error) {
 	if tag != "" {
 		b = append(b, "Tag="...)

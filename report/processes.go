@@ -16,19 +16,6 @@ import (
 // ProcessTag is the hlog tag of a metric restricted to one worker process, e.g. "rtt.proc.2".
 func ProcessTag(metric string, process int) string { return metric + ".proc." + strconv.Itoa(process) }
 
-// processOfTag returns the metric and process number of a tag made by ProcessTag.
-func processOfTag(tag string) (metric string, process int, ok bool) {
-	metric, rest, found := strings.Cut(tag, ".proc.")
-	if !found {
-		return "", 0, false
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n < 1 {
-		return "", 0, false
-	}
-	return metric, n, true
-}
-
 // ProcessCounts are what happened to the invocations sent to one worker process. Summed over the
 // processes they give the run's counts of the same names (dropped and unsent invocations were
 // never sent to any process).
