@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fbench/fbench/loadgen/runner"
 	"github.com/fbench/fbench/report"
 )
 
@@ -97,7 +98,7 @@ func (s *Setup) Run(ctx context.Context, runStep StepRunner, o Output) (*Report,
 			s.Target, s.Search.step, s.Warmup, s.Search.confirm, strings.Join(rep.Objectives, ", "))
 		fmt.Fprintln(o.Stdout, TableHeader)
 	}
-	sr := &searchRun{s: s, ctx: ctx, runner: runStep, rep: rep, o: o, tty: isTerminal(o.Stderr) && !o.Quiet}
+	sr := &searchRun{s: s, ctx: ctx, runner: runStep, rep: rep, o: o, tty: runner.IsTerminal(o.Stderr) && !o.Quiet}
 	res, err := s.Search.Run(sr.probe)
 	switch {
 	case err == nil:
@@ -204,13 +205,4 @@ func (s *Setup) runStep(ctx context.Context, runStep StepRunner, spec StepSpec, 
 		return fmt.Errorf("step %d: writing reports: %w", st.N, re.Err)
 	}
 	return err
-}
-
-func isTerminal(w io.Writer) bool {
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return true
-		}
-	}
-	return false
 }

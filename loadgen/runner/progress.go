@@ -21,12 +21,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, p *Plan) *progress {
-	pr := &progress{w: w}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			pr.tty = true
-		}
-	}
+	pr := &progress{w: w, tty: IsTerminal(w)}
 	if p.Schedule != nil && p.Schedule.Bounded() {
 		pr.total = p.Schedule.Duration()
 	} else {
@@ -104,4 +99,14 @@ func startAtLine(w io.Writer, p *Plan, now time.Time) {
 	}
 	fmt.Fprintf(w, "fbench: the measured phase starts at %s (--start-at), the warm-up at %s: waiting %s with the worker ready\n",
 		at.UTC().Format(stampMs), at.Add(-warm).UTC().Format(stampMs), at.Add(-warm).Sub(now).Round(time.Millisecond))
+}
+
+// IsTerminal says whether w is a terminal (a progress line may then rewrite itself in place).
+func IsTerminal(w io.Writer) bool {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return true
+		}
+	}
+	return false
 }
