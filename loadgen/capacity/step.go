@@ -26,9 +26,11 @@ func RunnerSteps(plan func(StepSpec) (*runner.Plan, error)) StepRunner {
 	}
 }
 
-// runnerStep runs one step. It differs from runner.Run where a step must: it records no CPU
-// figures (the CPU budget is the run's, not a step's), hands every interval to the search and
-// calls the worker crashed when one process of several ended or the worker ended on its own.
+// runnerStep runs one step. It differs from runner.Run in what a step's run directory has always
+// recorded: no CPU figures (the CPU budget is the run's, not a step's), no HTTP mode, no launch,
+// load-failure or refused-stream notices, a refused plan's directory kept, a failed start not
+// marked interrupted; and it hands every interval to the search and calls the worker crashed when
+// one process of several ended or the worker ended on its own.
 func runnerStep(ctx context.Context, p *runner.Plan, hooks StepHooks) error {
 	meta := p.Meta() // a step's schedule is bounded: its phases' ends are as recorded
 	rw, err := report.CreateRun(p.Out, meta)
