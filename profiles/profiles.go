@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/fbench/fbench/loadgen"
 	"go.yaml.in/yaml/v3"
@@ -48,7 +49,13 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Field != "" {
-		b.WriteString(e.Field)
+		// A field path holds the file's own keys, which may hold anything: quoted when it is
+		// not plain printable text, the error stays one line.
+		if strings.ContainsFunc(e.Field, func(r rune) bool { return !unicode.IsPrint(r) }) {
+			b.WriteString(strconv.Quote(e.Field))
+		} else {
+			b.WriteString(e.Field)
+		}
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
